@@ -3,6 +3,7 @@ package fhe
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // securityCurve is a linear fit of the lattice estimator for one security level:
@@ -19,12 +20,16 @@ var securityCurves = map[int]securityCurve{
 	128: {Slope: -0.025696778711484593, Intercept: 2.675931372549016, MinDimension: 450},
 }
 
-// SecurityLevels returns the supported security levels in bits.
+// DefaultSecurity is the security level in bits used when a query leaves it zero.
+const DefaultSecurity = 128
+
+// SecurityLevels returns the supported security levels in bits, in increasing order.
 func SecurityLevels() []int {
 	out := make([]int, 0, len(securityCurves))
 	for l := range securityCurves {
 		out = append(out, l)
 	}
+	slices.Sort(out)
 	return out
 }
 

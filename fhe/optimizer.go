@@ -1,0 +1,548 @@
+package fhe
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+// Space is the search space of the optimizer. Decompositions always range over every
+// level and log2 base with level·log2base ≤ 64.
+type Space struct {
+	// MinGLWERank and MaxGLWERank bound k (default 1..6).
+	MinGLWERank, MaxGLWERank int
+	// MinLogPolyDegree and MaxLogPolyDegree bound log2 N (default 8..17).
+	MinLogPolyDegree, MaxLogPolyDegree int
+	// MinLWEDimension and MaxLWEDimension bound n (default 512..2047).
+	MinLWEDimension, MaxLWEDimension int
+}
+
+// DefaultSpace returns Concrete's CPU search space: k 1..6, log2 N 8..17, n 512..2047.
+func DefaultSpace() Space {
+	return Space{MinGLWERank: 1, MaxGLWERank: 6, MinLogPolyDegree: 8, MaxLogPolyDegree: 17,
+		MinLWEDimension: 512, MaxLWEDimension: 2047}
+}
+
+func (s Space) validate() error {
+	switch {
+	case s.MinGLWERank < 1 || s.MaxGLWERank > maxGLWERank || s.MinGLWERank > s.MaxGLWERank:
+		return fmt.Errorf("%w: search space glwe_dimension %d..%d not within 1..%d", ErrInvalidQuery, s.MinGLWERank, s.MaxGLWERank, maxGLWERank)
+	case s.MinLogPolyDegree < 1 || s.MaxLogPolyDegree > maxLogPolyDegree || s.MinLogPolyDegree > s.MaxLogPolyDegree:
+		return fmt.Errorf("%w: search space log2_polynomial_size %d..%d not within 1..%d", ErrInvalidQuery, s.MinLogPolyDegree, s.MaxLogPolyDegree, maxLogPolyDegree)
+	case s.MinLWEDimension < 1 || s.MaxLWEDimension > maxLWEDimension || s.MinLWEDimension > s.MaxLWEDimension:
+		return fmt.Errorf("%w: search space lwe_dimension %d..%d not within 1..%d", ErrInvalidQuery, s.MinLWEDimension, s.MaxLWEDimension, maxLWEDimension)
+	}
+	return nil
+}
+
+// Query asks for the cheapest parameter set of one TLU.
+type Query struct {
+	// Precision is the TLU input bit-width, 1..16.
+	Precision int
+	// Log2Norm2 is log2 of the 2-norm of the integer weights of the dot product feeding
+	// the TLU, 0..64; the bootstrap noise is multiplied by 2^(2·Log2Norm2).
+	Log2Norm2 float64
+	// PError is the largest acceptable error probability of the TLU, in (0, 1).
+	PError float64
+	// Security is the security level in bits; zero means [DefaultSecurity].
+	Security int
+	// SumSize is the number of terms of the dot product, which only adds cost; zero
+	// means [DefaultSumSize].
+	SumSize int
+}
+
+// maxLog2Norm2 bounds Query.Log2Norm2: a larger norm2 leaves no room in 64 bits.
+const maxLog2Norm2 = 64
+
+// normalize fills the defaults and checks every field.
+func (q Query) normalize() (Query, error) {
+	if q.Security == 0 {
+		q.Security = DefaultSecurity
+	}
+	if q.SumSize == 0 {
+		q.SumSize = DefaultSumSize
+	}
+	if err := CheckPrecision(q.Precision); err != nil {
+		return q, err
+	}
+	if err := CheckPError("p_error", q.PError); err != nil {
+		return q, err
+	}
+	if !(q.Log2Norm2 >= 0 && q.Log2Norm2 <= maxLog2Norm2) {
+		return q, fmt.Errorf("%w: log2 norm2 %g outside 0..%d", ErrInvalidQuery, q.Log2Norm2, maxLog2Norm2)
+	}
+	if q.Log2Norm2 == 0 {
+		q.Log2Norm2 = 0 // −0 and +0 share a cache entry
+	}
+	if q.SumSize < 1 || q.SumSize > 1<<30 {
+		return q, fmt.Errorf("%w: sum size %d outside 1..%d", ErrInvalidQuery, q.SumSize, 1<<30)
+	}
+	if err := CheckSecurity(q.Security); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// String describes the query, e.g. "precision 4, log2 norm2 0, p_error 6.3e-05 at 128 bits".
+func (q Query) String() string {
+	return fmt.Sprintf("precision %d, log2 norm2 %g, p_error %g at %d bits", q.Precision, q.Log2Norm2, q.PError, q.Security)
+}
+
+// Solution is the parameter set chosen for a query, with what explains the choice.
+type Solution struct {
+	// Query is the query answered, with its defaults filled in.
+	Query Query
+	// Params is the chosen set.
+	Params Params
+	// Complexity is the cost of one TLU: dot product, keyswitch and bootstrap.
+	Complexity float64
+	// Variance is the variance at decoding for the query's norm2 (modular units).
+	Variance float64
+	// VarianceBound is the largest variance the query's precision and p_error allow.
+	VarianceBound float64
+	// PError is the actual error probability of one TLU, at most Query.PError.
+	PError float64
+	// Noise and Cost are the variance and complexity terms of the set.
+	Noise Noise
+	Cost  Cost
+}
+
+// newSolution evaluates p for q through the public Params methods.
+func newSolution(q Query, p Params) (Solution, error) {
+	z, err := p.Noise(q.Security)
+	if err != nil {
+		return Solution{}, err
+	}
+	c := p.Cost(q.SumSize)
+	v := z.AtDecoding(q.Log2Norm2)
+	return Solution{
+		Query:         q,
+		Params:        p,
+		Complexity:    c.Total(),
+		Variance:      v,
+		VarianceBound: VarianceBound(q.Precision, q.PError),
+		PError:        PErrorOfVariance(q.Precision, v),
+		Noise:         z,
+		Cost:          c,
+	}, nil
+}
+
+// Optimizer finds the cheapest secure parameter set of a TLU: the set of least
+// complexity whose variance at decoding stays within the bound that the precision and
+// p_error give. The search is exact over its [Space] (no set of the space is cheaper);
+// among sets of equal complexity it prefers the least noise relative to the bound, then
+// the smaller CMux and keyswitch variances, then the smaller parameters in the order k,
+// log2 N, n, br level, br base, ks level, ks base.
+//
+// Answers are memoized per query, and the per-(k, N) and per-n decomposition tables per
+// security level, so an Optimizer is best kept for the life of a program. It is safe for
+// concurrent use.
+type Optimizer struct {
+	space Space
+
+	mu     sync.Mutex // protects memo and tables
+	memo   map[Query]*memoEntry
+	tables map[int]*tablesEntry
+}
+
+type memoEntry struct {
+	once sync.Once
+	sol  Solution
+	err  error
+}
+
+type tablesEntry struct {
+	once sync.Once
+	t    *decompositionTables
+	err  error
+}
+
+// OptimizerOption configures [NewOptimizer].
+type OptimizerOption func(*Optimizer) error
+
+// WithSpace restricts or widens the search space (default [DefaultSpace]).
+func WithSpace(s Space) OptimizerOption {
+	return func(o *Optimizer) error {
+		if err := s.validate(); err != nil {
+			return err
+		}
+		o.space = s
+		return nil
+	}
+}
+
+// NewOptimizer returns an optimizer over [DefaultSpace] unless an option says otherwise.
+func NewOptimizer(opts ...OptimizerOption) (*Optimizer, error) {
+	o := &Optimizer{
+		space:  DefaultSpace(),
+		memo:   make(map[Query]*memoEntry),
+		tables: make(map[int]*tablesEntry),
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, fmt.Errorf("fhe: new optimizer: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// Space returns the optimizer's search space.
+func (o *Optimizer) Space() Space { return o.space }
+
+// Optimize returns the cheapest set for q. Errors wrap [ErrInvalidQuery] or
+// [ErrUnsupportedSecurity] for bad values and [ErrNoSolution] when no set of the
+// space meets q; the message names the precision, norm2 and p_error.
+func (o *Optimizer) Optimize(q Query) (Solution, error) {
+	q, err := q.normalize()
+	if err != nil {
+		return Solution{}, err
+	}
+	o.mu.Lock()
+	e, ok := o.memo[q]
+	if !ok {
+		e = &memoEntry{}
+		o.memo[q] = e
+	}
+	o.mu.Unlock()
+	e.once.Do(func() { e.sol, e.err = o.optimize(q) })
+	return e.sol, e.err
+}
+
+func (o *Optimizer) optimize(q Query) (Solution, error) {
+	t, err := o.decompositions(q.Security)
+	if err != nil {
+		return Solution{}, err
+	}
+	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
+	best := noCandidate()
+	for _, g := range t.byLowerBound(float64(q.SumSize), 1) {
+		if g.lowerBound > best.cost {
+			break
+		}
+		t.searchGLWE(g.glwe, cons, float64(q.SumSize), 1, &best)
+	}
+	if math.IsInf(best.cost, 1) {
+		return Solution{}, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
+	}
+	p, err := best.lit.Compile()
+	if err != nil {
+		return Solution{}, fmt.Errorf("fhe: optimize %v: %w", q, err)
+	}
+	return newSolution(q, p)
+}
+
+// Alternatives returns, for every (k, N) of the space that has a solution, the cheapest
+// set with that k and N, cheapest first. The first one is [Optimizer.Optimize]'s answer;
+// the others show what the choice saves.
+func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
+	q, err := q.normalize()
+	if err != nil {
+		return nil, err
+	}
+	t, err := o.decompositions(q.Security)
+	if err != nil {
+		return nil, err
+	}
+	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
+	var out []Solution
+	for i := range t.glwe {
+		best := noCandidate()
+		t.searchGLWE(&t.glwe[i], cons, float64(q.SumSize), 1, &best)
+		if math.IsInf(best.cost, 1) {
+			continue
+		}
+		p, err := best.lit.Compile()
+		if err != nil {
+			return nil, fmt.Errorf("fhe: alternatives for %v: %w", q, err)
+		}
+		s, err := newSolution(q, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
+	}
+	slices.SortStableFunc(out, func(a, b Solution) int {
+		switch {
+		case a.Complexity < b.Complexity:
+			return -1
+		case a.Complexity > b.Complexity:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// decompositions returns the decomposition tables of a security level, building them
+// on first use.
+func (o *Optimizer) decompositions(security int) (*decompositionTables, error) {
+	o.mu.Lock()
+	e, ok := o.tables[security]
+	if !ok {
+		e = &tablesEntry{}
+		o.tables[security] = e
+	}
+	o.mu.Unlock()
+	e.once.Do(func() { e.t, e.err = buildDecompositionTables(o.space, security) })
+	return e.t, e.err
+}
+
+// ---- the exact search ----
+
+// constraint is one decoding that the set must keep correct: f·V_BR + V_KS + V_MS ≤ bound.
+type constraint struct {
+	f, bound float64
+}
+
+// decomposition is one (level, log2 base) with its variance: per CMux for the blind
+// rotation, per input coefficient for the keyswitch.
+type decomposition struct {
+	level, logBase int
+	variance       float64
+}
+
+// glweTable holds, for one secure (k, N), the blind-rotation decompositions that can be
+// optimal: for each level the base of least CMux variance, kept only when its variance
+// is below that of every lower level (cost grows with the level).
+type glweTable struct {
+	k, logN, kN int
+	br          []decomposition
+	brCost      []float64 // CMux complexity of br[i]
+}
+
+// decompositionTables holds the per-(k, N) and per-n decomposition tables of one
+// security level; they do not depend on precision, norm2 or p_error.
+type decompositionTables struct {
+	space Space
+	glwe  []glweTable
+	ks    [][]decomposition // ks[n − MinLWEDimension], same Pareto rule as br
+}
+
+func buildDecompositionTables(s Space, security int) (*decompositionTables, error) {
+	if err := CheckSecurity(security); err != nil {
+		return nil, err
+	}
+	t := &decompositionTables{space: s}
+	for k := s.MinGLWERank; k <= s.MaxGLWERank; k++ {
+		for logN := s.MinLogPolyDegree; logN <= s.MaxLogPolyDegree; logN++ {
+			kN := k << logN
+			vBSK, err := MinVariance(kN, security)
+			if err != nil {
+				continue // insecure GLWE key
+			}
+			g := glweTable{k: k, logN: logN, kN: kN}
+			g.br = paretoDecompositions(func(level, logBase int) float64 {
+				return cmuxVariance(k, logN, level, logBase, vBSK)
+			})
+			for _, d := range g.br {
+				g.brCost = append(g.brCost, cmuxComplexity(k, logN, d.level))
+			}
+			t.glwe = append(t.glwe, g)
+		}
+	}
+	t.ks = make([][]decomposition, s.MaxLWEDimension-s.MinLWEDimension+1)
+	for n := s.MinLWEDimension; n <= s.MaxLWEDimension; n++ {
+		vKSK, err := MinVariance(n, security)
+		if err != nil {
+			continue // insecure LWE key: no keyswitch table, n is skipped
+		}
+		t.ks[n-s.MinLWEDimension] = paretoDecompositions(func(level, logBase int) float64 {
+			return keySwitchVariancePerCoefficient(level, logBase, vKSK)
+		})
+	}
+	return t, nil
+}
+
+// paretoDecompositions returns, by increasing level, the decompositions that can be
+// optimal when the cost grows with the level only: for each level the log2 base of
+// least variance (the smaller base on a tie), kept when its variance is strictly below
+// every kept lower level's. Every base with level·base ≤ 64 is evaluated.
+func paretoDecompositions(variance func(level, logBase int) float64) []decomposition {
+	var out []decomposition
+	last := math.Inf(1)
+	for level := 1; level <= logQ; level++ {
+		best := decomposition{level: level, variance: math.Inf(1)}
+		for b := 1; level*b <= logQ; b++ {
+			if v := variance(level, b); v < best.variance {
+				best.logBase, best.variance = b, v
+			}
+		}
+		if best.variance < last {
+			out = append(out, best)
+			last = best.variance
+		}
+	}
+	return out
+}
+
+// glweBound is a (k, N) with a lower bound of the cost of any set using it.
+type glweBound struct {
+	glwe       *glweTable
+	lowerBound float64
+}
+
+// byLowerBound returns the (k, N) tables in increasing order of the cost of their
+// cheapest conceivable set: smallest n, first blind-rotation level, keyswitch level 1.
+func (t *decompositionTables) byLowerBound(levelled, atomic float64) []glweBound {
+	out := make([]glweBound, len(t.glwe))
+	n := t.space.MinLWEDimension
+	for i := range t.glwe {
+		g := &t.glwe[i]
+		out[i] = glweBound{g, atomCost(g.kN, levelled, atomic, float64(n)*g.brCost[0], keySwitchComplexity(g.kN, n, 1))}
+	}
+	slices.SortStableFunc(out, func(a, b glweBound) int {
+		switch {
+		case a.lowerBound < b.lowerBound:
+			return -1
+		case a.lowerBound > b.lowerBound:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// atomCost is the objective: levelled·kN + atomic·(KS + PBS). With levelled = sum size
+// and atomic = 1 it is [Params.Complexity], exactly (integers below 2^53).
+func atomCost(kN int, levelled, atomic, pbs, ks float64) float64 {
+	return levelled*float64(kN) + atomic*(ks+pbs)
+}
+
+// candidate is one set met during the search, with its comparison keys.
+type candidate struct {
+	cost    float64
+	ratio   float64 // max over constraints of variance/bound
+	cmux    float64 // CMux variance
+	ks1     float64 // keyswitch variance per coefficient
+	lit     ParamsLiteral
+	present bool
+}
+
+func noCandidate() candidate { return candidate{cost: math.Inf(1)} }
+
+// better reports whether a comes strictly before b in the optimizer's total order.
+func (a candidate) better(b candidate) bool {
+	if !b.present {
+		return a.present
+	}
+	if a.cost != b.cost {
+		return a.cost < b.cost
+	}
+	if a.ratio != b.ratio {
+		return a.ratio < b.ratio
+	}
+	if a.cmux != b.cmux {
+		return a.cmux < b.cmux
+	}
+	if a.ks1 != b.ks1 {
+		return a.ks1 < b.ks1
+	}
+	return literalLess(a.lit, b.lit)
+}
+
+// literalLess orders literals by k, log2 N, n, br level, br base, ks level, ks base.
+func literalLess(a, b ParamsLiteral) bool {
+	x := [...]int{a.GLWERank, a.LogPolyDegree, a.LWEDimension, a.BRLevel, a.BRLogBase, a.KSLevel, a.KSLogBase}
+	y := [...]int{b.GLWERank, b.LogPolyDegree, b.LWEDimension, b.BRLevel, b.BRLogBase, b.KSLevel, b.KSLogBase}
+	return slices.Compare(x[:], y[:]) < 0
+}
+
+// feasible reports whether every constraint holds for the given terms (n·V_cmux,
+// kN·V_ks1, V_ms).
+func feasible(cons []constraint, nCMux, ks, ms float64) bool {
+	for _, c := range cons {
+		if decodingVariance(c.f, nCMux, ks, ms) > c.bound {
+			return false
+		}
+	}
+	return true
+}
+
+// ratio returns the largest variance/bound over the constraints.
+func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
+	r := 0.0
+	for _, c := range cons {
+		r = max(r, decodingVariance(c.f, nCMux, ks, ms)/c.bound)
+	}
+	return r
+}
+
+// searchGLWE improves best with the sets of one (k, N). Exactness rests on these facts:
+//   - for fixed levels the cost strictly grows with n, so once the cheapest levels at n
+//     cost more than best, no larger n can do better;
+//   - V_ms grows with n and every variance term is non-negative, so once V_ms alone
+//     breaks a bound, no larger n is feasible;
+//   - at fixed n and blind-rotation level i the cost strictly grows with the keyswitch
+//     level, and the variance falls along both Pareto lists, so the only candidate is
+//     the smallest feasible keyswitch entry (found by bisection), and that entry never
+//     moves up as i grows;
+//   - floating-point rounding is monotone, so these orderings hold for the computed
+//     values too, and the same expression (decodingVariance) decides feasibility here
+//     and in Params.
+//
+// Pruning uses strict comparisons so that equal-cost sets still meet the tie-break.
+func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levelled, atomic float64, best *candidate) {
+	kN := float64(g.kN)
+	lastBR := g.br[len(g.br)-1].variance
+	minN := t.space.MinLWEDimension
+	for n := minN; n <= t.space.MaxLWEDimension; n++ {
+		ksl := t.ks[n-minN]
+		if ksl == nil {
+			continue
+		}
+		nf := float64(n)
+		ks1Cost := keySwitchComplexity(g.kN, n, ksl[0].level)
+		if atomCost(g.kN, levelled, atomic, nf*g.brCost[0], ks1Cost) > best.cost {
+			return
+		}
+		ms := modulusSwitchVariance(n, g.logN)
+		if !feasible(cons, 0, 0, ms) {
+			return
+		}
+		if !feasible(cons, nf*lastBR, kN*ksl[len(ksl)-1].variance, ms) {
+			continue
+		}
+		jHi := len(ksl) - 1
+		for i, br := range g.br {
+			pbs := nf * g.brCost[i]
+			if atomCost(g.kN, levelled, atomic, pbs, ks1Cost) > best.cost {
+				break
+			}
+			nCMux := nf * br.variance
+			if !feasible(cons, nCMux, kN*ksl[jHi].variance, ms) {
+				continue
+			}
+			lo, hi := 0, jHi
+			for lo < hi {
+				mid := (lo + hi) / 2
+				if feasible(cons, nCMux, kN*ksl[mid].variance, ms) {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			jHi = lo
+			ks := ksl[lo]
+			c := atomCost(g.kN, levelled, atomic, pbs, keySwitchComplexity(g.kN, n, ks.level))
+			if c > best.cost {
+				continue
+			}
+			cand := candidate{
+				cost:  c,
+				ratio: ratio(cons, nCMux, kN*ks.variance, ms),
+				cmux:  br.variance,
+				ks1:   ks.variance,
+				lit: ParamsLiteral{GLWERank: g.k, LogPolyDegree: g.logN, LWEDimension: n,
+					BRLevel: br.level, BRLogBase: br.logBase, KSLevel: ks.level, KSLogBase: ks.logBase},
+				present: true,
+			}
+			if cand.better(*best) {
+				*best = cand
+			}
+		}
+	}
+}
