@@ -1,0 +1,64 @@
+package studies
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SaveProfile stores a calibration profile (a machine description and a JSON payload)
+// and returns its id.
+func (s *Store) SaveProfile(ctx context.Context, machine string, payload json.RawMessage) (int64, error) {
+	if len(payload) == 0 || !json.Valid(payload) {
+		return 0, invalidf("calibration profile payload is not valid JSON")
+	}
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO profiles (machine, created, payload) VALUES (?, ?, ?)",
+			machine, s.now().UnixNano(), string(payload))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("save calibration profile: %w", err)
+	}
+	return id, nil
+}
+
+// LatestProfile returns the most recently saved calibration profile, or [ErrNoProfile].
+func (s *Store) LatestProfile(ctx context.Context) (Profile, error) {
+	return s.profile(ctx, "ORDER BY id DESC LIMIT 1")
+}
+
+// Profile returns the calibration profile with that id, or [ErrNoProfile].
+func (s *Store) Profile(ctx context.Context, id int64) (Profile, error) {
+	return s.profile(ctx, "WHERE id = ?", id)
+}
+
+func (s *Store) profile(ctx context.Context, tail string, args ...any) (Profile, error) {
+	var p Profile
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var (
+			created int64
+			payload string
+		)
+		err := tx.QueryRowContext(ctx, "SELECT id, machine, created, payload FROM profiles "+tail, args...).
+			Scan(&p.ID, &p.Machine, &created, &payload)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w in %s", ErrNoProfile, s.path)
+		}
+		if err != nil {
+			return err
+		}
+		p.Created = time.Unix(0, created).UTC()
+		p.Payload = json.RawMessage(payload)
+		return nil
+	})
+	return p, err
+}

@@ -1,0 +1,533 @@
+package studies
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// checkParams refuses unnamed, duplicate or non-finite parameters and bad distribution
+// JSON.
+func checkParams(params []Param) error {
+	seen := make(map[string]bool, len(params))
+	for _, p := range params {
+		if err := checkName("parameter name", p.Name); err != nil {
+			return err
+		}
+		if seen[p.Name] {
+			return invalidf("parameter %q appears twice", p.Name)
+		}
+		seen[p.Name] = true
+		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+			return invalidf("parameter %q has value %v, want a finite number", p.Name, p.Value)
+		}
+		if err := checkJSON(fmt.Sprintf("distribution of parameter %q", p.Name), p.Distribution); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkValues refuses non-finite objective values: SQLite would store NaN as NULL.
+func checkValues(values []float64) error {
+	for i, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return invalidf("objective value %d is %v, want a finite number", i, v)
+		}
+	}
+	return nil
+}
+
+// nextNumber is the study's next dense trial number. The caller holds the write lock.
+func nextNumber(ctx context.Context, q querier, studyID int64) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, "SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?", studyID).Scan(&n)
+	return n, err
+}
+
+// newTrial is a row to insert.
+type newTrial struct {
+	studyID  int64
+	number   int
+	state    State
+	params   []Param
+	started  time.Time // zero: NULL (also used for heartbeat)
+	finished time.Time
+	worker   string
+	retryOf  int // -1: none
+	attrs    json.RawMessage
+	errText  string
+	values   []float64
+}
+
+func nanosOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// insertTrial writes a trial row with its parameters and values; it does not touch
+// the Pareto front.
+func insertTrial(ctx context.Context, tx *sql.Tx, t newTrial) (int64, error) {
+	var retryOf any
+	if t.retryOf >= 0 {
+		retryOf = t.retryOf
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO trials
+		(study_id, number, state, attrs, error, started, finished, heartbeat, worker, retry_of)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.studyID, t.number, t.state.String(), nullJSON(t.attrs), t.errText,
+		nanosOrNull(t.started), nanosOrNull(t.finished), nanosOrNull(t.started), t.worker, retryOf)
+	if err != nil {
+		return 0, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if err := upsertParams(ctx, tx, id, t.params); err != nil {
+		return 0, err
+	}
+	return id, insertValues(ctx, tx, id, t.values)
+}
+
+// upsertParams sets parameters of a trial; a new name goes after the existing ones.
+func upsertParams(ctx context.Context, tx *sql.Tx, trialID int64, params []Param) error {
+	for _, p := range params {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO trial_params (trial_id, name, position, value, distribution)
+			VALUES (?, ?, (SELECT coalesce(max(position) + 1, 0) FROM trial_params WHERE trial_id = ?), ?, ?)
+			ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value, distribution = excluded.distribution`,
+			trialID, p.Name, trialID, p.Value, nullJSON(p.Distribution)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertValues(ctx context.Context, tx *sql.Tx, trialID int64, values []float64) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM trial_values WHERE trial_id = ?", trialID); err != nil {
+		return err
+	}
+	for i, v := range values {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO trial_values (trial_id, objective, value) VALUES (?, ?, ?)",
+			trialID, i, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trialHead is the part of a trial row that lifecycle checks need.
+type trialHead struct {
+	id, studyID int64
+	number      int
+	state       State
+}
+
+func (s *Store) head(ctx context.Context, q querier, trialID int64) (trialHead, error) {
+	h := trialHead{id: trialID}
+	var state string
+	err := q.QueryRowContext(ctx, "SELECT study_id, number, state FROM trials WHERE id = ?", trialID).
+		Scan(&h.studyID, &h.number, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, fmt.Errorf("%w: id %d in %s", ErrNoTrial, trialID, s.path)
+	}
+	if err != nil {
+		return h, err
+	}
+	h.state, err = ParseState(state)
+	return h, err
+}
+
+// needState returns an error unless the trial is in one of the allowed states.
+func (s *Store) needState(h trialHead, allowed ...State) error {
+	for _, a := range allowed {
+		if h.state == a {
+			return nil
+		}
+	}
+	if h.state.Finished() {
+		return fmt.Errorf("%w: trial %d of study %d is %s", ErrTrialFinished, h.number, h.studyID, h.state)
+	}
+	return fmt.Errorf("%w: trial %d of study %d is %s", ErrTrialNotRunning, h.number, h.studyID, h.state)
+}
+
+// Enqueue adds a WAITING trial with fixed parameters and the study's next number;
+// [Store.StartTrial] hands out WAITING trials, oldest first, before creating new ones.
+func (s *Store) Enqueue(ctx context.Context, studyID int64, params []Param) (Trial, error) {
+	if err := checkParams(params); err != nil {
+		return Trial{}, err
+	}
+	var t Trial
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.studyExists(ctx, tx, studyID); err != nil {
+			return err
+		}
+		n, err := nextNumber(ctx, tx, studyID)
+		if err != nil {
+			return err
+		}
+		id, err := insertTrial(ctx, tx, newTrial{studyID: studyID, number: n, state: Waiting, params: params, retryOf: -1})
+		if err != nil {
+			return err
+		}
+		t = Trial{ID: id, StudyID: studyID, Number: n, State: Waiting, Params: copyParams(params), RetryOf: -1}
+		return nil
+	})
+	if err != nil {
+		return Trial{}, fmt.Errorf("enqueue a trial in study %d: %w", studyID, err)
+	}
+	return t, nil
+}
+
+func copyParams(ps []Param) []Param {
+	out := make([]Param, len(ps))
+	for i, p := range ps {
+		out[i] = Param{Name: p.Name, Value: p.Value}
+		if p.Distribution != nil {
+			out[i].Distribution = append(json.RawMessage(nil), p.Distribution...)
+		}
+	}
+	return out
+}
+
+// StartTrial atomically takes the study's oldest WAITING trial, or creates a trial with
+// the next number, and returns it RUNNING with its start and heartbeat set to now and
+// worker recorded. Concurrent callers, in this or other processes, never get the same
+// trial.
+func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (Trial, error) {
+	var t Trial
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		var id int64
+		err := tx.QueryRowContext(ctx,
+			"SELECT id FROM trials WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1", studyID).Scan(&id)
+		switch {
+		case err == nil:
+			if _, err := tx.ExecContext(ctx,
+				"UPDATE trials SET state = 'RUNNING', started = ?, heartbeat = ?, worker = ? WHERE id = ?",
+				now.UnixNano(), now.UnixNano(), worker, id); err != nil {
+				return err
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			if err := s.studyExists(ctx, tx, studyID); err != nil {
+				return err
+			}
+			n, err := nextNumber(ctx, tx, studyID)
+			if err != nil {
+				return err
+			}
+			if id, err = insertTrial(ctx, tx, newTrial{studyID: studyID, number: n, state: Running,
+				started: now, worker: worker, retryOf: -1}); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		ts, err := loadTrials(ctx, tx, "SELECT ?", id)
+		if err != nil {
+			return err
+		}
+		t = ts[0]
+		return nil
+	})
+	if err != nil {
+		return Trial{}, fmt.Errorf("start a trial in study %d: %w", studyID, err)
+	}
+	return t, nil
+}
+
+// SetParams sets parameters of a RUNNING trial (replacing those of the same name).
+func (s *Store) SetParams(ctx context.Context, trialID int64, params []Param) error {
+	if err := checkParams(params); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		h, err := s.head(ctx, tx, trialID)
+		if err != nil {
+			return err
+		}
+		if err := s.needState(h, Running); err != nil {
+			return err
+		}
+		return upsertParams(ctx, tx, trialID, params)
+	})
+	if err != nil {
+		return fmt.Errorf("set parameters of trial id %d: %w", trialID, err)
+	}
+	return nil
+}
+
+// Heartbeat records that the worker running the trial is alive; [Store.ReapStale]
+// fails RUNNING trials whose heartbeat is too old.
+func (s *Store) Heartbeat(ctx context.Context, trialID int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'RUNNING'",
+			s.now().UnixNano(), trialID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		h, err := s.head(ctx, tx, trialID)
+		if err != nil {
+			return err
+		}
+		return s.needState(h, Running)
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat of trial id %d: %w", trialID, err)
+	}
+	return nil
+}
+
+// Complete finishes a RUNNING trial with one value per study objective and optional
+// JSON attributes, and updates the study's Pareto front in the same transaction.
+func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, attrs json.RawMessage) error {
+	if err := checkValues(values); err != nil {
+		return fmt.Errorf("complete trial id %d: %w", trialID, err)
+	}
+	if err := checkJSON("trial attributes", attrs); err != nil {
+		return fmt.Errorf("complete trial id %d: %w", trialID, err)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return s.complete(ctx, tx, trialID, values, attrs)
+	})
+	if err != nil {
+		return fmt.Errorf("complete trial id %d: %w", trialID, err)
+	}
+	return nil
+}
+
+func (s *Store) complete(ctx context.Context, tx *sql.Tx, trialID int64, values []float64, attrs json.RawMessage) error {
+	h, err := s.head(ctx, tx, trialID)
+	if err != nil {
+		return err
+	}
+	if err := s.needState(h, Running); err != nil {
+		return err
+	}
+	dirs, err := s.directions(ctx, tx, h.studyID)
+	if err != nil {
+		return err
+	}
+	if len(values) != len(dirs) {
+		return invalidf("trial %d of study %d has %d values for %d objectives", h.number, h.studyID, len(values), len(dirs))
+	}
+	now := s.now().UnixNano()
+	if _, err := tx.ExecContext(ctx,
+		"UPDATE trials SET state = 'COMPLETE', finished = ?, heartbeat = ?, attrs = ? WHERE id = ?",
+		now, now, nullJSON(attrs), trialID); err != nil {
+		return err
+	}
+	if err := insertValues(ctx, tx, trialID, values); err != nil {
+		return err
+	}
+	return updateFront(ctx, tx, h.studyID, trialID, values, dirs)
+}
+
+// Fail finishes a WAITING or RUNNING trial as FAIL with the error text.
+func (s *Store) Fail(ctx context.Context, trialID int64, errText string) error {
+	return s.finish(ctx, "fail", trialID, Fail, nil, errText)
+}
+
+// Prune finishes a WAITING or RUNNING trial as PRUNED (stopped early because it could
+// not win), with optional JSON attributes. Pruned trials are never on the front.
+func (s *Store) Prune(ctx context.Context, trialID int64, attrs json.RawMessage) error {
+	if err := checkJSON("trial attributes", attrs); err != nil {
+		return fmt.Errorf("prune trial id %d: %w", trialID, err)
+	}
+	return s.finish(ctx, "prune", trialID, Pruned, attrs, "")
+}
+
+func (s *Store) finish(ctx context.Context, verb string, trialID int64, state State, attrs json.RawMessage, errText string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		h, err := s.head(ctx, tx, trialID)
+		if err != nil {
+			return err
+		}
+		if err := s.needState(h, Waiting, Running); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE trials SET state = ?, finished = ?, attrs = coalesce(?, attrs), error = ? WHERE id = ?",
+			state.String(), s.now().UnixNano(), nullJSON(attrs), errText, trialID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s trial id %d: %w", verb, trialID, err)
+	}
+	return nil
+}
+
+// ReapStale fails the study's RUNNING trials whose last heartbeat is timeout or more
+// ago (all RUNNING trials when timeout is 0) and enqueues their parameters again as new
+// WAITING trials (Trial.RetryOf names the failed one; a trial that had no parameters
+// yet is not enqueued again). It returns how many trials it failed. Call it when
+// resuming a study; with timeout 0 only when no other worker can be running.
+func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Duration) (int, error) {
+	if timeout < 0 {
+		return 0, invalidf("negative heartbeat timeout %v", timeout)
+	}
+	var reaped int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		reaped = 0
+		if err := s.studyExists(ctx, tx, studyID); err != nil {
+			return err
+		}
+		now := s.now()
+		type stale struct {
+			id        int64
+			number    int
+			worker    string
+			heartbeat int64
+		}
+		var list []stale
+		if err := eachRow(ctx, tx, `SELECT id, number, worker, coalesce(heartbeat, started, 0) FROM trials
+			WHERE study_id = ? AND state = 'RUNNING' AND coalesce(heartbeat, started, 0) <= ? ORDER BY number`,
+			func(r *sql.Rows) error {
+				var st stale
+				if err := r.Scan(&st.id, &st.number, &st.worker, &st.heartbeat); err != nil {
+					return err
+				}
+				list = append(list, st)
+				return nil
+			}, studyID, now.Add(-timeout).UnixNano()); err != nil {
+			return err
+		}
+		for _, st := range list {
+			var nParams int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM trial_params WHERE trial_id = ?", st.id).Scan(&nParams); err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("studies: no heartbeat from worker %q since %s", st.worker,
+				time.Unix(0, st.heartbeat).UTC().Format(time.RFC3339))
+			if nParams > 0 {
+				n, err := nextNumber(ctx, tx, studyID)
+				if err != nil {
+					return err
+				}
+				id, err := insertTrial(ctx, tx, newTrial{studyID: studyID, number: n, state: Waiting, retryOf: st.number})
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO trial_params (trial_id, name, position, value, distribution)
+					SELECT ?, name, position, value, distribution FROM trial_params WHERE trial_id = ?`, id, st.id); err != nil {
+					return err
+				}
+				msg += fmt.Sprintf("; parameters enqueued again as trial %d", n)
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE trials SET state = 'FAIL', finished = ?, error = ? WHERE id = ?",
+				now.UnixNano(), msg, st.id); err != nil {
+				return err
+			}
+			reaped++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reap stale trials of study %d: %w", studyID, err)
+	}
+	return reaped, nil
+}
+
+// Trial returns one trial by id, or [ErrNoTrial].
+func (s *Store) Trial(ctx context.Context, trialID int64) (Trial, error) {
+	var t Trial
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		ts, err := loadTrials(ctx, tx, "SELECT ?", trialID)
+		if err != nil {
+			return err
+		}
+		if len(ts) == 0 {
+			return fmt.Errorf("%w: id %d in %s", ErrNoTrial, trialID, s.path)
+		}
+		t = ts[0]
+		return nil
+	})
+	return t, err
+}
+
+// TrialByNumber returns the study's trial with that number, or [ErrNoTrial].
+func (s *Store) TrialByNumber(ctx context.Context, studyID int64, number int) (Trial, error) {
+	var t Trial
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		ts, err := loadTrials(ctx, tx, "SELECT id FROM trials WHERE study_id = ? AND number = ?", studyID, number)
+		if err != nil {
+			return err
+		}
+		if len(ts) == 0 {
+			if err := s.studyExists(ctx, tx, studyID); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: number %d of study %d in %s", ErrNoTrial, number, studyID, s.path)
+		}
+		t = ts[0]
+		return nil
+	})
+	return t, err
+}
+
+// Trials returns the study's trials that match the filter, by number.
+func (s *Store) Trials(ctx context.Context, studyID int64, f TrialFilter) ([]Trial, error) {
+	var (
+		sub  strings.Builder
+		args = []any{studyID, f.FromNumber}
+	)
+	sub.WriteString("SELECT id FROM trials WHERE study_id = ? AND number >= ?")
+	if len(f.States) > 0 {
+		sub.WriteString(" AND state IN (")
+		for i, st := range f.States {
+			if st < Waiting || st > Pruned {
+				return nil, invalidf("unknown trial state %d in filter", int(st))
+			}
+			if i > 0 {
+				sub.WriteString(", ")
+			}
+			sub.WriteString("?")
+			args = append(args, st.String())
+		}
+		sub.WriteString(")")
+	}
+	if f.Limit > 0 {
+		sub.WriteString(" ORDER BY number LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	var out []Trial
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := s.studyExists(ctx, tx, studyID); err != nil {
+			return err
+		}
+		var err error
+		out, err = loadTrials(ctx, tx, sub.String(), args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list trials of study %d: %w", studyID, err)
+	}
+	return out, nil
+}
+
+// ParetoFront returns the study's stored Pareto front (its non-dominated COMPLETE
+// trials), by number. It reads the front table, not all trials.
+func (s *Store) ParetoFront(ctx context.Context, studyID int64) ([]Trial, error) {
+	var out []Trial
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := s.studyExists(ctx, tx, studyID); err != nil {
+			return err
+		}
+		var err error
+		out, err = loadTrials(ctx, tx, "SELECT trial_id FROM pareto_front WHERE study_id = ?", studyID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the Pareto front of study %d: %w", studyID, err)
+	}
+	return out, nil
+}
