@@ -222,7 +222,7 @@ func (o *Optimizer) optimize(q Query) (Solution, error) {
 		}
 		t.searchGLWE(g.glwe, cons, float64(q.SumSize), 1, &best)
 	}
-	if math.IsInf(best.cost, 1) {
+	if !best.present {
 		return Solution{}, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
 	}
 	p, err := best.lit.Compile()
@@ -249,7 +249,7 @@ func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
 	for i := range t.glwe {
 		best := noCandidate()
 		t.searchGLWE(&t.glwe[i], cons, float64(q.SumSize), 1, &best)
-		if math.IsInf(best.cost, 1) {
+		if !best.present {
 			continue
 		}
 		p, err := best.lit.Compile()

@@ -1,6 +1,9 @@
 package fhe
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // ParamsLiteral is one TFHE parameter set of the atomic pattern
 // dot product → keyswitch → programmable bootstrap, in the form users, the optimizer and
@@ -108,4 +111,21 @@ func (p Params) String() string { return p.lit.String() }
 func (p ParamsLiteral) String() string {
 	return fmt.Sprintf("k=%d N=2^%d n=%d br=%dx%d ks=%dx%d", p.GLWERank, p.LogPolyDegree,
 		p.LWEDimension, p.BRLevel, p.BRLogBase, p.KSLevel, p.KSLogBase)
+}
+
+// MarshalJSON writes p as its literal, with the JSON names of [ParamsLiteral].
+func (p Params) MarshalJSON() ([]byte, error) { return json.Marshal(p.lit) }
+
+// UnmarshalJSON reads a literal and compiles it; an invalid literal is an error.
+func (p *Params) UnmarshalJSON(b []byte) error {
+	var l ParamsLiteral
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("fhe: parameter set: %w", err)
+	}
+	c, err := l.Compile()
+	if err != nil {
+		return err
+	}
+	*p = c
+	return nil
 }
