@@ -323,7 +323,7 @@ func (s *Store) complete(ctx context.Context, tx *sql.Tx, trialID int64, values 
 	}
 	now := s.now().UnixNano()
 	if _, err := tx.ExecContext(ctx,
-		"UPDATE trials SET state = 'COMPLETE', finished = ?, heartbeat = ?, attrs = ? WHERE id = ?",
+		"UPDATE trials SET state = 'COMPLETE', finished = ?, heartbeat = ?, attrs = coalesce(?, attrs) WHERE id = ?",
 		now, now, nullJSON(attrs), trialID); err != nil {
 		return err
 	}
