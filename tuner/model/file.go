@@ -1,0 +1,641 @@
+package model
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"unicode/utf8"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// The model file format, version 1. All integers are unsigned little-endian and all real
+// numbers IEEE-754 float64 little-endian.
+//
+//	offset  size  field
+//	0       8     magic "FHTMODEL"
+//	8       4     uint32 format version (1)
+//	12      8     uint64 body length L
+//	20      L     body
+//	20+L    4     uint32 CRC-32 (IEEE) of bytes 0 .. 20+L−1
+//
+// The body, in order (str is a uint32 byte count ≤ 4096 followed by UTF-8 bytes):
+//
+//	str     spec string
+//	str     data set name
+//	uint32  M, number of meta entries (≤ 256), then M × (str key, str value), keys ascending
+//	uint32  classes (2 .. 65536)
+//	uint32  rank R (1 .. 3), then R × uint32 input dimensions (1 .. 65536)
+//	uint8   standardizer flag: 0 none, 1 present; when 1, F means then F stds, F = the
+//	        product of the input dimensions
+//	uint32  layer count (1 .. 1024), then one record per layer:
+//	  uint8 kind, then by kind:
+//	  1 linear     uint32 out, in; uint8 mask flag; out·in weights (row-major);
+//	               out biases; mask bitmap when the flag is 1
+//	  2 conv2d     uint32 outC, inC, kh, kw, stride, pad, inH, inW; uint8 mask flag;
+//	               outC·inC·kh·kw weights (row-major, see [Conv2d]); outC biases;
+//	               mask bitmap when the flag is 1
+//	  3 avgpool2d  uint32 k, stride, c, inH, inW
+//	  4 relu       nothing
+//	  5 flatten    nothing
+//
+// A mask bitmap for n weights is ⌈n/8⌉ bytes; bit i%8 (least significant first) of byte
+// i/8 is set when weight i is free and clear when it is pinned at zero; unused bits are
+// zero. The body must be consumed exactly, and the network it describes must pass
+// [Network.Validate]. Writers of version 1 emit exactly this layout, so equal networks
+// give equal files.
+const (
+	// FormatVersion is the model file format version this package writes and reads.
+	FormatVersion = 1
+	// Magic opens every model file.
+	Magic = "FHTMODEL"
+
+	headerSize   = 8 + 4 + 8
+	trailerSize  = 4
+	maxString    = 4096
+	maxMeta      = 256
+	maxLayers    = 1024
+	maxRank      = 3
+	kindLinear   = 1
+	kindConv2d   = 2
+	kindAvgPool  = 3
+	kindReLU     = 4
+	kindFlatten  = 5
+	maskAbsent   = 0
+	maskPresent  = 1
+	stdAbsent    = 0
+	stdPresent   = 1
+	maxFileBytes = 1 << 34 // 16 GiB: far above any network this tool trains
+)
+
+// MarshalBinary encodes the network in the model file format (see [FormatVersion]). The
+// network must pass [Network.Validate].
+func (n *Network) MarshalBinary() ([]byte, error) {
+	if err := n.Validate(); err != nil {
+		return nil, fmt.Errorf("model: encode: %w", err)
+	}
+	if len(n.InShape) > maxRank {
+		return nil, shapeErr("input shape %v has more than %d dimensions", n.InShape, maxRank)
+	}
+	if len(n.Meta) > maxMeta {
+		return nil, fmt.Errorf("model: encode: %d meta entries, at most %d", len(n.Meta), maxMeta)
+	}
+	if len(n.Layers) > maxLayers {
+		return nil, fmt.Errorf("model: encode: %d layers, at most %d", len(n.Layers), maxLayers)
+	}
+	e := &encoder{buf: make([]byte, 0, headerSize+8*n.NumParams()+1024)}
+	e.buf = append(e.buf, Magic...)
+	e.u32(FormatVersion)
+	e.u64(0) // body length, filled in below
+	if err := e.str(n.Spec); err != nil {
+		return nil, fmt.Errorf("model: encode spec: %w", err)
+	}
+	if err := e.str(n.Dataset); err != nil {
+		return nil, fmt.Errorf("model: encode data set name: %w", err)
+	}
+	keys := make([]string, 0, len(n.Meta))
+	for k := range n.Meta {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	e.u32(uint32(len(keys)))
+	for _, k := range keys {
+		if err := e.str(k); err != nil {
+			return nil, fmt.Errorf("model: encode meta key: %w", err)
+		}
+		if err := e.str(n.Meta[k]); err != nil {
+			return nil, fmt.Errorf("model: encode meta %q: %w", k, err)
+		}
+	}
+	if err := e.dims(n.Classes); err != nil {
+		return nil, fmt.Errorf("model: encode classes: %w", err)
+	}
+	e.u32(uint32(len(n.InShape)))
+	for _, d := range n.InShape {
+		if err := e.dims(d); err != nil {
+			return nil, fmt.Errorf("model: encode input shape: %w", err)
+		}
+	}
+	if s := n.Standardizer; s != nil {
+		e.u8(stdPresent)
+		e.floats(s.Mean)
+		e.floats(s.Std)
+	} else {
+		e.u8(stdAbsent)
+	}
+	e.u32(uint32(len(n.Layers)))
+	for i, l := range n.Layers {
+		if err := e.layer(l); err != nil {
+			return nil, fmt.Errorf("model: encode layer %d (%s): %w", i, l.Kind(), err)
+		}
+	}
+	binary.LittleEndian.PutUint64(e.buf[12:20], uint64(len(e.buf)-headerSize))
+	e.u32(crc32.ChecksumIEEE(e.buf))
+	return e.buf, nil
+}
+
+type encoder struct{ buf []byte }
+
+func (e *encoder) u8(v uint8)   { e.buf = append(e.buf, v) }
+func (e *encoder) u32(v uint32) { e.buf = binary.LittleEndian.AppendUint32(e.buf, v) }
+func (e *encoder) u64(v uint64) { e.buf = binary.LittleEndian.AppendUint64(e.buf, v) }
+
+func (e *encoder) str(s string) error {
+	if len(s) > maxString {
+		return fmt.Errorf("string of %d bytes is longer than %d", len(s), maxString)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("string %q is not UTF-8", s)
+	}
+	e.u32(uint32(len(s)))
+	e.buf = append(e.buf, s...)
+	return nil
+}
+
+func (e *encoder) dims(vs ...int) error {
+	for _, v := range vs {
+		if v < 0 || v > MaxWidth {
+			return fmt.Errorf("size %d out of range [0, %d]", v, MaxWidth)
+		}
+		e.u32(uint32(v))
+	}
+	return nil
+}
+
+func (e *encoder) floats(v []float64) {
+	for _, f := range v {
+		e.u64(math.Float64bits(f))
+	}
+}
+
+func (e *encoder) matrix(w *mat.Dense) {
+	r, _ := w.Dims()
+	for i := 0; i < r; i++ {
+		e.floats(w.RawRowView(i))
+	}
+}
+
+func (e *encoder) mask(m []bool) {
+	if m == nil {
+		e.u8(maskAbsent)
+		return
+	}
+	e.u8(maskPresent)
+}
+
+func (e *encoder) bitmap(m []bool) {
+	if m == nil {
+		return
+	}
+	bits := make([]byte, (len(m)+7)/8)
+	for i, free := range m {
+		if free {
+			bits[i/8] |= 1 << (i % 8)
+		}
+	}
+	e.buf = append(e.buf, bits...)
+}
+
+func (e *encoder) layer(l Layer) error {
+	switch l := l.(type) {
+	case *Linear:
+		o, i := l.W.Dims()
+		e.u8(kindLinear)
+		if err := e.dims(o, i); err != nil {
+			return err
+		}
+		e.mask(l.Mask)
+		e.matrix(l.W)
+		e.floats(l.B)
+		e.bitmap(l.Mask)
+	case *Conv2d:
+		e.u8(kindConv2d)
+		if err := e.dims(l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW); err != nil {
+			return err
+		}
+		e.mask(l.Mask)
+		e.matrix(l.W)
+		e.floats(l.B)
+		e.bitmap(l.Mask)
+	case *AvgPool2d:
+		e.u8(kindAvgPool)
+		return e.dims(l.K, l.Stride, l.C, l.InH, l.InW)
+	case ReLU, *ReLU:
+		e.u8(kindReLU)
+	case Flatten, *Flatten:
+		e.u8(kindFlatten)
+	default:
+		return fmt.Errorf("unknown layer type %T", l)
+	}
+	return nil
+}
+
+// UnmarshalBinary decodes a network from the model file format, replacing n's contents.
+// Errors are [*FormatError]s naming the byte offset and what is wrong; they wrap
+// [ErrFormat] (corrupt, truncated, not a model file, inconsistent layers) or [ErrVersion].
+func (n *Network) UnmarshalBinary(data []byte) error {
+	net, err := decode(data, "")
+	if err != nil {
+		return err
+	}
+	*n = *net
+	return nil
+}
+
+// decode parses a model file; path only names the file in errors.
+func decode(data []byte, path string) (*Network, error) {
+	d := &decoder{data: data, path: path}
+	if len(data) < headerSize {
+		if len(data) >= len(Magic) && string(data[:len(Magic)]) != Magic {
+			return nil, d.fail(0, "not an fhetune model file (magic %q, want %q)", data[:len(Magic)], Magic)
+		}
+		return nil, d.fail(int64(len(data)), "truncated: %d bytes, a model file has at least %d", len(data), headerSize+trailerSize)
+	}
+	if string(data[:len(Magic)]) != Magic {
+		return nil, d.fail(0, "not an fhetune model file (magic %q, want %q)", data[:len(Magic)], Magic)
+	}
+	if v := binary.LittleEndian.Uint32(data[8:12]); v != FormatVersion {
+		return nil, &FormatError{Path: path, Offset: 8, Err: ErrVersion,
+			Why: fmt.Sprintf("format version %d is not supported (this build reads version %d)", v, FormatVersion)}
+	}
+	bodyLen := binary.LittleEndian.Uint64(data[12:20])
+	have := uint64(len(data) - headerSize)
+	switch {
+	case have < trailerSize || bodyLen > have-trailerSize:
+		return nil, d.fail(int64(len(data)), "truncated: the header announces %d body bytes + %d checksum bytes, the file has %d after the header", bodyLen, trailerSize, have)
+	case bodyLen < have-trailerSize:
+		return nil, d.fail(int64(headerSize+bodyLen+trailerSize), "%d unexpected bytes after the checksum", have-trailerSize-bodyLen)
+	}
+	end := headerSize + int(bodyLen)
+	want := binary.LittleEndian.Uint32(data[end:])
+	if got := crc32.ChecksumIEEE(data[:end]); got != want {
+		return nil, d.fail(int64(end), "checksum mismatch (stored %08x, computed %08x): the file is corrupt", want, got)
+	}
+	d.off, d.end = headerSize, end
+	net, err := d.network()
+	if err != nil {
+		return nil, err
+	}
+	if d.off != d.end {
+		return nil, d.fail(int64(d.off), "%d unread bytes at the end of the body", d.end-d.off)
+	}
+	if err := net.Validate(); err != nil {
+		return nil, &FormatError{Path: path, Offset: int64(d.end), Err: ErrFormat,
+			Why: fmt.Sprintf("the layers do not fit together: %v", err)}
+	}
+	return net, nil
+}
+
+// decoder reads the body; every read checks the remaining length first.
+type decoder struct {
+	data     []byte
+	path     string
+	off, end int
+}
+
+func (d *decoder) fail(off int64, format string, args ...any) error {
+	return &FormatError{Path: d.path, Offset: off, Err: ErrFormat, Why: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) need(n uint64, what string) error {
+	if n > uint64(d.end-d.off) {
+		return d.fail(int64(d.off), "%s needs %d bytes, only %d left in the body", what, n, d.end-d.off)
+	}
+	return nil
+}
+
+func (d *decoder) u8(what string) (uint8, error) {
+	if err := d.need(1, what); err != nil {
+		return 0, err
+	}
+	v := d.data[d.off]
+	d.off++
+	return v, nil
+}
+
+func (d *decoder) u32(what string) (uint32, error) {
+	if err := d.need(4, what); err != nil {
+		return 0, err
+	}
+	v := binary.LittleEndian.Uint32(d.data[d.off:])
+	d.off += 4
+	return v, nil
+}
+
+// size reads a uint32 that must lie in [lo, MaxWidth].
+func (d *decoder) size(what string, lo int) (int, error) {
+	at := d.off
+	v, err := d.u32(what)
+	if err != nil {
+		return 0, err
+	}
+	if int64(v) < int64(lo) || v > MaxWidth {
+		return 0, d.fail(int64(at), "%s %d out of range [%d, %d]", what, v, lo, MaxWidth)
+	}
+	return int(v), nil
+}
+
+func (d *decoder) str(what string) (string, error) {
+	at := d.off
+	n, err := d.u32(what + " length")
+	if err != nil {
+		return "", err
+	}
+	if n > maxString {
+		return "", d.fail(int64(at), "%s length %d exceeds %d", what, n, maxString)
+	}
+	if err := d.need(uint64(n), what); err != nil {
+		return "", err
+	}
+	s := string(d.data[d.off : d.off+int(n)])
+	if !utf8.ValidString(s) {
+		return "", d.fail(int64(d.off), "%s is not valid UTF-8", what)
+	}
+	d.off += int(n)
+	return s, nil
+}
+
+// floats reads n float64s, refusing NaN and Inf.
+func (d *decoder) floats(n uint64, what string) ([]float64, error) {
+	if err := d.need(8*n, what); err != nil {
+		return nil, err
+	}
+	out := make([]float64, n)
+	for i := range out {
+		v := math.Float64frombits(binary.LittleEndian.Uint64(d.data[d.off:]))
+		if !finite(v) {
+			return nil, d.fail(int64(d.off), "%s entry %d is %v", what, i, v)
+		}
+		out[i] = v
+		d.off += 8
+	}
+	return out, nil
+}
+
+func (d *decoder) network() (*Network, error) {
+	net := &Network{}
+	var err error
+	if net.Spec, err = d.str("spec"); err != nil {
+		return nil, err
+	}
+	if net.Dataset, err = d.str("data set name"); err != nil {
+		return nil, err
+	}
+	at := d.off
+	m, err := d.u32("meta count")
+	if err != nil {
+		return nil, err
+	}
+	if m > maxMeta {
+		return nil, d.fail(int64(at), "meta count %d exceeds %d", m, maxMeta)
+	}
+	prev := ""
+	for i := uint32(0); i < m; i++ {
+		at := d.off
+		k, err := d.str("meta key")
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && k <= prev {
+			return nil, d.fail(int64(at), "meta key %q is not after %q (keys must be ascending and distinct)", k, prev)
+		}
+		v, err := d.str("meta value")
+		if err != nil {
+			return nil, err
+		}
+		if net.Meta == nil {
+			net.Meta = make(map[string]string, m)
+		}
+		net.Meta[k], prev = v, k
+	}
+	if net.Classes, err = d.size("classes", 2); err != nil {
+		return nil, err
+	}
+	at = d.off
+	rank, err := d.u32("input rank")
+	if err != nil {
+		return nil, err
+	}
+	if rank < 1 || rank > maxRank {
+		return nil, d.fail(int64(at), "input rank %d out of range [1, %d]", rank, maxRank)
+	}
+	net.InShape = make([]int, rank)
+	for i := range net.InShape {
+		if net.InShape[i], err = d.size("input dimension", 1); err != nil {
+			return nil, err
+		}
+	}
+	at = d.off
+	flag, err := d.u8("standardizer flag")
+	if err != nil {
+		return nil, err
+	}
+	switch flag {
+	case stdAbsent:
+	case stdPresent:
+		f := uint64(net.InSize())
+		s := &Standardizer{}
+		if s.Mean, err = d.floats(f, "standardizer means"); err != nil {
+			return nil, err
+		}
+		if s.Std, err = d.floats(f, "standardizer stds"); err != nil {
+			return nil, err
+		}
+		net.Standardizer = s
+	default:
+		return nil, d.fail(int64(at), "standardizer flag %d (want 0 or 1)", flag)
+	}
+	at = d.off
+	nl, err := d.u32("layer count")
+	if err != nil {
+		return nil, err
+	}
+	if nl < 1 || nl > maxLayers {
+		return nil, d.fail(int64(at), "layer count %d out of range [1, %d]", nl, maxLayers)
+	}
+	for i := 0; i < int(nl); i++ {
+		l, err := d.layer(i)
+		if err != nil {
+			return nil, err
+		}
+		net.Layers = append(net.Layers, l)
+	}
+	return net, nil
+}
+
+func (d *decoder) layer(i int) (Layer, error) {
+	at := d.off
+	kind, err := d.u8(fmt.Sprintf("layer %d kind", i))
+	if err != nil {
+		return nil, err
+	}
+	name := func(field string) string { return fmt.Sprintf("layer %d %s", i, field) }
+	sizes := func(lo []int, fields ...string) ([]int, error) {
+		out := make([]int, len(fields))
+		for j, f := range fields {
+			v, err := d.size(name(f), lo[j])
+			if err != nil {
+				return nil, err
+			}
+			out[j] = v
+		}
+		return out, nil
+	}
+	switch kind {
+	case kindLinear:
+		s, err := sizes([]int{1, 1}, "outputs", "inputs")
+		if err != nil {
+			return nil, err
+		}
+		w, b, mask, err := d.params(i, s[0], s[1])
+		if err != nil {
+			return nil, err
+		}
+		return &Linear{W: w, B: b, Mask: mask}, nil
+	case kindConv2d:
+		s, err := sizes([]int{1, 1, 1, 1, 1, 0, 1, 1}, "output channels", "input channels", "kernel height",
+			"kernel width", "stride", "padding", "input height", "input width")
+		if err != nil {
+			return nil, err
+		}
+		if uint64(s[1])*uint64(s[2])*uint64(s[3]) > MaxWidth*MaxWidth {
+			return nil, d.fail(int64(at), "layer %d: kernel of %d×%d×%d is too large", i, s[1], s[2], s[3])
+		}
+		w, b, mask, err := d.params(i, s[0], s[1]*s[2]*s[3])
+		if err != nil {
+			return nil, err
+		}
+		return &Conv2d{OutC: s[0], InC: s[1], KH: s[2], KW: s[3], Stride: s[4], Pad: s[5], InH: s[6], InW: s[7],
+			W: w, B: b, Mask: mask}, nil
+	case kindAvgPool:
+		s, err := sizes([]int{1, 1, 1, 1, 1}, "window", "stride", "channels", "input height", "input width")
+		if err != nil {
+			return nil, err
+		}
+		return &AvgPool2d{K: s[0], Stride: s[1], C: s[2], InH: s[3], InW: s[4]}, nil
+	case kindReLU:
+		return ReLU{}, nil
+	case kindFlatten:
+		return Flatten{}, nil
+	}
+	return nil, d.fail(int64(at), "layer %d has unknown kind %d (want 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten)", i, kind)
+}
+
+// params reads a mask flag, an r×c weight matrix, r biases and the optional mask bitmap.
+func (d *decoder) params(i, r, c int) (*mat.Dense, []float64, []bool, error) {
+	at := d.off
+	flag, err := d.u8(fmt.Sprintf("layer %d mask flag", i))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if flag != maskAbsent && flag != maskPresent {
+		return nil, nil, nil, d.fail(int64(at), "layer %d mask flag %d (want 0 or 1)", i, flag)
+	}
+	n := uint64(r) * uint64(c)
+	wd, err := d.floats(n, fmt.Sprintf("layer %d weights (%d×%d)", i, r, c))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b, err := d.floats(uint64(r), fmt.Sprintf("layer %d biases", i))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var mask []bool
+	if flag == maskPresent {
+		nb := (n + 7) / 8
+		if err := d.need(nb, fmt.Sprintf("layer %d mask", i)); err != nil {
+			return nil, nil, nil, err
+		}
+		bits := d.data[d.off : d.off+int(nb)]
+		if rem := n % 8; rem != 0 && bits[nb-1]>>rem != 0 {
+			return nil, nil, nil, d.fail(int64(d.off)+int64(nb)-1, "layer %d mask has bits set past its %d weights", i, n)
+		}
+		mask = make([]bool, n)
+		for k := range mask {
+			mask[k] = bits[k/8]&(1<<(k%8)) != 0
+			if !mask[k] && wd[k] != 0 {
+				return nil, nil, nil, d.fail(int64(d.off)+int64(k/8), "layer %d weight %d is masked but not zero", i, k)
+			}
+		}
+		d.off += int(nb)
+	}
+	return mat.NewDense(r, c, wd), b, mask, nil
+}
+
+// Save writes the network to path in the model file format, atomically: it writes a
+// temporary file in the same folder, syncs it and renames it over path, so a failure
+// leaves no partial file (and any earlier file at path untouched).
+func Save(path string, net *Network) error {
+	data, err := net.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
+	ok = true
+	return nil
+}
+
+// Load reads a network saved by [Save]. A missing file gives an error matching
+// fs.ErrNotExist; a corrupt, truncated or foreign file a [*FormatError] that names the
+// file and the byte offset.
+func Load(path string) (*Network, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: load %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("model: load %s: not a regular file", path)
+	}
+	if st.Size() > maxFileBytes {
+		return nil, &FormatError{Path: path, Offset: 0, Err: ErrFormat,
+			Why: fmt.Sprintf("file of %d bytes is larger than any model file (%d)", st.Size(), int64(maxFileBytes))}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: load %s: %w", path, err)
+	}
+	net, err := decode(data, path)
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("model: load %s: %w", path, err)
+	}
+	return net, nil
+}
