@@ -8,7 +8,7 @@ import (
 )
 
 // Names lists the data set names [Load] accepts, besides "csv:PATH".
-func Names() []string { return []string{"digits", "breast-cancer"} }
+func Names() []string { return []string{"digits", "breast-cancer", "fashion-mnist"} }
 
 // Load loads a data set by name:
 //
@@ -34,6 +34,8 @@ func Load(name string, opts ...Option) (*Dataset, error) {
 		return loadDigits()
 	case name == "breast-cancer":
 		return loadBreastCancer()
+	case name == "fashion-mnist":
+		return loadFashionMNIST(cfg.dataDir)
 	case strings.HasPrefix(name, "csv:"):
 		path := strings.TrimPrefix(name, "csv:")
 		if path == "" {

@@ -61,6 +61,9 @@ func (c SplitConfig) withDefaults() (SplitConfig, error) {
 // Calib, a subset of Train for quantization calibration.
 type Splits struct {
 	Train, Val, Test, Calib *Dataset
+	// Rows gives, for each part, the rows of the source data set it holds, ascending:
+	// row i of Train is row Rows.Train[i] of the source.
+	Rows struct{ Train, Val, Test, Calib []int }
 }
 
 // Split divides d into seeded, stratified train, validation and test sets and picks a
@@ -150,7 +153,13 @@ func (d *Dataset) Split(cfg SplitConfig) (Splits, error) {
 		name string
 		idx  []int
 		dst  **Dataset
-	}{{"train", train, &s.Train}, {"validation", val, &s.Val}, {"test", test, &s.Test}, {"calibration", calib, &s.Calib}} {
+		rows *[]int
+	}{
+		{"train", train, &s.Train, &s.Rows.Train},
+		{"validation", val, &s.Val, &s.Rows.Val},
+		{"test", test, &s.Test, &s.Rows.Test},
+		{"calibration", calib, &s.Calib, &s.Rows.Calib},
+	} {
 		if len(part.idx) == 0 {
 			return Splits{}, fmt.Errorf("%w: the %s split of %s (%d samples, %+v) would be empty", ErrSplit, part.name, d.Name, d.Len(), cfg)
 		}
@@ -160,6 +169,7 @@ func (d *Dataset) Split(cfg SplitConfig) (Splits, error) {
 			return Splits{}, fmt.Errorf("split %s: %w", part.name, err)
 		}
 		*part.dst = sub
+		*part.rows = part.idx
 	}
 	return s, nil
 }
