@@ -508,3 +508,41 @@ func (s *Store) Artifacts(ctx context.Context, studyID int64) ([]ArtifactInfo, e
 	})
 	return out, err
 }
+
+// Summary returns one study with its trial counts and front size, or [ErrNoStudy].
+func (s *Store) Summary(ctx context.Context, name string) (StudySummary, error) {
+	var sum StudySummary
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		st, err := s.loadStudy(ctx, tx, "name = ?", name)
+		if err != nil {
+			return err
+		}
+		sum = StudySummary{Study: st, LastActivity: st.Created}
+		if err := eachRow(ctx, tx, `SELECT state, count(*), max(coalesce(started, 0)),
+				max(coalesce(heartbeat, 0)), max(coalesce(finished, 0))
+				FROM trials WHERE study_id = ? GROUP BY state`,
+			func(r *sql.Rows) error {
+				var (
+					state   string
+					n       int
+					a, b, c int64
+				)
+				if err := r.Scan(&state, &n, &a, &b, &c); err != nil {
+					return err
+				}
+				st, err := ParseState(state)
+				if err != nil {
+					return err
+				}
+				sum.Trials.add(st, n)
+				if last := time.Unix(0, max(a, b, c)).UTC(); last.After(sum.LastActivity) {
+					sum.LastActivity = last
+				}
+				return nil
+			}, st.ID); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "SELECT count(*) FROM pareto_front WHERE study_id = ?", st.ID).Scan(&sum.FrontSize)
+	})
+	return sum, err
+}

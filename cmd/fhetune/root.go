@@ -54,6 +54,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersionCmd(a),
+		newStudyCmd(a),
 		newParamsCmd(a),
 	)
 	return root

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fhetune/fhetune/studies"
+)
+
+// studyShowDoc is what `fhetune study show NAME --json` prints: the study, its trial
+// counts, artifacts and Pareto front (best first by the first objective).
+type studyShowDoc struct {
+	studies.StudySummary
+	Artifacts []studies.ArtifactInfo `json:"artifacts"`
+	Front     []studies.Trial        `json:"front"`
+}
+
+func newStudyShowCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a study: objectives, trial counts, artifacts and Pareto front",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := a.openStore(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			sum, err := s.Summary(ctx, args[0])
+			if err != nil {
+				return storeError(err)
+			}
+			doc := studyShowDoc{StudySummary: sum}
+			if doc.Artifacts, err = s.Artifacts(ctx, sum.ID); err != nil {
+				return err
+			}
+			if doc.Front, err = s.ParetoFront(ctx, sum.ID); err != nil {
+				return err
+			}
+			if doc.Artifacts == nil {
+				doc.Artifacts = []studies.ArtifactInfo{}
+			}
+			sortFront(doc.Front, sum.Objectives)
+			if asJSON {
+				return writeJSON(a.stdout, doc)
+			}
+			return printStudy(a, doc)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	return c
+}
+
+func printStudy(a *app, d studyShowDoc) error {
+	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "study\t%s (id %d)\n", d.Name, d.ID)
+	fmt.Fprintf(w, "created\t%s\n", d.Created.Local().Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(w, "last activity\t%s\n", d.LastActivity.Local().Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(w, "objectives\t%s\n", formatObjectives(d.Objectives))
+	t := d.Trials
+	fmt.Fprintf(w, "trials\t%d (complete %d, running %d, waiting %d, fail %d, pruned %d)\n",
+		t.Total(), t.Complete, t.Running, t.Waiting, t.Fail, t.Pruned)
+	keys := make([]string, 0, len(d.UserAttrs))
+	for k := range d.UserAttrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "attr %s\t%s\n", k, d.UserAttrs[k])
+	}
+	for _, art := range d.Artifacts {
+		fmt.Fprintf(w, "artifact %s\t%d bytes\n", art.Name, art.Size)
+	}
+	if len(d.Spec) > 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, d.Spec) == nil {
+			fmt.Fprintf(w, "spec\t%s\n", buf.String())
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(d.Front) == 0 {
+		_, err := fmt.Fprintln(a.stdout, "\nPareto front: empty (no complete trials yet)")
+		return err
+	}
+	fmt.Fprintf(a.stdout, "\nPareto front: %d trials\n", len(d.Front))
+	w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	head := []string{"TRIAL"}
+	for _, o := range d.Objectives {
+		head = append(head, strings.ToUpper(o.Name))
+	}
+	head = append(head, "PARAMS")
+	fmt.Fprintln(w, strings.Join(head, "\t"))
+	for _, tr := range d.Front {
+		row := []string{fmt.Sprint(tr.Number)}
+		for _, v := range tr.Values {
+			row = append(row, formatValue(v))
+		}
+		row = append(row, formatParams(tr.Params))
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	return w.Flush()
+}
