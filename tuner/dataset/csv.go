@@ -51,9 +51,9 @@ type csvState struct {
 }
 
 func readCSV(r io.Reader, file string, cfg config) (*Dataset, error) {
-	in, err := decompress(r, file)
+	in, err := decompress(r)
 	if err != nil {
-		return nil, err
+		return nil, fileError(file, "%w", err)
 	}
 	sr := &stickyReader{r: in}
 	cr := csv.NewReader(sr)
@@ -156,7 +156,7 @@ func (st *csvState) header(rec []string, line int) (bool, error) {
 			st.labelCol = i
 		}
 		if st.labelCol < 0 {
-			return false, lineError(st.file, line, "header has no column named %q (columns: %s)", name, strings.Join(st.names, ", "))
+			return false, lineError(st.file, line, "header has no column named %q (columns: %s)", name, quoteAll(st.names))
 		}
 	}
 	st.maxLabel = MaxClasses
@@ -256,4 +256,13 @@ func (st *csvState) finish() (*Dataset, error) {
 		Classes:    k,
 		ClassNames: st.classNames,
 	}, nil
+}
+
+// quoteAll lists names quoted, comma-separated.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }

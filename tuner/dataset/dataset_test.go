@@ -7,16 +7,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fhetune/fhetune/tuner/dataset"
 	"gonum.org/v1/gonum/mat"
 )
 
+// fashion loads Fashion-MNIST once for all tests (it is 440 MB of float64).
+var fashion = sync.OnceValues(func() (*dataset.Dataset, error) { return dataset.Load("fashion-mnist") })
+
 // loadFashion loads Fashion-MNIST or skips the test when it is not installed.
+// Callers must not modify the result.
 func loadFashion(t testing.TB) *dataset.Dataset {
 	t.Helper()
-	d, err := dataset.Load("fashion-mnist")
+	d, err := fashion()
 	if errors.Is(err, dataset.ErrNotInstalled) {
 		t.Skipf("Fashion-MNIST is not installed (apt-get install -y %s): %v", dataset.FashionMNISTPackage, err)
 	}

@@ -52,9 +52,9 @@ func ReadIDX(r io.Reader, file string, ndims int) (IDX, error) {
 // buffer doubles from there as data arrives): small for untrusted streams, the
 // largest size a file could inflate to for files, so that one allocation suffices.
 func readIDX(r io.Reader, file string, ndims int, sizeHint int64) (IDX, error) {
-	in, err := decompress(r, file)
+	in, err := decompress(r)
 	if err != nil {
-		return IDX{}, err
+		return IDX{}, offsetError(file, 0, "%w", err)
 	}
 	head := make([]byte, 4+4*ndims)
 	if n, err := io.ReadFull(in, head); err != nil {
@@ -71,16 +71,17 @@ func readIDX(r io.Reader, file string, ndims int, sizeHint int64) (IDX, error) {
 		return IDX{}, err
 	}
 	dims := make([]int, ndims)
-	total := int64(1)
 	for i := range dims {
-		v := binary.BigEndian.Uint32(head[4+4*i:])
-		if v == 0 {
+		dims[i] = int(binary.BigEndian.Uint32(head[4+4*i:]))
+		if dims[i] == 0 {
 			return IDX{}, &FormatError{File: file, Offset: int64(4 + 4*i), Err: causeError{fmt.Sprintf("IDX dimension %d is 0", i+1), ErrEmpty}}
 		}
-		dims[i] = int(v)
-		total *= int64(v)
+	}
+	total := int64(1)
+	for _, d := range dims {
+		total *= int64(d) // each factor < 2^32 and total ≤ maxIDXBytes before: no overflow
 		if total > maxIDXBytes {
-			return IDX{}, offsetError(file, int64(4+4*i), "IDX dimensions %v announce more than %d bytes", head[4:], int64(maxIDXBytes))
+			return IDX{}, offsetError(file, 4, "IDX dimensions %v announce more than %d bytes", dims, int64(maxIDXBytes))
 		}
 	}
 	body := int64(len(head))

@@ -12,19 +12,19 @@ import (
 var gzipMagic = [2]byte{0x1f, 0x8b}
 
 // decompress returns r itself, or a gzip reader over it when r starts with the gzip magic
-// bytes. The result is buffered.
-func decompress(r io.Reader, file string) (io.Reader, error) {
+// bytes. The result is buffered. Errors are reasons; the caller says where.
+func decompress(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, err := br.Peek(2)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fileError(file, "read: %w", err)
+		return nil, fmt.Errorf("read: %w", err)
 	}
 	if len(head) < 2 || head[0] != gzipMagic[0] || head[1] != gzipMagic[1] {
 		return br, nil
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
-		return nil, fileError(file, "bad gzip header: %w", err)
+		return nil, fmt.Errorf("bad gzip header: %w", err)
 	}
 	return bufio.NewReaderSize(zr, 1<<16), nil
 }
