@@ -24,9 +24,43 @@ const (
 )
 
 // Kappa returns the number of standard deviations κ within which a Gaussian stays with
-// probability 1 − pError: κ = √2 · erfc⁻¹(pError). pError must be in (0, 1).
+// probability 1 − pError: κ = √2 · erfc⁻¹(pError). pError must be in (0, 1); the result
+// keeps full relative precision down to pError ≈ 1e−300.
 func Kappa(pError float64) float64 {
-	return math.Sqrt2 * math.Erfcinv(pError)
+	return math.Sqrt2 * erfcinv(pError)
+}
+
+// erfcinv returns x with erfc(x) = p for p in (0, 2). The standard library computes
+// erfinv(1 − p), which loses the digits of small p (for p = 1e−12 about four of them,
+// and everything below 1e−17); here Newton's method on log erfc refines that estimate,
+// or an asymptotic one for small p, to full precision.
+func erfcinv(p float64) float64 {
+	if !(p > 0 && p < 2) {
+		return math.NaN()
+	}
+	var x float64
+	if p > 1e-8 {
+		x = math.Erfcinv(p)
+	} else {
+		// erfc(x) ≈ exp(−x²)/(x√π): x² ≈ −ln p − ln(x√π), one fixed-point step.
+		l := -math.Log(p)
+		x = math.Sqrt(l - math.Log(math.Sqrt(l*math.Pi)))
+	}
+	lp := math.Log(p)
+	for range 50 {
+		e := math.Erfc(x)
+		if e == 0 {
+			break
+		}
+		// d/dx ln erfc(x) = −(2/√π)·exp(−x²)/erfc(x)
+		slope := 2 / math.SqrtPi * math.Exp(-x*x) / e
+		step := (math.Log(e) - lp) / slope
+		x += step
+		if math.Abs(step) <= 1e-16*math.Abs(x) {
+			break
+		}
+	}
+	return x
 }
 
 // PErrorOfKappa is the inverse of [Kappa]: the probability that a Gaussian falls
