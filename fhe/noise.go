@@ -62,10 +62,19 @@ func cmuxVariance(k, logN, level, logBase int, vBSK float64) float64 {
 //
 // The keyswitch from dimension kN adds kN times this.
 func keySwitchVariancePerCoefficient(level, logBase int, vKSK float64) float64 {
-	b2 := pow2(2 * logBase)
+	return keySwitchDecompositionTerm(level, logBase) + keySwitchKeyTerm(level, pow2(2*logBase)+2, vKSK)
+}
+
+// keySwitchDecompositionTerm is the part of the keyswitch variance per coefficient that
+// does not depend on the key: (q²/(12·B^2l) − 1/12)·(v_k + s_k) + v_k/4.
+func keySwitchDecompositionTerm(level, logBase int) float64 {
 	b2l := pow2(2 * logBase * level)
-	return (pow2(2*logQ)/(12*b2l)-1.0/12)*(binaryKeyVariance+binaryKeySquare) +
-		binaryKeyVariance/4 + float64(level)*vKSK*(b2+2)/12
+	return (pow2(2*logQ)/(12*b2l)-1.0/12)*(binaryKeyVariance+binaryKeySquare) + binaryKeyVariance/4
+}
+
+// keySwitchKeyTerm is the key-noise part l·V_ksk·(B²+2)/12, with b2p2 = B²+2.
+func keySwitchKeyTerm(level int, b2p2, vKSK float64) float64 {
+	return float64(level) * vKSK * b2p2 / 12
 }
 
 // modulusSwitchVariance is the variance of the modulus switch from q to 2N before the

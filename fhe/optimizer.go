@@ -344,17 +344,71 @@ func buildDecompositionTables(s Space, security int) (*decompositionTables, erro
 			t.glwe = append(t.glwe, g)
 		}
 	}
+	// The keyswitch variance per coefficient is a key-free term plus a term linear in
+	// V_ksk(n); tabulate the key-free parts once (the same functions as
+	// keySwitchVariancePerCoefficient, so the values are bit-identical).
+	var decTerm [logQ + 1][logQ + 1]float64
+	var b2p2 [logQ + 1]float64
+	for b := 1; b <= logQ; b++ {
+		b2p2[b] = pow2(2*b) + 2
+		for level := 1; level*b <= logQ; level++ {
+			decTerm[level][b] = keySwitchDecompositionTerm(level, b)
+		}
+	}
 	t.ks = make([][]decomposition, s.MaxLWEDimension-s.MinLWEDimension+1)
 	for n := s.MinLWEDimension; n <= s.MaxLWEDimension; n++ {
 		vKSK, err := MinVariance(n, security)
 		if err != nil {
 			continue // insecure LWE key: no keyswitch table, n is skipped
 		}
-		t.ks[n-s.MinLWEDimension] = paretoDecompositions(func(level, logBase int) float64 {
-			return keySwitchVariancePerCoefficient(level, logBase, vKSK)
-		})
+		t.ks[n-s.MinLWEDimension] = paretoKeySwitch(&decTerm, &b2p2, vKSK)
 	}
 	return t, nil
+}
+
+// paretoKeySwitch returns the same list as paretoDecompositions for the keyswitch
+// variance per coefficient v(l, b) = dec(l, b) + key(l, b), with dec(l, b) =
+// decTerm[l][b] falling with b and key(l, b) = l·V_ksk·(B²+2)/12 growing with l and b
+// (both ≥ 0; rounding preserves these orders), while evaluating few of the bases:
+//   - from a start base, scanning up stops once key(l, b) ≥ the level's best so far
+//     (every larger base is no better, and loses a tie to the smaller one);
+//   - scanning down stops once dec(l, b) > the best so far (every smaller base is worse);
+//   - levels stop once key(l, 1) ≥ the last kept variance: no higher level can be kept.
+func paretoKeySwitch(decTerm *[logQ + 1][logQ + 1]float64, b2p2 *[logQ + 1]float64, vKSK float64) []decomposition {
+	var out []decomposition
+	last := math.Inf(1)
+	start := 8
+	for level := 1; level <= logQ; level++ {
+		if keySwitchKeyTerm(level, b2p2[1], vKSK) >= last {
+			break
+		}
+		maxB := logQ / level
+		b0 := min(start, maxB)
+		best := decomposition{level: level, variance: math.Inf(1)}
+		for b := b0; b <= maxB; b++ {
+			key := keySwitchKeyTerm(level, b2p2[b], vKSK)
+			if key >= best.variance {
+				break
+			}
+			if v := decTerm[level][b] + key; v < best.variance {
+				best.logBase, best.variance = b, v
+			}
+		}
+		for b := b0 - 1; b >= 1; b-- {
+			if decTerm[level][b] > best.variance {
+				break
+			}
+			if v := decTerm[level][b] + keySwitchKeyTerm(level, b2p2[b], vKSK); v <= best.variance {
+				best.logBase, best.variance = b, v
+			}
+		}
+		start = best.logBase
+		if best.variance < last {
+			out = append(out, best)
+			last = best.variance
+		}
+	}
+	return out
 }
 
 // paretoDecompositions returns, by increasing level, the decompositions that can be
