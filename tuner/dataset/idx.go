@@ -79,10 +79,10 @@ func readIDX(r io.Reader, file string, ndims int, sizeHint int64) (IDX, error) {
 	}
 	total := int64(1)
 	for _, d := range dims {
-		total *= int64(d) // each factor < 2^32 and total ≤ maxIDXBytes before: no overflow
-		if total > maxIDXBytes {
+		if total > maxIDXBytes/int64(d) { // checked before multiplying: no overflow
 			return IDX{}, offsetError(file, 4, "IDX dimensions %v announce more than %d bytes", dims, int64(maxIDXBytes))
 		}
+		total *= int64(d)
 	}
 	body := int64(len(head))
 	want := int(total)
