@@ -82,7 +82,7 @@ With --table it prints one row per precision 1..--max-precision and log2 norm2
 0..--max-log2-norm2 ("no solution" where none exists), like Concrete's v0 tables.`,
 		Example: `  fhetune params --precision 4 --log2-norm2 0 --p-error 6.3e-5
   fhetune params --precision 6 --log2-norm2 3.5 --p-error 1e-3 --json
-  fhetune params --table --max-precision 8 --p-error 2e-40`,
+  fhetune params --table --max-precision 8 --p-error 9.1e-13   # about 2^-40, Concrete ML's default`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := f.check(c); err != nil {

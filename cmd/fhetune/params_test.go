@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// runCLI runs fhetune with args and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestParamsJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "params", "--precision", "4", "--log2-norm2", "0", "--p-error", "6.3e-5", "--json")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
+	}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"br_level", "br_log2_base", "complexity", "glwe_dimension", "ks_level", "ks_log2_base",
+		"log2_norm2", "log2_polynomial_size", "lwe_dimension", "p_error", "p_error_target", "precision", "variance"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("JSON fields %v, want %v", keys, want)
+	}
+	var r paramsResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.PError > r.PErrorTarget || r.PErrorTarget != 6.3e-5 || r.Precision != 4 || r.Log2Norm2 != 0 {
+		t.Errorf("p_error %g, target %g, precision %d, log2 norm2 %g", r.PError, r.PErrorTarget, r.Precision, r.Log2Norm2)
+	}
+	// Concrete picks n = 801 at its 6.334e-5; 6.3e-5 is a little tighter.
+	if r.GLWERank != 2 || r.LogPolyDegree != 10 || r.LWEDimension != 802 || r.BRLevel != 1 || r.BRLogBase != 23 || r.KSLevel != 3 || r.KSLogBase != 4 {
+		t.Errorf("set %v", r.ParamsLiteral)
+	}
+	if r.Complexity != 79854814 || !(r.Variance > 0) {
+		t.Errorf("complexity %g, variance %g", r.Complexity, r.Variance)
+	}
+}
+
+func TestParamsExplains(t *testing.T) {
+	code, out, errs := runCLI(t, "params", "--precision", "4", "--log2-norm2", "0", "--p-error", "6.3e-5", "--alternatives", "3")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{"k=2 N=2^10 n=802 br=1x23 ks=3x4", "variance at decoding", "keyswitch", "modulus switch",
+		"of which FFT error", "bound", "complexity of one TLU", "bootstrap", "cheapest set per (k, N)", "k=1 N=2^11", "more"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, "params", "--precision", "2", "--log2-norm2", "1.5", "--p-error", "1e-9", "--alternatives", "0", "--sum-size", "10")
+	if code != 0 || strings.Contains(out, "cheapest set per") || !strings.Contains(out, "sum size 10") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+func TestParamsNoSolution(t *testing.T) {
+	code, out, errs := runCLI(t, "params", "--precision", "8", "--log2-norm2", "25", "--p-error", "1e-6", "--json")
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{"fhetune: params:", "precision 8", "log2 norm2 25", "p_error 1e-06"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr %q lacks %q", errs, want)
+		}
+	}
+	if strings.Count(errs, "\n") != 1 {
+		t.Errorf("error is not one line: %q", errs)
+	}
+}
+
+func TestParamsBadInput(t *testing.T) {
+	q := []string{"params", "--precision", "4", "--log2-norm2", "0", "--p-error", "1e-3"}
+	with := func(extra ...string) []string { return append(slices.Clone(q), extra...) }
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"precision 0", []string{"params", "--precision", "0", "--log2-norm2", "0", "--p-error", "1e-3"}, "--precision 0"},
+		{"precision 17", []string{"params", "--precision", "17", "--log2-norm2", "0", "--p-error", "1e-3"}, "--precision 17"},
+		{"p_error 0", []string{"params", "--precision", "4", "--log2-norm2", "0", "--p-error", "0"}, "--p-error 0"},
+		{"p_error 1", []string{"params", "--precision", "4", "--log2-norm2", "0", "--p-error", "1"}, "--p-error 1"},
+		{"p_error -1e-3", []string{"params", "--precision", "4", "--log2-norm2", "0", "--p-error", "-1e-3"}, "--p-error"},
+		{"p_error text", []string{"params", "--precision", "4", "--log2-norm2", "0", "--p-error", "often"}, "often"},
+		{"security 100", with("--security", "100"), "--security 100"},
+		{"negative norm2", []string{"params", "--precision", "4", "--log2-norm2", "-1", "--p-error", "1e-3"}, "--log2-norm2 -1"},
+		{"sum size 0", with("--sum-size", "0"), "--sum-size 0"},
+		{"missing p_error", []string{"params", "--precision", "4", "--log2-norm2", "0"}, "--p-error is required"},
+		{"missing precision", []string{"params", "--log2-norm2", "0", "--p-error", "1e-3"}, "--precision is required"},
+		{"missing norm2", []string{"params", "--precision", "4", "--p-error", "1e-3"}, "--log2-norm2 is required"},
+		{"table with precision", []string{"params", "--table", "--precision", "4"}, "--precision does not go with --table"},
+		{"max-precision without table", with("--max-precision", "4"), "--max-precision needs --table"},
+		{"max-precision 17", []string{"params", "--table", "--max-precision", "17"}, "--max-precision 17"},
+		{"max-log2-norm2 65", []string{"params", "--table", "--max-log2-norm2", "65"}, "--max-log2-norm2 65"},
+		{"table security 7", []string{"params", "--table", "--security", "7"}, "--security 7"},
+		{"argument", with("extra"), "extra"},
+		{"unknown flag", with("--bits", "4"), "--bits"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, c.args...)
+			if code != 2 || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+			}
+			if !strings.HasPrefix(errs, "fhetune: ") || !strings.Contains(errs, c.want) {
+				t.Errorf("stderr %q does not name %q", errs, c.want)
+			}
+		})
+	}
+}
+
+func TestParamsTable(t *testing.T) {
+	code, out, errs := runCLI(t, "params", "--table", "--json")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var tab paramsTable
+	if err := json.Unmarshal([]byte(out), &tab); err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 8*31 || tab.Security != 128 || tab.SumSize != 4096 {
+		t.Fatalf("%d rows, security %d, sum size %d", len(tab.Rows), tab.Security, tab.SumSize)
+	}
+	none := 0
+	for _, r := range tab.Rows {
+		if r.Solution == nil {
+			none++
+			continue
+		}
+		if r.Solution.PError > tab.PErrorTarget || r.Solution.Precision != r.Precision || r.Solution.Log2Norm2 != r.Log2Norm2 {
+			t.Errorf("row %d/%g: %+v", r.Precision, r.Log2Norm2, r.Solution)
+		}
+	}
+	// At the default (Concrete's 6.334e-5) precision 4, norm2 1 is Concrete's set, and
+	// precision 8 stops at log2 norm2 18.
+	r := tab.Rows[3*31]
+	if r.Precision != 4 || r.Log2Norm2 != 0 || r.Solution == nil || r.Solution.LWEDimension != 801 {
+		t.Errorf("row 4/0: %+v %+v", r, r.Solution)
+	}
+	if tab.Rows[7*31+18].Solution == nil || tab.Rows[7*31+19].Solution != nil {
+		t.Error("precision 8 should end at log2 norm2 18")
+	}
+	if none == 0 {
+		t.Error("no row without solution")
+	}
+
+	code, out, _ = runCLI(t, "params", "--table", "--max-precision", "2", "--max-log2-norm2", "30", "--p-error", "1e-3")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2+2*31 || !strings.Contains(lines[0], "p_error 0.001") || !strings.Contains(lines[1], "complexity") {
+		t.Errorf("%d lines:\n%s", len(lines), out)
+	}
+}
