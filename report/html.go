@@ -1,0 +1,177 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+//go:embed index.html.tmpl
+var indexSource string
+
+// indexTmpl renders index.html. The output is well-formed XML (XHTML syntax in an HTML5
+// document), so that tests can parse it with encoding/xml.
+var indexTmpl = template.Must(template.New("index.html").Parse(indexSource))
+
+// page is what index.html shows.
+type page struct {
+	Name      string
+	Summary   string
+	Complete  bool
+	Picks     []pickRow
+	Figures   []pageFigure
+	KnobNames []string
+	Front     []frontRow
+	Chosen    *chosenInfo
+}
+
+type pickRow struct {
+	Label, Accuracy, VsFloat, Latency string
+	Trial, PBS, MaxBits               int
+}
+
+type pageFigure struct {
+	ID, Title, Caption string
+	SVG                template.HTML
+}
+
+type frontRow struct {
+	Trial             int
+	Knobs             []string
+	Accuracy, Latency string
+	PBS, MaxBits      int
+	Crypto            []string
+	Picks             string
+}
+
+type chosenInfo struct {
+	Trial  int
+	Layers []layerRow
+}
+
+type layerRow struct {
+	Name, Crypto, PBS, Bootstrap, Layer string
+	TLUs, Bits                          int
+}
+
+// figureTitles are the section headings of the plots in index.html.
+var figureTitles = map[string]string{
+	"pareto":  "Accuracy against latency",
+	"history": "Progress",
+	"knobs":   "Knob effects",
+	"layers":  "Time per layer",
+}
+
+// indexHTML renders index.html with the plots' inline SVG in figure order.
+func indexHTML(v *view, figs []figure, svgs [][]byte) ([]byte, error) {
+	pg := page{Name: v.s.Name, Summary: summary(v), Complete: len(v.complete) > 0, KnobNames: v.knobs}
+	for i, f := range figs {
+		el, err := inlineSVG(svgs[i], f, figureTitles[f.name])
+		if err != nil {
+			return nil, err
+		}
+		// The SVG comes from our own renderer, which escapes all text it draws.
+		pg.Figures = append(pg.Figures, pageFigure{ID: f.name, Title: figureTitles[f.name], Caption: f.caption, SVG: template.HTML(el)})
+	}
+	for _, p := range v.s.Picks {
+		t := v.byNumber[p.Trial]
+		pg.Picks = append(pg.Picks, pickRow{
+			Label: p.Label, Trial: t.Number, Accuracy: formatAcc(t.Accuracy), VsFloat: vsFloat(v, t),
+			Latency: formatMs(t.LatencyMs), PBS: t.PBSCount, MaxBits: t.MaxTLUBits,
+		})
+	}
+	for _, t := range v.front {
+		row := frontRow{
+			Trial: t.Number, Accuracy: formatAcc(t.Accuracy), Latency: formatMs(t.LatencyMs),
+			PBS: t.PBSCount, MaxBits: t.MaxTLUBits, Crypto: cryptoSets(t),
+			Picks: strings.Join(v.pickLabels(t), "; "),
+		}
+		for _, k := range v.knobs {
+			if x, ok := t.Knobs[k]; ok {
+				row.Knobs = append(row.Knobs, formatKnob(x))
+			} else {
+				row.Knobs = append(row.Knobs, "off")
+			}
+		}
+		pg.Front = append(pg.Front, row)
+	}
+	if v.chosen != nil {
+		c := &chosenInfo{Trial: v.chosen.Number}
+		split := splitKnown(v.chosen.Layers)
+		for _, l := range v.chosen.Layers {
+			row := layerRow{Name: l.Name, Crypto: l.Crypto, TLUs: l.TLUCount, Bits: l.TLUBits, Layer: formatMs(l.LayerMs), PBS: "–", Bootstrap: "–"}
+			if l.TLUCount > 0 {
+				row.PBS = formatMs(l.PBSMs)
+				if split {
+					row.Bootstrap = formatMs(l.BootstrapMs)
+				}
+			}
+			if row.Crypto == "" {
+				row.Crypto = "–"
+			}
+			c.Layers = append(c.Layers, row)
+		}
+		pg.Chosen = c
+	}
+	var buf bytes.Buffer
+	if err := indexTmpl.Execute(&buf, pg); err != nil {
+		return nil, fmt.Errorf("render index.html: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// summary is the line under the title: trial counts by state, front size, float
+// accuracy and objectives.
+func summary(v *view) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d trials", len(v.s.Trials))
+	if len(v.states) > 0 {
+		parts := make([]string, len(v.states))
+		for i, sc := range v.states {
+			parts[i] = fmt.Sprintf("%d %s", sc.Count, strings.ToLower(sc.State))
+		}
+		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+	}
+	if len(v.front) > 0 {
+		fmt.Fprintf(&b, "; %d on the Pareto front", len(v.front))
+	}
+	if v.s.FloatAccuracy > 0 {
+		b.WriteString("; float accuracy " + formatAcc(v.s.FloatAccuracy))
+	}
+	obj := v.s.Objectives
+	if len(obj) == 0 {
+		obj = []Objective{{ObjectiveAccuracy, Maximize}, {ObjectiveLatency, Minimize}}
+	}
+	parts := make([]string, len(obj))
+	for i, o := range obj {
+		parts[i] = o.Direction + " " + o.Name
+	}
+	b.WriteString("; objectives: " + strings.Join(parts, ", ") + ".")
+	return b.String()
+}
+
+// vsFloat is a trial's accuracy minus the float accuracy, in percentage points.
+func vsFloat(v *view, t *Trial) string {
+	if v.s.FloatAccuracy <= 0 {
+		return "–"
+	}
+	return strconv.FormatFloat((t.Accuracy-v.s.FloatAccuracy)*100, 'f', 2, 64) + " pt"
+}
+
+// cryptoSets lists the distinct crypto sets of a trial's layers, in layer order.
+func cryptoSets(t *Trial) []string {
+	var out []string
+	for _, l := range t.Layers {
+		if l.Crypto != "" && !slices.Contains(out, l.Crypto) {
+			out = append(out, l.Crypto)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"–"}
+	}
+	return out
+}
