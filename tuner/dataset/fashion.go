@@ -152,11 +152,5 @@ func readIDXFile(path string, ndims int) (IDX, error) {
 		return IDX{}, fmt.Errorf("dataset: fashion-mnist: %w", err)
 	}
 	defer f.Close()
-	// DEFLATE inflates at most about 1032:1, so this bounds the body from the file size
-	// and lets the reader allocate its buffer once.
-	hint := int64(1 << 20)
-	if st, err := f.Stat(); err == nil {
-		hint = 1032*st.Size() + 1024
-	}
-	return readIDX(f, path, ndims, hint)
+	return ReadIDX(f, path, ndims)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 )
 
@@ -44,14 +45,17 @@ type IDX struct {
 //
 // The body is read in bulk into one growing buffer: no per-byte work and no
 // allocation larger than about twice the data actually present.
+//
+// When r can tell its size (a Size() int64 method as on *bytes.Reader, or an *os.File),
+// the buffer is sized once from the header, up to the most that many bytes can inflate
+// to; otherwise it starts at 1 MiB and doubles as data arrives, so that a lying header
+// cannot make it allocate much more than the data present.
 func ReadIDX(r io.Reader, file string, ndims int) (IDX, error) {
-	return readIDX(r, file, ndims, 1<<20)
-}
-
-// readIDX is ReadIDX with the body buffer's first capacity bounded by sizeHint (the
-// buffer doubles from there as data arrives): small for untrusted streams, the
-// largest size a file could inflate to for files, so that one allocation suffices.
-func readIDX(r io.Reader, file string, ndims int, sizeHint int64) (IDX, error) {
+	sizeHint := int64(1 << 20)
+	if n, ok := inputSize(r); ok {
+		// DEFLATE inflates at most about 1032:1.
+		sizeHint = 1032*n + 1024
+	}
 	in, err := decompress(r)
 	if err != nil {
 		return IDX{}, offsetError(file, 0, "%w", err)
@@ -128,4 +132,17 @@ func eofAsUnexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// inputSize gives the size of r in bytes when r knows it.
+func inputSize(r io.Reader) (int64, bool) {
+	switch v := r.(type) {
+	case interface{ Size() int64 }:
+		return v.Size(), true
+	case *os.File:
+		if st, err := v.Stat(); err == nil && st.Mode().IsRegular() {
+			return st.Size(), true
+		}
+	}
+	return 0, false
 }

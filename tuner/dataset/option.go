@@ -53,7 +53,7 @@ func WithLabelColumn(name string) Option {
 }
 
 // WithClasses fixes the number of classes K of a CSV input: a label of K or more is an
-// error. Default (0): K is the largest label plus one, at most [MaxClasses], and every
+// error. Default (k ≤ 0): K is the largest label plus one, at most [MaxClasses], and every
 // class 0..K-1 must have a sample.
 func WithClasses(k int) Option {
 	return func(c *config) { c.classes = k }
