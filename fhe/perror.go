@@ -142,3 +142,11 @@ func CheckSecurity(security int) error {
 	}
 	return nil
 }
+
+// NoiseStdDevInSteps returns the standard deviation of the noise at decoding in units of
+// one message step Δ = 2^(64−p−1): √variance / Δ. A TLU input x is then read as
+// x + round(e) with e drawn from N(0, σ²) in these units (wrapping modulo 2^p), which is
+// how a simulation injects the errors of a set.
+func NoiseStdDevInSteps(precision int, variance float64) float64 {
+	return math.Sqrt(variance) / pow2(logQ-precision-1)
+}

@@ -73,3 +73,11 @@ func TestChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestNoiseStdDevInSteps(t *testing.T) {
+	// Variance 2^112 at 4 bits: σ = 2^56, Δ = 2^59, σ/Δ = 1/8.
+	assertRel(t, "σ/Δ", fhe.NoiseStdDevInSteps(4, math.Exp2(112)), 0.125, 1e-15)
+	// At the variance bound the noise limit (half a step) is κ standard deviations.
+	v := fhe.VarianceBound(5, 1e-6)
+	assertRel(t, "κ·σ/Δ", fhe.Kappa(1e-6)*fhe.NoiseStdDevInSteps(5, v), 0.5, 1e-12)
+}
