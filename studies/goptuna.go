@@ -394,8 +394,12 @@ func (g *GoptunaStorage) CloneTrial(studyID int, base goptuna.FrozenTrial) (int,
 	if err := checkParams(params); err != nil {
 		return -1, err
 	}
-	var id int64
+	var (
+		id   int64
+		snap *frontSnap
+	)
 	err = g.s.write(bg(), func(tx *sql.Tx) error {
+		snap = nil
 		ctx := bg()
 		sid := int64(studyID)
 		dirs, err := g.s.directions(ctx, tx, sid)
@@ -450,13 +454,19 @@ func (g *GoptunaStorage) CloneTrial(studyID int, base goptuna.FrozenTrial) (int,
 			}
 		}
 		if state == Complete {
-			return updateFront(ctx, tx, sid, id, values, dirs)
+			version, err := frontVersion(ctx, tx, sid)
+			if err != nil {
+				return err
+			}
+			snap, err = g.s.updateFront(ctx, tx, sid, version, id, values, dirs)
+			return err
 		}
 		return nil
 	})
 	if err != nil {
 		return -1, err
 	}
+	g.s.cacheFront(snap)
 	return int(id), nil
 }
 
@@ -535,7 +545,9 @@ func (g *GoptunaStorage) SetTrialState(trialID int, state goptuna.TrialState) er
 	if err != nil {
 		return err
 	}
-	return unwrapGoptuna(g.s.write(bg(), func(tx *sql.Tx) error {
+	var snap *frontSnap
+	err = g.s.write(bg(), func(tx *sql.Tx) error {
+		snap = nil
 		ctx := bg()
 		h, err := g.writable(ctx, tx, trialID)
 		if err != nil {
@@ -568,12 +580,18 @@ func (g *GoptunaStorage) SetTrialState(trialID int, state goptuna.TrialState) er
 				}, trialID); err != nil {
 				return err
 			}
-			return g.s.complete(ctx, tx, int64(trialID), values, nil)
+			snap, err = g.s.complete(ctx, tx, int64(trialID), values, nil)
+			return err
 		default: // Fail, Pruned
 			_, err := tx.ExecContext(ctx, "UPDATE trials SET state = ?, finished = ? WHERE id = ?", st.String(), now, trialID)
 			return err
 		}
-	}))
+	})
+	if err != nil {
+		return unwrapGoptuna(err)
+	}
+	g.s.cacheFront(snap)
+	return nil
 }
 
 func (g *GoptunaStorage) setTrialAttr(trialID int, system bool, key, value string) error {

@@ -30,7 +30,9 @@ CREATE TABLE studies (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
 	name    TEXT    NOT NULL UNIQUE,
 	created INTEGER NOT NULL,
-	spec    TEXT
+	spec    TEXT,
+	-- bumped whenever pareto_front changes, so processes can cache the front
+	front_version INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE study_objectives (
 	study_id  INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
@@ -129,16 +131,13 @@ func (s *Store) conn() *sql.DB {
 // probe reads the header fields and counts tables; it never writes.
 func (s *Store) probe(ctx context.Context) (dbState, error) {
 	var st dbState
+	// One statement, so one snapshot: another process may be creating the schema.
 	err := s.retry(ctx, func() error {
-		db := s.conn()
-		if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&st.appID); err != nil {
-			return s.wrapSQL(err)
-		}
-		if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&st.version); err != nil {
-			return s.wrapSQL(err)
-		}
-		err := db.QueryRowContext(ctx,
-			"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").Scan(&st.tables)
+		err := s.conn().QueryRowContext(ctx, `SELECT
+			(SELECT application_id FROM pragma_application_id),
+			(SELECT user_version FROM pragma_user_version),
+			(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%')`).
+			Scan(&st.appID, &st.version, &st.tables)
 		return s.wrapSQL(err)
 	})
 	return st, err

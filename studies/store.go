@@ -35,7 +35,8 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	dirs sync.Map // study id → []Direction; study ids are never reused
+	dirs   sync.Map // study id → []Direction; study ids are never reused
+	fronts sync.Map // study id → *frontSnap, the latest committed front seen
 }
 
 // Open opens the study database at path, creating it (and its schema) unless the
@@ -158,7 +159,7 @@ func dsn(abs, mode, txlock string, busy time.Duration) string {
 		"?mode=" + mode +
 		"&_txlock=" + txlock +
 		"&_busy_timeout=" + strconv.FormatInt(busy.Milliseconds(), 10) +
-		"&_foreign_keys=1&_synchronous=NORMAL"
+		"&_foreign_keys=1&_synchronous=NORMAL&_stmt_cache_size=64"
 }
 
 // Path returns the database path the store was opened with.

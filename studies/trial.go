@@ -50,6 +50,21 @@ func nextNumber(ctx context.Context, q querier, studyID int64) (int, error) {
 	return n, err
 }
 
+// studyNextNumber checks that the study exists and returns its next trial number, in
+// one statement.
+func (s *Store) studyNextNumber(ctx context.Context, q querier, studyID int64) (int, error) {
+	var (
+		exists bool
+		n      int
+	)
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?),
+		(SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?)`, studyID, studyID).Scan(&exists, &n)
+	if err == nil && !exists {
+		err = fmt.Errorf("%w: id %d in %s", ErrNoStudy, studyID, s.path)
+	}
+	return n, err
+}
+
 // newTrial is a row to insert.
 type newTrial struct {
 	studyID  int64
@@ -94,7 +109,7 @@ func insertTrial(ctx context.Context, tx *sql.Tx, t newTrial) (int64, error) {
 	if err := upsertParams(ctx, tx, id, t.params); err != nil {
 		return 0, err
 	}
-	return id, insertValues(ctx, tx, id, t.values)
+	return id, putValues(ctx, tx, id, t.values)
 }
 
 // upsertParams sets parameters of a trial; a new name goes after the existing ones.
@@ -110,17 +125,24 @@ func upsertParams(ctx context.Context, tx *sql.Tx, trialID int64, params []Param
 	return nil
 }
 
-func insertValues(ctx context.Context, tx *sql.Tx, trialID int64, values []float64) error {
-	if _, err := tx.ExecContext(ctx, "DELETE FROM trial_values WHERE trial_id = ?", trialID); err != nil {
-		return err
+// putValues stores one value per objective (positions 0..len-1) in one statement,
+// replacing values staged earlier.
+func putValues(ctx context.Context, tx *sql.Tx, trialID int64, values []float64) error {
+	if len(values) == 0 {
+		return nil
 	}
+	var q strings.Builder
+	args := make([]any, 0, 3*len(values))
+	q.WriteString("INSERT OR REPLACE INTO trial_values (trial_id, objective, value) VALUES ")
 	for i, v := range values {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO trial_values (trial_id, objective, value) VALUES (?, ?, ?)",
-			trialID, i, v); err != nil {
-			return err
+		if i > 0 {
+			q.WriteString(", ")
 		}
+		q.WriteString("(?, ?, ?)")
+		args = append(args, trialID, i, v)
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
 }
 
 // trialHead is the part of a trial row that lifecycle checks need.
@@ -166,10 +188,7 @@ func (s *Store) Enqueue(ctx context.Context, studyID int64, params []Param) (Tri
 	}
 	var t Trial
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := s.studyExists(ctx, tx, studyID); err != nil {
-			return err
-		}
-		n, err := nextNumber(ctx, tx, studyID)
+		n, err := s.studyNextNumber(ctx, tx, studyID)
 		if err != nil {
 			return err
 		}
@@ -205,37 +224,48 @@ func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (T
 	var t Trial
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		var id int64
+		t = Trial{StudyID: studyID, State: Running, Params: []Param{}, Start: time.Unix(0, now.UnixNano()).UTC(),
+			Worker: worker, RetryOf: -1}
+		t.Heartbeat = t.Start
+		var retryOf sql.NullInt64
 		err := tx.QueryRowContext(ctx,
-			"SELECT id FROM trials WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1", studyID).Scan(&id)
+			"SELECT id, number, retry_of FROM trials WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1",
+			studyID).Scan(&t.ID, &t.Number, &retryOf)
 		switch {
 		case err == nil:
+			if retryOf.Valid {
+				t.RetryOf = int(retryOf.Int64)
+			}
 			if _, err := tx.ExecContext(ctx,
 				"UPDATE trials SET state = 'RUNNING', started = ?, heartbeat = ?, worker = ? WHERE id = ?",
-				now.UnixNano(), now.UnixNano(), worker, id); err != nil {
+				now.UnixNano(), now.UnixNano(), worker, t.ID); err != nil {
 				return err
 			}
+			return eachRow(ctx, tx, "SELECT name, value, distribution FROM trial_params WHERE trial_id = ? ORDER BY position",
+				func(r *sql.Rows) error {
+					var (
+						p    Param
+						dist sql.NullString
+					)
+					if err := r.Scan(&p.Name, &p.Value, &dist); err != nil {
+						return err
+					}
+					if dist.Valid {
+						p.Distribution = json.RawMessage(dist.String)
+					}
+					t.Params = append(t.Params, p)
+					return nil
+				}, t.ID)
 		case errors.Is(err, sql.ErrNoRows):
-			if err := s.studyExists(ctx, tx, studyID); err != nil {
+			if t.Number, err = s.studyNextNumber(ctx, tx, studyID); err != nil {
 				return err
 			}
-			n, err := nextNumber(ctx, tx, studyID)
-			if err != nil {
-				return err
-			}
-			if id, err = insertTrial(ctx, tx, newTrial{studyID: studyID, number: n, state: Running,
-				started: now, worker: worker, retryOf: -1}); err != nil {
-				return err
-			}
+			t.ID, err = insertTrial(ctx, tx, newTrial{studyID: studyID, number: t.Number, state: Running,
+				started: now, worker: worker, retryOf: -1})
+			return err
 		default:
 			return err
 		}
-		ts, err := loadTrials(ctx, tx, "SELECT ?", id)
-		if err != nil {
-			return err
-		}
-		t = ts[0]
-		return nil
 	})
 	if err != nil {
 		return Trial{}, fmt.Errorf("start a trial in study %d: %w", studyID, err)
@@ -297,40 +327,57 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 	if err := checkJSON("trial attributes", attrs); err != nil {
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
 	}
+	var snap *frontSnap
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return s.complete(ctx, tx, trialID, values, attrs)
+		var err error
+		snap, err = s.complete(ctx, tx, trialID, values, attrs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
 	}
+	s.cacheFront(snap)
 	return nil
 }
 
-func (s *Store) complete(ctx context.Context, tx *sql.Tx, trialID int64, values []float64, attrs json.RawMessage) error {
-	h, err := s.head(ctx, tx, trialID)
+func (s *Store) complete(ctx context.Context, tx *sql.Tx, trialID int64, values []float64, attrs json.RawMessage) (*frontSnap, error) {
+	h := trialHead{id: trialID}
+	var (
+		state   string
+		version int64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT t.study_id, t.number, t.state, s.front_version
+		FROM trials t JOIN studies s ON s.id = t.study_id WHERE t.id = ?`, trialID).
+		Scan(&h.studyID, &h.number, &state, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: id %d in %s", ErrNoTrial, trialID, s.path)
+	}
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if h.state, err = ParseState(state); err != nil {
+		return nil, err
 	}
 	if err := s.needState(h, Running); err != nil {
-		return err
+		return nil, err
 	}
 	dirs, err := s.directions(ctx, tx, h.studyID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(values) != len(dirs) {
-		return invalidf("trial %d of study %d has %d values for %d objectives", h.number, h.studyID, len(values), len(dirs))
+		return nil, invalidf("trial %d of study %d has %d values for %d objectives", h.number, h.studyID, len(values), len(dirs))
 	}
 	now := s.now().UnixNano()
 	if _, err := tx.ExecContext(ctx,
 		"UPDATE trials SET state = 'COMPLETE', finished = ?, heartbeat = ?, attrs = coalesce(?, attrs) WHERE id = ?",
 		now, now, nullJSON(attrs), trialID); err != nil {
-		return err
+		return nil, err
 	}
-	if err := insertValues(ctx, tx, trialID, values); err != nil {
-		return err
+	if err := putValues(ctx, tx, trialID, values); err != nil {
+		return nil, err
 	}
-	return updateFront(ctx, tx, h.studyID, trialID, values, dirs)
+	return s.updateFront(ctx, tx, h.studyID, version, trialID, values, dirs)
 }
 
 // Fail finishes a WAITING or RUNNING trial as FAIL with the error text.
