@@ -347,6 +347,24 @@ func (s Space) fits(values map[string]float64) bool {
 	return true
 }
 
+// Equal reports whether s and t have the same parameters in the same order (bounds
+// compared exactly).
+func (s Space) Equal(t Space) bool {
+	return slices.EqualFunc(s.Params, t.Params, func(a, b Param) bool {
+		return a.Name == b.Name && a.Kind == b.Kind && a.Low == b.Low && a.High == b.High &&
+			a.Step == b.Step && slices.Equal(a.Choices, b.Choices)
+	})
+}
+
+// Clone returns a deep copy of s, safe to keep while the caller changes its own.
+func (s Space) Clone() Space {
+	ps := slices.Clone(s.Params)
+	for i := range ps {
+		ps[i].Choices = slices.Clone(ps[i].Choices)
+	}
+	return Space{Params: ps}
+}
+
 // Key returns a string that identifies the space: equal spaces have equal keys. Samplers
 // use it to tell whether a cache built for one space still applies.
 func (s Space) Key() string {

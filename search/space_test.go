@@ -201,4 +201,13 @@ func TestSpaceKey(t *testing.T) {
 	if a.Key() != b.Key() || a.Key() == c.Key() {
 		t.Errorf("keys: %q %q %q", a.Key(), b.Key(), c.Key())
 	}
+	if !a.Equal(b) || a.Equal(c) || !a.Equal(a.Clone()) {
+		t.Error("Equal disagrees with Key")
+	}
+	d := search.Space{Params: []search.Param{{Name: "c", Kind: search.Categorical, Choices: []string{"x", "y"}}}}
+	e := d.Clone()
+	d.Params[0].Choices[1] = "z"
+	if e.Params[0].Choices[1] != "y" || d.Equal(e) {
+		t.Error("Clone shares Choices")
+	}
 }
