@@ -56,6 +56,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 		newVersionCmd(a),
 		newStudyCmd(a),
 		newParamsCmd(a),
+		newModelCmd(a),
 	)
 	return root
 }
