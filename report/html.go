@@ -24,7 +24,7 @@ type page struct {
 	Complete  bool
 	Picks     []pickRow
 	Figures   []pageFigure
-	KnobNames []string
+	KnobNames [][]string // knob names split at underscores, to let headers wrap there
 	Front     []frontRow
 	Chosen    *chosenInfo
 }
@@ -54,8 +54,7 @@ type chosenInfo struct {
 }
 
 type layerRow struct {
-	Name, Crypto, PBS, Bootstrap, Layer string
-	TLUs, Bits                          int
+	Name, Crypto, PBS, Bootstrap, Layer, TLUs, Bits string
 }
 
 // figureTitles are the section headings of the plots in index.html.
@@ -68,7 +67,10 @@ var figureTitles = map[string]string{
 
 // indexHTML renders index.html with the plots' inline SVG in figure order.
 func indexHTML(v *view, figs []figure, svgs [][]byte) ([]byte, error) {
-	pg := page{Name: v.s.Name, Summary: summary(v), Complete: len(v.complete) > 0, KnobNames: v.knobs}
+	pg := page{Name: v.s.Name, Summary: summary(v), Complete: len(v.complete) > 0}
+	for _, k := range v.knobs {
+		pg.KnobNames = append(pg.KnobNames, strings.Split(k, "_"))
+	}
 	for i, f := range figs {
 		el, err := inlineSVG(svgs[i], f, figureTitles[f.name])
 		if err != nil {
@@ -103,8 +105,9 @@ func indexHTML(v *view, figs []figure, svgs [][]byte) ([]byte, error) {
 		c := &chosenInfo{Trial: v.chosen.Number}
 		split := splitKnown(v.chosen.Layers)
 		for _, l := range v.chosen.Layers {
-			row := layerRow{Name: l.Name, Crypto: l.Crypto, TLUs: l.TLUCount, Bits: l.TLUBits, Layer: formatMs(l.LayerMs), PBS: "–", Bootstrap: "–"}
+			row := layerRow{Name: l.Name, Crypto: l.Crypto, Layer: formatMs(l.LayerMs), TLUs: "0", Bits: "–", PBS: "–", Bootstrap: "–"}
 			if l.TLUCount > 0 {
+				row.TLUs, row.Bits = strconv.Itoa(l.TLUCount), strconv.Itoa(l.TLUBits)
 				row.PBS = formatMs(l.PBSMs)
 				if split {
 					row.Bootstrap = formatMs(l.BootstrapMs)

@@ -85,12 +85,13 @@ func (ka knobAxis) x(t *Trial) float64 {
 	return x
 }
 
-// Ticks implements plot.Ticker: one tick per value for a discrete knob, the default or
-// log ticks otherwise, and an "off" tick when some trials lack the knob.
+// Ticks implements plot.Ticker: one tick per value for a discrete knob or one with at
+// most five values, the default or log ticks otherwise, and an "off" tick when some
+// trials lack the knob.
 func (ka knobAxis) Ticks(lo, hi float64) []plot.Tick {
 	var ticks []plot.Tick
 	switch {
-	case ka.discrete:
+	case ka.discrete || len(ka.values) <= 5:
 		for _, x := range ka.values {
 			ticks = append(ticks, plot.Tick{Value: x, Label: formatKnob(x)})
 		}

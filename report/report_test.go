@@ -546,14 +546,17 @@ func (n *node) attr(name string) string {
 	return ""
 }
 
-// allText is the text of n and its descendants, with spaces between elements.
+// allText is the text of n and its descendants, with spaces between elements (each
+// element's own text before its children's: enough for table cells and summaries).
 func (n *node) allText() string {
 	var b strings.Builder
 	var walk func(*node)
 	walk = func(m *node) {
 		b.WriteString(m.Text)
 		for i := range m.Nodes {
-			b.WriteString(" ")
+			if m.Nodes[i].XMLName.Local != "wbr" { // a line break opportunity, not a space
+				b.WriteString(" ")
+			}
 			walk(&m.Nodes[i])
 		}
 	}

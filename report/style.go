@@ -80,8 +80,9 @@ func textStyle(size vg.Length, bold bool, c color.Color) draw.TextStyle {
 	}
 }
 
-// logTicks marks a log axis: minor ticks at every m·10^k, labels at 1, 2 and 5 × 10^k
-// over spans up to 3.5 decades and at powers of ten beyond, formatted by label.
+// logTicks marks a log axis: minor ticks at every m·10^k and labels at 1, 2 and 5 × 10^k
+// over spans up to 3.5 decades; at powers of ten (every other one or fewer past 7
+// decades, with minor ticks only at the others) beyond; all formatted by label.
 type logTicks struct {
 	label func(float64) string
 }
@@ -92,20 +93,25 @@ func (lt logTicks) Ticks(lo, hi float64) []plot.Tick {
 		return nil
 	}
 	decades := math.Log10(hi / lo)
-	labelled := func(m int) bool { return m == 1 || m == 2 || m == 5 }
+	every := max(1, int(math.Ceil(decades/7))) // label every n-th decade
+	labelled := func(m, k int) bool { return m == 1 || m == 2 || m == 5 }
+	minors := []int{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	if decades > 3.5 {
-		labelled = func(m int) bool { return m == 1 }
+		labelled = func(m, k int) bool { return m == 1 && k%every == 0 }
+	}
+	if decades > 7 {
+		minors = []int{1}
 	}
 	var ticks []plot.Tick
 	nLabels := 0
 	for k := int(math.Floor(math.Log10(lo))); k <= int(math.Ceil(math.Log10(hi))); k++ {
-		for m := 1; m <= 9; m++ {
+		for _, m := range minors {
 			v := float64(m) * math.Pow10(k)
 			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
 				continue
 			}
 			t := plot.Tick{Value: v}
-			if labelled(m) {
+			if labelled(m, k) {
 				t.Label = lt.label(v)
 				nLabels++
 			}
