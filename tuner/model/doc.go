@@ -7,7 +7,9 @@
 // a later stage can compile it into an integer circuit the way post-training quantization
 // does: each [Linear] and [Conv2d] is a dot product with a bias, each [ReLU] becomes a table
 // lookup per output element, [AvgPool2d] is linear and [Flatten] only changes the shape.
-// The layer set is closed: code that walks a network switches on these five types.
+// The layer set is closed: code that walks a network switches on *Linear, *Conv2d,
+// *AvgPool2d, ReLU and Flatten (the last two are plain values). [Network.Trace] returns
+// every layer's output on a batch, for calibrating quantization ranges.
 //
 // # Data layout
 //
@@ -18,7 +20,8 @@
 //
 // # Raw and standardized inputs
 //
-// A network keeps the [Standardizer] fitted on its training data and its input shape.
+// A network keeps the [Standardizer] fitted on its training data and its input shape (a
+// dataset.Standardizer converts with model.Standardizer(s): the fields are the same).
 // [Network.Logits], [Network.Predict], [Network.Accuracy] and [Train] take raw inputs (as a
 // data set holds them) and standardize them first; [Network.Forward] and each layer's
 // Forward take inputs that are already standardized ([Network.Standardize]).
@@ -39,7 +42,7 @@
 //
 // # Files
 //
-// [Save] and [Load] use the versioned binary format documented in file.go: magic,
+// [Save] and [Load] use the versioned binary format documented at [FormatVersion]: magic,
 // version, body length, layer records with little-endian float64s, CRC-32.
 //
 // This package prints nothing and imports no other fhetune package.
