@@ -135,8 +135,9 @@ func TestCrashSIGKILL(t *testing.T) {
 			t.Fatalf("run %d: helper wrote to stderr:\n%s", i, stderr.String())
 		}
 	}
-	if len(reported) < kills {
-		t.Fatalf("only %d trials reported over %d runs", len(reported), kills)
+	committed := len(reported)
+	if committed < kills {
+		t.Fatalf("only %d trials reported over %d runs", committed, kills)
 	}
 
 	raw, err := sql.Open("sqlite3", path)
@@ -203,12 +204,17 @@ func TestCrashSIGKILL(t *testing.T) {
 	if len(reported) > 0 {
 		t.Fatalf("%d reported trials are missing from the store: %v", len(reported), reported)
 	}
+	reapedCount := 0
 	for _, tr := range trials {
 		reaped := tr.State == studies.Fail && strings.Contains(tr.Error, "no heartbeat")
+		if reaped {
+			reapedCount++
+		}
 		if reaped && len(tr.Params) > 0 && retried[tr.Number] != 1 {
 			t.Fatalf("reaped trial %d with parameters was enqueued again %d times, want once", tr.Number, retried[tr.Number])
 		}
 	}
+	t.Logf("%d kills, %d trials (%d reported committed), %d reaped after a kill", kills, len(trials), committed, reapedCount)
 	assertFront(t, s, st, trials)
 }
 

@@ -2,9 +2,12 @@ package studies_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,4 +198,169 @@ func TestReapStale(t *testing.T) {
 	if next.Number != 2 || next.RetryOf != old.Number || len(next.Params) != 1 || next.Params[0].Value != 3 {
 		t.Fatalf("re-enqueued trial = %+v", next)
 	}
+}
+
+func TestSchemaRecorded(t *testing.T) {
+	_, path := openTemp(t)
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var version, app, rows int
+	var mode string
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != studies.SchemaVersion() {
+		t.Fatalf("user_version = %d (%v), want %d", version, err, studies.SchemaVersion())
+	}
+	if err := db.QueryRow("PRAGMA application_id").Scan(&app); err != nil || app == 0 {
+		t.Fatalf("application_id = %#x (%v)", app, err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != studies.SchemaVersion() {
+		t.Fatalf("schema_migrations has %d rows (%v), want %d", rows, err, studies.SchemaVersion())
+	}
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q (%v), want wal", mode, err)
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	s, _ := openTemp(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Studies(context.Background()); !errors.Is(err, studies.ErrClosed) {
+		t.Fatalf("Studies after Close: got %v, want ErrClosed", err)
+	}
+	if _, err := s.CreateStudy(context.Background(), studies.NewStudy{Name: "x", Objectives: twoObjectives}); !errors.Is(err, studies.ErrClosed) {
+		t.Fatalf("CreateStudy after Close: got %v, want ErrClosed", err)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	if _, err := s.LatestProfile(ctx); !errors.Is(err, studies.ErrNoProfile) {
+		t.Fatalf("LatestProfile on a new store: got %v, want ErrNoProfile", err)
+	}
+	first, err := s.SaveProfile(ctx, "amd64 2 cores", json.RawMessage(`{"pbs_ms":[14,49]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.SaveProfile(ctx, "amd64 2 cores", json.RawMessage(`{"pbs_ms":[13,48]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.LatestProfile(ctx)
+	if err != nil || p.ID != second || p.Machine != "amd64 2 cores" || string(p.Payload) != `{"pbs_ms":[13,48]}` || p.Created.IsZero() {
+		t.Fatalf("LatestProfile = %+v, %v", p, err)
+	}
+	if p, err := s.Profile(ctx, first); err != nil || string(p.Payload) != `{"pbs_ms":[14,49]}` {
+		t.Fatalf("Profile(first) = %+v, %v", p, err)
+	}
+}
+
+func TestTrialFilter(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	st := createStudy(t, s, "f")
+	for i := range 10 {
+		tr, err := s.StartTrial(ctx, st.ID, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i % 3 {
+		case 0:
+			err = s.Complete(ctx, tr.ID, []float64{float64(i), float64(i)}, nil)
+		case 1:
+			err = s.Fail(ctx, tr.ID, "x")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Enqueue(ctx, st.ID, []studies.Param{{Name: "x", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	numbers := func(f studies.TrialFilter) []int {
+		ts, err := s.Trials(ctx, st.ID, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []int
+		for _, tr := range ts {
+			ns = append(ns, tr.Number)
+		}
+		return ns
+	}
+	for _, c := range []struct {
+		name string
+		f    studies.TrialFilter
+		want string
+	}{
+		{"all", studies.TrialFilter{}, "[0 1 2 3 4 5 6 7 8 9 10]"},
+		{"complete", studies.TrialFilter{States: []studies.State{studies.Complete}}, "[0 3 6 9]"},
+		{"running or waiting", studies.TrialFilter{States: []studies.State{studies.Running, studies.Waiting}}, "[2 5 8 10]"},
+		{"from 5", studies.TrialFilter{FromNumber: 5}, "[5 6 7 8 9 10]"},
+		{"limit", studies.TrialFilter{FromNumber: 2, Limit: 3}, "[2 3 4]"},
+		{"fail limit", studies.TrialFilter{States: []studies.State{studies.Fail}, Limit: 2}, "[1 4]"},
+	} {
+		if got := fmt.Sprint(numbers(c.f)); got != c.want {
+			t.Errorf("%s: numbers %s, want %s", c.name, got, c.want)
+		}
+	}
+	if _, err := s.Trials(ctx, 999, studies.TrialFilter{}); !errors.Is(err, studies.ErrNoStudy) {
+		t.Fatalf("Trials of an unknown study: got %v", err)
+	}
+}
+
+// TestConcurrentGoroutines shares one Store between goroutines.
+func TestConcurrentGoroutines(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	st := createStudy(t, s, "g")
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				tr, err := s.StartTrial(ctx, st.ID, fmt.Sprint("g", w))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.Studies(ctx); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.Complete(ctx, tr.ID, []float64{float64(w), float64(i)}, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	trials, err := s.Trials(ctx, st.ID, studies.TrialFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trials) != workers*each {
+		t.Fatalf("%d trials, want %d", len(trials), workers*each)
+	}
+	for i, tr := range trials {
+		if tr.Number != i || tr.State != studies.Complete {
+			t.Fatalf("position %d: trial %d %s", i, tr.Number, tr.State)
+		}
+	}
+	assertFront(t, s, st, trials)
 }
