@@ -19,8 +19,8 @@ const (
 // are plotted. Other states (FAIL, RUNNING, PRUNED, ...) are counted in the summary.
 const StateComplete = "COMPLETE"
 
-// DefaultKnobs is the order in which knobs are shown when [Study.Knobs] is empty.
-var DefaultKnobs = []string{
+// defaultKnobs is the order in which knobs are shown when Study.Knobs is empty.
+var defaultKnobs = []string{
 	"n_w_bits", "n_a_bits", "n_input_bits", "pruning", "sparsity",
 	"rounding_threshold_bits", "p_error", "global_p_error",
 }
@@ -37,8 +37,9 @@ type Study struct {
 	// unknown (no line).
 	FloatAccuracy float64 `json:"float_accuracy"`
 	// Knobs are the knob names in the order to show them. A knob that no complete trial
-	// has is left out. Empty means the knobs the trials have, in [DefaultKnobs] order,
-	// then any others sorted by name.
+	// has is left out. Empty means the knobs the trials have in this order: n_w_bits,
+	// n_a_bits, n_input_bits, pruning, sparsity, rounding_threshold_bits, p_error,
+	// global_p_error, then any others sorted by name.
 	Knobs []string `json:"knobs,omitempty"`
 	// ChosenTrial is the trial whose per-layer time is broken down; nil means the first
 	// pick, or else the most accurate trial on the front.
@@ -304,7 +305,7 @@ func (v *view) shownKnobs() []string {
 		}
 		return out
 	}
-	for _, k := range DefaultKnobs {
+	for _, k := range defaultKnobs {
 		if held[k] {
 			out = append(out, k)
 			delete(held, k)

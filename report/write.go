@@ -9,8 +9,8 @@ import (
 	"slices"
 )
 
-// Formats are the plot file formats [Write] knows, in the order it writes them.
-var Formats = []string{"png", "svg"}
+// allFormats are the plot file formats Write knows, in the order it writes them.
+var allFormats = []string{"png", "svg"}
 
 // IndexFile is the name of the report's HTML page inside its directory.
 const IndexFile = "index.html"
@@ -87,11 +87,11 @@ func Render(s Study, opts Options) ([]File, error) {
 
 func (o Options) formats() ([]string, error) {
 	if len(o.Formats) == 0 {
-		return Formats, nil
+		return allFormats, nil
 	}
 	var out []string
 	for _, f := range o.Formats {
-		if !slices.Contains(Formats, f) {
+		if !slices.Contains(allFormats, f) {
 			return nil, fmt.Errorf("%w %q (want png or svg)", ErrUnknownFormat, f)
 		}
 		if !slices.Contains(out, f) {
@@ -99,7 +99,7 @@ func (o Options) formats() ([]string, error) {
 		}
 	}
 	// Keep the package's order, whatever the caller's.
-	slices.SortFunc(out, func(a, b string) int { return slices.Index(Formats, a) - slices.Index(Formats, b) })
+	slices.SortFunc(out, func(a, b string) int { return slices.Index(allFormats, a) - slices.Index(allFormats, b) })
 	return out, nil
 }
 
@@ -185,7 +185,7 @@ func replaceIn(dir string, files []File) error {
 		keep[f.Name] = true
 	}
 	for _, stem := range plotNames {
-		for _, format := range Formats {
+		for _, format := range allFormats {
 			name := stem + "." + format
 			if keep[name] {
 				continue
