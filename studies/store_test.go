@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,8 +87,40 @@ func TestStudyCRUD(t *testing.T) {
 	if len(list) != 2 || list[0].Name != "mlp" || list[1].Name != "cnn" || list[0].UserAttrs["note"] != "first" {
 		t.Fatalf("Studies = %+v", list)
 	}
+	for range 3 {
+		tr, err := s.StartTrial(ctx, st.ID, "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetParams(ctx, tr.ID, []studies.Param{{Name: "x", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Complete(ctx, tr.ID, []float64{0.5, 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.DeleteStudy(ctx, "mlp"); err != nil {
 		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// Only "mlp" had trials, so the trial tables must be empty.
+	for _, query := range []string{
+		"SELECT count(*) FROM trials", "SELECT count(*) FROM trial_params", "SELECT count(*) FROM trial_values",
+		"SELECT count(*) FROM pareto_front", "SELECT count(*) FROM artifacts WHERE study_id = ?",
+		"SELECT count(*) FROM study_attrs WHERE study_id = ?", "SELECT count(*) FROM study_objectives WHERE study_id = ?",
+	} {
+		var n int
+		args := []any{}
+		if strings.Contains(query, "?") {
+			args = append(args, st.ID)
+		}
+		if err := raw.QueryRow(query, args...).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s = %d (%v) after deleting the study, want 0", query, n, err)
+		}
 	}
 	if err := s.DeleteStudy(ctx, "mlp"); !errors.Is(err, studies.ErrNoStudy) {
 		t.Fatalf("second delete: got %v", err)
@@ -95,7 +128,6 @@ func TestStudyCRUD(t *testing.T) {
 	if _, err := s.Artifact(ctx, st.ID, "base_model"); !errors.Is(err, studies.ErrNoStudy) {
 		t.Fatalf("artifact of deleted study: got %v", err)
 	}
-	_ = path
 }
 
 func TestTrialLifecycle(t *testing.T) {
