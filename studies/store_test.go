@@ -396,3 +396,26 @@ func TestConcurrentGoroutines(t *testing.T) {
 	}
 	assertFront(t, s, st, trials)
 }
+
+func TestSetParamsReplacesAndAppends(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	st := createStudy(t, s, "p")
+	tr, err := s.StartTrial(ctx, st.ID, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetParams(ctx, tr.ID, []studies.Param{{Name: "a", Value: 1}, {Name: "b", Value: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetParams(ctx, tr.ID, []studies.Param{{Name: "b", Value: 20, Distribution: json.RawMessage(`[1]`)}, {Name: "c", Value: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Trial(ctx, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(got.Params); s != "[{a 1 []} {b 20 [91 49 93]} {c 3 []}]" {
+		t.Fatalf("params = %s, want a=1, b=20 (with its new distribution), c=3 in that order", s)
+	}
+}

@@ -112,17 +112,29 @@ func insertTrial(ctx context.Context, tx *sql.Tx, t newTrial) (int64, error) {
 	return id, putValues(ctx, tx, id, t.values)
 }
 
-// upsertParams sets parameters of a trial; a new name goes after the existing ones.
+// upsertParams sets parameters of a trial in one statement; new names go after the
+// existing ones (positions only order parameters, gaps are harmless).
 func upsertParams(ctx context.Context, tx *sql.Tx, trialID int64, params []Param) error {
-	for _, p := range params {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO trial_params (trial_id, name, position, value, distribution)
-			VALUES (?, ?, (SELECT coalesce(max(position) + 1, 0) FROM trial_params WHERE trial_id = ?), ?, ?)
-			ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value, distribution = excluded.distribution`,
-			trialID, p.Name, trialID, p.Value, nullJSON(p.Distribution)); err != nil {
-			return err
-		}
+	if len(params) == 0 {
+		return nil
 	}
-	return nil
+	var q strings.Builder
+	args := make([]any, 0, 1+4*len(params))
+	q.WriteString(`WITH base (p) AS (SELECT coalesce(max(position) + 1, 0) FROM trial_params WHERE trial_id = ?)
+		INSERT INTO trial_params (trial_id, name, position, value, distribution) `)
+	args = append(args, trialID)
+	for i, p := range params {
+		if i == 0 {
+			q.WriteString("SELECT ?, ?, p + ?, ?, ? FROM base")
+		} else {
+			q.WriteString(" UNION ALL SELECT ?, ?, p + ?, ?, ? FROM base")
+		}
+		args = append(args, trialID, p.Name, i, p.Value, nullJSON(p.Distribution))
+	}
+	// "WHERE true" tells SQLite that ON CONFLICT belongs to the INSERT, not a join.
+	q.WriteString(" WHERE true ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value, distribution = excluded.distribution")
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
 }
 
 // putValues stores one value per objective (positions 0..len-1) in one statement,
