@@ -1,0 +1,287 @@
+package circuit
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Layer is one step of a float [Network]: *Linear, *Conv2d, *AvgPool2d, ReLU or Flatten.
+// The set is closed (the interface has an unexported method).
+type Layer interface {
+	// Kind names the layer type: "linear", "conv2d", "avgpool2d", "relu" or "flatten".
+	Kind() string
+	isLayer()
+}
+
+// Linear is a fully connected layer, y = W·x + B.
+type Linear struct {
+	Out, In int
+	// W holds Out×In weights in row-major order: W[o·In + i] multiplies input i for
+	// output o.
+	W []float64
+	// B holds Out biases.
+	B []float64
+}
+
+// Conv2d is a 2-D cross-correlation with zero padding on all four sides over [InC, InH,
+// InW] samples stored channel-major (element (c, h, w) at c·InH·InW + h·InW + w):
+//
+//	y[o][p][q] = B[o] + Σ_{c,i,j} W[o·InC·KH·KW + c·KH·KW + i·KW + j] · x[c][p·Stride − Pad + i][q·Stride − Pad + j]
+//
+// with x zero outside the image; the output is [OutC, OH, OW], OH = (InH + 2·Pad − KH)/Stride + 1.
+type Conv2d struct {
+	OutC, InC, KH, KW, Stride, Pad, InH, InW int
+	// W holds OutC × InC·KH·KW weights, row-major as above.
+	W []float64
+	// B holds OutC biases.
+	B []float64
+}
+
+// AvgPool2d averages each channel of [C, InH, InW] samples over K×K windows moved by
+// Stride, without padding. The circuit computes the window sums (levelled additions) and
+// folds 1/K² into the scale of what follows.
+type AvgPool2d struct {
+	K, Stride, C, InH, InW int
+}
+
+// ReLU is max(0, x) element by element; in the circuit it becomes one TLU per element,
+// together with the requantization that follows.
+type ReLU struct{}
+
+// Flatten marks the switch from images to vectors; samples are stored flat already, so
+// it moves no number.
+type Flatten struct{}
+
+// Kind returns "linear".
+func (*Linear) Kind() string { return "linear" }
+
+// Kind returns "conv2d".
+func (*Conv2d) Kind() string { return "conv2d" }
+
+// Kind returns "avgpool2d".
+func (*AvgPool2d) Kind() string { return "avgpool2d" }
+
+// Kind returns "relu".
+func (ReLU) Kind() string { return "relu" }
+
+// Kind returns "flatten".
+func (Flatten) Kind() string { return "flatten" }
+
+func (*Linear) isLayer()    {}
+func (*Conv2d) isLayer()    {}
+func (*AvgPool2d) isLayer() {}
+func (ReLU) isLayer()       {}
+func (Flatten) isLayer()    {}
+
+// OutHW returns the output's spatial size.
+func (l *Conv2d) OutHW() (oh, ow int) {
+	return (l.InH+2*l.Pad-l.KH)/l.Stride + 1, (l.InW+2*l.Pad-l.KW)/l.Stride + 1
+}
+
+// OutHW returns the output's spatial size.
+func (l *AvgPool2d) OutHW() (oh, ow int) {
+	return (l.InH-l.K)/l.Stride + 1, (l.InW-l.K)/l.Stride + 1
+}
+
+// Network is a float classifier as the compiler sees it: the size of one (already
+// standardized) input sample and the layers; the last layer's outputs are the logits.
+type Network struct {
+	// InSize is the number of input features of one sample (C·H·W for images).
+	InSize int
+	// Layers are applied in order.
+	Layers []Layer
+}
+
+// sizes checks the layers chain from InSize and returns the flat size after each layer.
+func (n *Network) sizes() ([]int, error) {
+	if n == nil || n.InSize <= 0 {
+		return nil, fmt.Errorf("%w: input size must be positive", ErrNetwork)
+	}
+	if len(n.Layers) == 0 {
+		return nil, fmt.Errorf("%w: no layers", ErrNetwork)
+	}
+	out := make([]int, len(n.Layers))
+	size := n.InSize
+	for i, l := range n.Layers {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%w: layer %d (%s): %s", ErrNetwork, i, l.Kind(), fmt.Sprintf(format, args...))
+		}
+		switch l := l.(type) {
+		case *Linear:
+			if l.Out <= 0 || l.In <= 0 {
+				return nil, bad("sizes %d×%d must be positive", l.Out, l.In)
+			}
+			if l.In != size {
+				return nil, bad("takes %d inputs, gets %d", l.In, size)
+			}
+			if len(l.W) != l.Out*l.In || len(l.B) != l.Out {
+				return nil, bad("has %d weights and %d biases, wants %d and %d", len(l.W), len(l.B), l.Out*l.In, l.Out)
+			}
+			if err := finite(l.W, l.B); err != nil {
+				return nil, bad("%v", err)
+			}
+			size = l.Out
+		case *Conv2d:
+			if l.OutC <= 0 || l.InC <= 0 || l.KH <= 0 || l.KW <= 0 || l.Stride <= 0 || l.Pad < 0 || l.InH <= 0 || l.InW <= 0 {
+				return nil, bad("sizes must be positive (padding ≥ 0)")
+			}
+			if l.InH+2*l.Pad < l.KH || l.InW+2*l.Pad < l.KW {
+				return nil, bad("kernel %d×%d does not fit the padded input", l.KH, l.KW)
+			}
+			if l.InC*l.InH*l.InW != size {
+				return nil, bad("takes [%d %d %d] = %d inputs, gets %d", l.InC, l.InH, l.InW, l.InC*l.InH*l.InW, size)
+			}
+			if len(l.W) != l.OutC*l.InC*l.KH*l.KW || len(l.B) != l.OutC {
+				return nil, bad("has %d weights and %d biases, wants %d and %d", len(l.W), len(l.B), l.OutC*l.InC*l.KH*l.KW, l.OutC)
+			}
+			if err := finite(l.W, l.B); err != nil {
+				return nil, bad("%v", err)
+			}
+			oh, ow := l.OutHW()
+			size = l.OutC * oh * ow
+		case *AvgPool2d:
+			if l.K <= 0 || l.Stride <= 0 || l.C <= 0 || l.InH < l.K || l.InW < l.K {
+				return nil, bad("window %d, stride %d on [%d %d %d]: sizes must be positive and the window fit", l.K, l.Stride, l.C, l.InH, l.InW)
+			}
+			if l.C*l.InH*l.InW != size {
+				return nil, bad("takes [%d %d %d] = %d inputs, gets %d", l.C, l.InH, l.InW, l.C*l.InH*l.InW, size)
+			}
+			oh, ow := l.OutHW()
+			size = l.C * oh * ow
+		case ReLU, Flatten:
+		case nil:
+			return nil, bad("nil layer")
+		default:
+			return nil, bad("unknown layer type %T", l)
+		}
+		out[i] = size
+	}
+	return out, nil
+}
+
+// Validate checks that the layers chain from InSize and hold finite weights of the right
+// sizes.
+func (n *Network) Validate() error {
+	_, err := n.sizes()
+	return err
+}
+
+// OutSize returns the number of logits, or 0 when the network is invalid.
+func (n *Network) OutSize() int {
+	s, err := n.sizes()
+	if err != nil {
+		return 0
+	}
+	return s[len(s)-1]
+}
+
+func finite(vs ...[]float64) error {
+	for _, v := range vs {
+		for _, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("weight or bias %v is not finite", x)
+			}
+		}
+	}
+	return nil
+}
+
+// Forward runs the float network on a batch of standardized inputs (one row per sample)
+// and returns the logits. It reads n and x and is safe for concurrent use; n must be
+// valid and x must have InSize columns (it panics otherwise, a programming error).
+func (n *Network) Forward(x *mat.Dense) *mat.Dense {
+	if _, c := x.Dims(); c != n.InSize {
+		panic(fmt.Sprintf("circuit: network takes %d inputs, batch has %d columns", n.InSize, c))
+	}
+	cur := x
+	for _, l := range n.Layers {
+		switch l := l.(type) {
+		case *Linear:
+			w := mat.NewDense(l.Out, l.In, l.W)
+			cur = linearForward(cur, w, l.B)
+		case *Conv2d:
+			g := convGeom{l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW}
+			cur = convForward(cur, g, mat.NewDense(l.OutC, l.InC*l.KH*l.KW, l.W), l.B, 0)
+		case *AvgPool2d:
+			g := poolGeom{l.K, l.Stride, l.C, l.InH, l.InW}
+			cur = poolForward(cur, g, 1/float64(l.K*l.K))
+		case ReLU:
+			r, c := cur.Dims()
+			out := mat.NewDense(r, c, nil)
+			for i := 0; i < r; i++ {
+				dst := out.RawRowView(i)
+				for j, v := range cur.RawRowView(i) {
+					dst[j] = max(v, 0)
+				}
+			}
+			cur = out
+		case Flatten:
+		}
+	}
+	if cur == x {
+		cur = mat.DenseCopyOf(x)
+	}
+	return cur
+}
+
+// Accuracy returns the share of rows of the standardized batch x whose arg max logit is
+// y's label (ties go to the lower class).
+func (n *Network) Accuracy(x *mat.Dense, y []int) (float64, error) {
+	if err := checkData(x, y, n.InSize); err != nil {
+		return 0, err
+	}
+	return accuracy(n.Forward(x), y), nil
+}
+
+func checkData(x *mat.Dense, y []int, width int) error {
+	if x == nil {
+		return fmt.Errorf("%w: no samples", ErrData)
+	}
+	r, c := x.Dims()
+	if r == 0 {
+		return fmt.Errorf("%w: no samples", ErrData)
+	}
+	if c != width {
+		return fmt.Errorf("%w: samples have %d features, the network takes %d", ErrData, c, width)
+	}
+	if y != nil && len(y) != r {
+		return fmt.Errorf("%w: %d samples but %d labels", ErrData, r, len(y))
+	}
+	for i := 0; i < r; i++ {
+		for j, v := range x.RawRowView(i) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%w: sample %d, feature %d is %v", ErrData, i, j, v)
+			}
+		}
+	}
+	for i, l := range y {
+		if l < 0 {
+			return fmt.Errorf("%w: label %d of sample %d is negative", ErrData, l, i)
+		}
+	}
+	return nil
+}
+
+// argmax returns the index of the largest value (the first on ties).
+func argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func accuracy(logits *mat.Dense, y []int) float64 {
+	r, _ := logits.Dims()
+	ok := 0
+	for i := 0; i < r; i++ {
+		if argmax(logits.RawRowView(i)) == y[i] {
+			ok++
+		}
+	}
+	return float64(ok) / float64(r)
+}
