@@ -299,3 +299,33 @@ func TestOperators(t *testing.T) {
 		t.Errorf("equal parents: %v %v", c1, c2)
 	}
 }
+
+// TestConcurrentSamples asks for a generation's trials from several goroutines at once, as
+// a worker pool does: each answer equals the sequential one.
+func TestConcurrentSamples(t *testing.T) {
+	p := searchtest.ZDT1(5)
+	h, err := searchtest.Run(newSampler(t, nsga2.WithPopulation(10)), p, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := newSampler(t, nsga2.WithPopulation(10))
+	got := make([]map[string]float64, 40)
+	errs := make(chan error, len(got))
+	for i := range got {
+		go func() {
+			v, err := shared.Sample(p.Space, p.Dirs, h[:60+i], 60+i)
+			got[i] = v
+			errs <- err
+		}()
+	}
+	for range got {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], h[60+i].Params) {
+			t.Errorf("trial %d: concurrent %v, sequential %v", 60+i, got[i], h[60+i].Params)
+		}
+	}
+}
