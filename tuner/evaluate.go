@@ -1,0 +1,541 @@
+package tuner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/fhetune/fhetune/tuner/dataset"
+	"github.com/fhetune/fhetune/tuner/model"
+	"gonum.org/v1/gonum/mat"
+)
+
+// DefaultFineTuneEpochs is the number of epochs a pruned network is fine-tuned for when
+// Task.FineTuneEpochs is zero: a few passes recover most of what pruning loses and keep
+// a trial cheap.
+const DefaultFineTuneEpochs = 3
+
+// PruneNorm is the norm that ranks neurons and channels for structured pruning.
+const PruneNorm = model.L2
+
+// Knobs is one setting of the knobs of a trial, with Concrete ML's names.
+type Knobs struct {
+	// NWBits, NABits and NInputBits are n_w_bits, n_a_bits and n_input_bits (0: n_a_bits).
+	NWBits     int `json:"n_w_bits"`
+	NABits     int `json:"n_a_bits"`
+	NInputBits int `json:"n_input_bits,omitempty"`
+	// Pruning is the share of hidden neurons and channels removed (structured), in [0, 1).
+	Pruning float64 `json:"pruning"`
+	// Sparsity is the share of each layer's weights pinned at zero (unstructured), in [0, 1).
+	Sparsity float64 `json:"sparsity"`
+	// RoundingThresholdBits is rounding_threshold_bits; 0 means no rounding.
+	RoundingThresholdBits int `json:"rounding_threshold_bits,omitempty"`
+	// PError is p_error per TLU and GlobalPError global_p_error for one inference; set at
+	// most one. With neither, Concrete ML's default p_error 2^−40 applies.
+	PError       float64 `json:"p_error,omitempty"`
+	GlobalPError float64 `json:"global_p_error,omitempty"`
+	// Cores is the number of cores of the latency estimate; 0 means the Env's default.
+	Cores int `json:"cores,omitempty"`
+	// Strategy is "multi" (one crypto set per TLU layer, the default) or "mono".
+	Strategy string `json:"strategy,omitempty"`
+	// Security is the security level in bits; 0 means 128.
+	Security int `json:"security,omitempty"`
+}
+
+// strategy parses the Strategy knob.
+func (k Knobs) strategy() (fhe.Strategy, error) {
+	switch strings.ToLower(k.Strategy) {
+	case "", "multi":
+		return fhe.MultiParameter, nil
+	case "mono":
+		return fhe.MonoParameter, nil
+	}
+	return 0, fmt.Errorf("%w: strategy %q: want multi or mono", ErrKnobs, k.Strategy)
+}
+
+func (k Knobs) compileConfig() circuit.Config {
+	return circuit.Config{NWBits: k.NWBits, NABits: k.NABits, NInputBits: k.NInputBits, RoundingThresholdBits: k.RoundingThresholdBits}
+}
+
+func (k Knobs) paramsConfig() (circuit.ParamsConfig, error) {
+	s, err := k.strategy()
+	return circuit.ParamsConfig{PError: k.PError, GlobalPError: k.GlobalPError, Strategy: s, Security: k.Security}, err
+}
+
+// Check returns an error wrapping ErrKnobs that names the first knob out of range.
+func (k Knobs) Check() error {
+	if err := k.compileConfig().Check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrKnobs, err)
+	}
+	if !(k.Pruning >= 0 && k.Pruning < 1) {
+		return fmt.Errorf("%w: pruning %v outside [0, 1)", ErrKnobs, k.Pruning)
+	}
+	if !(k.Sparsity >= 0 && k.Sparsity < 1) {
+		return fmt.Errorf("%w: sparsity %v outside [0, 1)", ErrKnobs, k.Sparsity)
+	}
+	if k.Cores < 0 {
+		return fmt.Errorf("%w: cores %d below 0", ErrKnobs, k.Cores)
+	}
+	pc, err := k.paramsConfig()
+	if err != nil {
+		return err
+	}
+	if err := pc.Check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrKnobs, err)
+	}
+	return nil
+}
+
+// Task is what every trial of one study evaluates: the trained base network and the
+// data splits, raw (the network standardizes them).
+type Task struct {
+	// Base is the trained float network; Evaluate never modifies it.
+	Base *model.Network
+	// Train and Val fine-tune pruned networks; Calib fixes the quantization ranges; Test
+	// measures the accuracies.
+	Train, Val, Calib, Test model.Data
+	// FineTuneEpochs is the number of epochs a pruned network is trained for: 0 means
+	// DefaultFineTuneEpochs, a negative value none.
+	FineTuneEpochs int
+	// Seed drives fine-tuning and the error injection.
+	Seed uint64
+}
+
+func (t Task) check() error {
+	if t.Base == nil {
+		return fmt.Errorf("%w: no base model", ErrTask)
+	}
+	for _, d := range []struct {
+		name string
+		data model.Data
+	}{{"calibration", t.Calib}, {"test", t.Test}} {
+		if d.data.X == nil || d.data.Len() == 0 {
+			return fmt.Errorf("%w: no %s samples", ErrTask, d.name)
+		}
+		if _, c := d.data.X.Dims(); c != t.Base.InSize() {
+			return fmt.Errorf("%w: %s samples have %d features, the model takes %d", ErrTask, d.name, c, t.Base.InSize())
+		}
+	}
+	return nil
+}
+
+// LayerResult describes one circuit layer of an evaluated trial.
+type LayerResult struct {
+	// Name names the layer ("fc1", "conv2"); the last one is the output layer, whose
+	// accumulators are decrypted without a TLU.
+	Name     string `json:"name"`
+	TLUCount int    `json:"tlu_count"`
+	// AccumulatorBits is the accumulator bit-width over the calibration data, TLUBits the
+	// TLU precision after rounding (0 for the output layer), LSBsRemoved the bits rounded
+	// off, and Log2Norm2 log2 of the weight 2-norm that feeds each accumulator.
+	AccumulatorBits int     `json:"accumulator_bits"`
+	TLUBits         int     `json:"tlu_bits"`
+	LSBsRemoved     int     `json:"lsbs_removed"`
+	Log2Norm2       float64 `json:"log2_norm2"`
+	// Params is the crypto set of the layer's TLUs (null for the output layer).
+	Params *fhe.ParamsLiteral `json:"params"`
+	// PError is the set's actual error probability per TLU; Shifts counts the TLU errors
+	// the simulation injected over the test set.
+	PError float64 `json:"p_error"`
+	Shifts int64   `json:"shifts"`
+	// PBSMS is one keyswitch + bootstrap on one core; BootstrapMS the layer's bootstraps
+	// spread over the cores; LevelledMS its dot products; LayerMS their sum.
+	PBSMS       float64 `json:"pbs_ms"`
+	BootstrapMS float64 `json:"bootstrap_ms"`
+	LevelledMS  float64 `json:"levelled_ms"`
+	LayerMS     float64 `json:"layer_ms"`
+}
+
+// Result is what one evaluation measured. Its JSON form is what `fhetune eval --json`
+// prints; the first eight fields are a contract (DESIGN.md).
+type Result struct {
+	// Accuracy is the test accuracy of the integer circuit with FHE's TLU errors,
+	// QuantizedAccuracy without them, FloatAccuracy of the (pruned, fine-tuned) float
+	// network.
+	Accuracy          float64 `json:"accuracy"`
+	FloatAccuracy     float64 `json:"float_accuracy"`
+	QuantizedAccuracy float64 `json:"quantized_accuracy"`
+	// LatencyMS is the estimated time of one encrypted inference; PBSCount its
+	// bootstraps; MaxTLUBits its widest TLU; Calibration the latency profile used.
+	LatencyMS   float64       `json:"latency_ms"`
+	PBSCount    int           `json:"pbs_count"`
+	MaxTLUBits  int           `json:"max_tlu_bits"`
+	Calibration string        `json:"calibration"`
+	Layers      []LayerResult `json:"layers"`
+	// BootstrapKeyMB and KeySwitchKeyMB are the evaluation key sizes.
+	BootstrapKeyMB float64 `json:"bootstrap_key_mb"`
+	KeySwitchKeyMB float64 `json:"keyswitch_key_mb"`
+	// PErrorPerTLU is the per-TLU target the sets were chosen for; GlobalPError the
+	// actual probability that one inference has any TLU error.
+	PErrorPerTLU float64 `json:"p_error_per_tlu"`
+	GlobalPError float64 `json:"global_p_error_actual"`
+	// Cores and Strategy are the ones used; Knobs echoes the knobs.
+	Cores    int    `json:"cores"`
+	Strategy string `json:"strategy"`
+	// TestSamples is the size of the test split; Changed the predictions the errors
+	// changed; Weights and ZeroWeights describe the pruned network.
+	TestSamples int   `json:"test_samples"`
+	Changed     int   `json:"changed_predictions"`
+	Weights     int   `json:"weights"`
+	ZeroWeights int   `json:"zero_weights"`
+	Knobs       Knobs `json:"knobs"`
+}
+
+// Env holds what the trials of a process share. It is safe for concurrent use; make it
+// with NewEnv or NewProfileEnv and keep it for the life of the process.
+type Env struct {
+	// Optimizer chooses the crypto sets; its memo is shared by every trial.
+	Optimizer *fhe.Optimizer
+	// Timing turns sets into milliseconds.
+	Timing circuit.Timing
+	// DefaultCores is the core count of the latency estimate when Knobs.Cores is 0.
+	DefaultCores int
+
+	pruned pruneCache
+}
+
+// NewEnv returns an Env with a fresh optimizer over fhe's default search space.
+func NewEnv(t circuit.Timing, defaultCores int) (*Env, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%w: no timing", ErrTask)
+	}
+	o, err := fhe.NewOptimizer()
+	if err != nil {
+		return nil, fmt.Errorf("tuner: %w", err)
+	}
+	return &Env{Optimizer: o, Timing: t, DefaultCores: max(1, defaultCores)}, nil
+}
+
+// NewProfileEnv returns an Env timed by a calibration profile (source names it, as
+// calibration.Latest returns it), whose default core count is the profile's.
+func NewProfileEnv(pr calibration.Profile, source string) (*Env, error) {
+	return NewEnv(ProfileTiming{Profile: pr, Name: source}, pr.Workers())
+}
+
+// Evaluate runs one trial: prune and fine-tune the base network, compile it into an
+// integer circuit, choose the crypto sets, simulate it over the test split with TLU
+// errors injected, and estimate its latency (see the package doc). Errors wrap ErrKnobs
+// for knobs out of range, ErrInfeasible (with a *circuit.LayerError naming the layer)
+// when no FHE circuit exists for the knobs, ErrTask for a bad task, and ctx's error when
+// it is cancelled during fine-tuning.
+func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error) {
+	if env == nil {
+		return Result{}, fmt.Errorf("%w: no environment", ErrTask)
+	}
+	if err := k.Check(); err != nil {
+		return Result{}, err
+	}
+	if err := task.check(); err != nil {
+		return Result{}, err
+	}
+	net, err := env.pruned.get(ctx, task, k.Pruning, k.Sparsity)
+	if err != nil {
+		return Result{}, err
+	}
+	cnet, err := CircuitNetwork(net)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrTask, err)
+	}
+	calib := net.Standardize(task.Calib.X)
+	test := net.Standardize(task.Test.X)
+	res := Result{Knobs: k, TestSamples: task.Test.Len()}
+	res.Weights, res.ZeroWeights = net.Sparsity()
+	if res.FloatAccuracy, err = cnet.Accuracy(test, task.Test.Y); err != nil {
+		return Result{}, fmt.Errorf("%w: test data: %w", ErrTask, err)
+	}
+	c, err := circuit.Compile(cnet, calib, k.compileConfig())
+	if err != nil {
+		return Result{}, classify(err)
+	}
+	pc, _ := k.paramsConfig()
+	sol, err := c.ChooseParams(env.Optimizer, pc)
+	if err != nil {
+		return Result{}, classify(err)
+	}
+	sim, err := c.Simulate(test, task.Test.Y, circuit.PErrors(sol), task.Seed)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrTask, err)
+	}
+	cores := k.Cores
+	if cores == 0 {
+		cores = max(1, env.DefaultCores)
+	}
+	lat, err := c.Estimate(sol, env.Timing, cores)
+	if err != nil {
+		return Result{}, fmt.Errorf("tuner: estimate latency: %w", err)
+	}
+	res.Accuracy, res.QuantizedAccuracy, res.Changed = sim.Accuracy, sim.QuantizedAccuracy, sim.Changed
+	res.LatencyMS, res.PBSCount, res.MaxTLUBits, res.Calibration = lat.TotalMS, lat.PBSCount, lat.MaxTLUBits, lat.Source
+	res.BootstrapKeyMB, res.KeySwitchKeyMB = lat.BootstrapKeyMB, lat.KeySwitchKeyMB
+	res.PErrorPerTLU, res.GlobalPError = sol.PErrorPerTLU, sol.GlobalPError
+	res.Cores, res.Strategy = cores, sol.Strategy.String()
+	for i, l := range c.Layers {
+		ll := lat.Layers[i]
+		lr := LayerResult{Name: l.Name, TLUCount: l.TLUCount, AccumulatorBits: l.AccumulatorBits, TLUBits: l.TLUBits,
+			LSBsRemoved: l.LSBsRemoved, Log2Norm2: l.Log2Norm2, PBSMS: ll.PBSMS, BootstrapMS: ll.BootstrapMS,
+			LevelledMS: ll.LevelledMS, LayerMS: ll.LayerMS}
+		if i < len(sol.Groups) {
+			lit := sol.Groups[i].Params.Literal()
+			lr.Params, lr.PError, lr.Shifts = &lit, sol.Groups[i].PError, sim.Layers[i].Shifts
+		}
+		res.Layers = append(res.Layers, lr)
+	}
+	return res, nil
+}
+
+// classify wraps a circuit error as bad knobs or an infeasible circuit.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, circuit.ErrConfig):
+		return fmt.Errorf("%w: %w", ErrKnobs, err)
+	case errors.Is(err, circuit.ErrTooWide), errors.Is(err, circuit.ErrNoParams), errors.Is(err, circuit.ErrNoTLU):
+		return fmt.Errorf("%w: %w", ErrInfeasible, err)
+	case errors.Is(err, circuit.ErrNetwork), errors.Is(err, circuit.ErrData):
+		return fmt.Errorf("%w: %w", ErrTask, err)
+	}
+	return fmt.Errorf("tuner: %w", err)
+}
+
+// CircuitNetwork converts a float network of tuner/model into fhe/circuit's description
+// (copying the weights), for inputs already standardized.
+func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
+	if err := net.Validate(); err != nil {
+		return nil, err
+	}
+	out := &circuit.Network{InSize: net.InSize()}
+	for _, l := range net.Layers {
+		switch l := l.(type) {
+		case *model.Linear:
+			o, in := l.Dims()
+			out.Layers = append(out.Layers, &circuit.Linear{Out: o, In: in, W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
+		case *model.Conv2d:
+			out.Layers = append(out.Layers, &circuit.Conv2d{OutC: l.OutC, InC: l.InC, KH: l.KH, KW: l.KW, Stride: l.Stride,
+				Pad: l.Pad, InH: l.InH, InW: l.InW, W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
+		case *model.AvgPool2d:
+			out.Layers = append(out.Layers, &circuit.AvgPool2d{K: l.K, Stride: l.Stride, C: l.C, InH: l.InH, InW: l.InW})
+		case model.ReLU:
+			out.Layers = append(out.Layers, circuit.ReLU{})
+		case model.Flatten:
+			out.Layers = append(out.Layers, circuit.Flatten{})
+		default:
+			return nil, fmt.Errorf("tuner: layer kind %q has no circuit form", l.Kind())
+		}
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func rowMajor(m *mat.Dense) []float64 {
+	r, c := m.Dims()
+	w := make([]float64, 0, r*c)
+	for i := 0; i < r; i++ {
+		w = append(w, m.RawRowView(i)...)
+	}
+	return w
+}
+
+// pruneCacheSize bounds the pruned networks an Env keeps.
+const pruneCacheSize = 16
+
+// pruneKey identifies a pruned, fine-tuned network.
+type pruneKey struct {
+	base              *model.Network
+	train             *mat.Dense
+	pruning, sparsity float64
+	epochs            int
+	seed              uint64
+}
+
+type pruneEntry struct {
+	done chan struct{}
+	net  *model.Network
+	err  error
+}
+
+// pruneCache memoizes pruned networks; concurrent requests for one key wait for the
+// first. It is safe for concurrent use (the zero value is ready).
+type pruneCache struct {
+	mu      sync.Mutex // protects the fields below
+	entries map[pruneKey]*pruneEntry
+	order   []pruneKey
+}
+
+func (pc *pruneCache) get(ctx context.Context, t Task, pruning, sparsity float64) (*model.Network, error) {
+	if pruning == 0 && sparsity == 0 {
+		return t.Base, nil
+	}
+	epochs := t.FineTuneEpochs
+	if epochs == 0 {
+		epochs = DefaultFineTuneEpochs
+	}
+	key := pruneKey{t.Base, t.Train.X, pruning, sparsity, epochs, t.Seed}
+	pc.mu.Lock()
+	if pc.entries == nil {
+		pc.entries = map[pruneKey]*pruneEntry{}
+	}
+	if e, ok := pc.entries[key]; ok {
+		pc.mu.Unlock()
+		select {
+		case <-e.done:
+			return e.net, e.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	e := &pruneEntry{done: make(chan struct{})}
+	pc.entries[key] = e
+	pc.order = append(pc.order, key)
+	if len(pc.order) > pruneCacheSize {
+		delete(pc.entries, pc.order[0])
+		pc.order = pc.order[1:]
+	}
+	pc.mu.Unlock()
+
+	e.net, e.err = prune(ctx, t, pruning, sparsity, epochs)
+	if e.err != nil { // do not keep failures (a cancelled context must not stick)
+		pc.mu.Lock()
+		if pc.entries[key] == e {
+			delete(pc.entries, key)
+		}
+		pc.mu.Unlock()
+	}
+	close(e.done)
+	return e.net, e.err
+}
+
+// prune applies structured then unstructured pruning and fine-tunes the result.
+func prune(ctx context.Context, t Task, pruning, sparsity float64, epochs int) (*model.Network, error) {
+	net := t.Base
+	var err error
+	if pruning > 0 {
+		if net, err = model.PruneStructured(net, pruning, PruneNorm); err != nil {
+			return nil, fmt.Errorf("%w: pruning %v: %w", ErrKnobs, pruning, err)
+		}
+	}
+	if sparsity > 0 {
+		if net, err = model.PruneUnstructured(net, sparsity); err != nil {
+			return nil, fmt.Errorf("%w: sparsity %v: %w", ErrKnobs, sparsity, err)
+		}
+	}
+	if epochs > 0 && t.Train.Len() > 0 {
+		cfg := model.TrainConfig{Epochs: epochs, Patience: -1, Seed: t.Seed}
+		if _, err := model.Train(ctx, net, t.Train, t.Val, cfg); err != nil {
+			return nil, fmt.Errorf("tuner: fine-tune pruned network: %w", err)
+		}
+	}
+	return net, nil
+}
+
+// ProfileTiming times circuits with a calibration profile. Levelled work uses the
+// profile's measured dot-product cost; a profile without one (DotNSPerCoef 0) falls back
+// to Concrete's complexity model scaled by the profile's KS+PBS time, and Source says so.
+type ProfileTiming struct {
+	Profile calibration.Profile
+	// Name is the profile's source (a database id or "default").
+	Name string
+}
+
+// PBSMillis returns the profile's single-core KS+PBS time.
+func (t ProfileTiming) PBSMillis(p fhe.Params) float64 { return t.Profile.PredictMS(p) }
+
+// ParallelMillis interpolates linearly in k between the single-core time (k = 1) and the
+// profile's time with all its measured workers busy, and extrapolates the same line
+// beyond them.
+func (t ProfileTiming) ParallelMillis(p fhe.Params, k int) float64 {
+	single := t.Profile.PredictMS(p)
+	w := t.Profile.Workers()
+	if k <= 1 || w <= 1 {
+		return single
+	}
+	return single + (t.Profile.ParallelMS(p)-single)*float64(k-1)/float64(w-1)
+}
+
+// LevelledMillis returns macs multiply-adds of (k·N + 1)-coefficient ciphertexts at the
+// profile's measured ns per coefficient, or the complexity model's macs·k·N operations at
+// the profile's ms per KS+PBS operation when it measured none.
+func (t ProfileTiming) LevelledMillis(p fhe.Params, macs int64) float64 {
+	if t.Profile.DotNSPerCoef > 0 {
+		return float64(macs) * float64(p.GLWEDimension()+1) * t.Profile.DotNSPerCoef / 1e6
+	}
+	perOp := t.Profile.PredictMS(p) / (p.PBSComplexity() + p.KeySwitchComplexity())
+	return float64(macs) * p.DotProductComplexity(1) * perOp
+}
+
+// Source names the profile, noting when levelled work comes from the complexity model.
+func (t ProfileTiming) Source() string {
+	if t.Profile.DotNSPerCoef > 0 {
+		return t.Name
+	}
+	return t.Name + " (levelled work from the complexity model)"
+}
+
+var _ circuit.Timing = ProfileTiming{}
+
+// Default model specs for the short names ResolveSpec accepts.
+const (
+	DefaultMLPSpec = "mlp:64,64"
+	DefaultCNNSpec = "cnn:c8k3p1,pool2,c16k3p1,pool2,fc64"
+)
+
+// ResolveSpec expands "mlp" and "cnn" to DefaultMLPSpec and DefaultCNNSpec and checks
+// that any spec parses; it returns the canonical spec string.
+func ResolveSpec(spec string) (string, error) {
+	switch strings.TrimSpace(strings.ToLower(spec)) {
+	case "mlp":
+		spec = DefaultMLPSpec
+	case "cnn":
+		spec = DefaultCNNSpec
+	}
+	s, err := model.ParseSpec(spec)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSpec, err)
+	}
+	return s.String(), nil
+}
+
+// SplitTask splits a data set with the default shares and seed (dataset.SplitConfig)
+// and returns a Task without a base model.
+func SplitTask(ds *dataset.Dataset, seed uint64) (Task, error) {
+	sp, err := ds.Split(dataset.SplitConfig{Seed: seed})
+	if err != nil {
+		return Task{}, fmt.Errorf("%w: split %s: %w", ErrTask, ds.Name, err)
+	}
+	d := func(p *dataset.Dataset) model.Data { return model.Data{X: p.X, Y: p.Y} }
+	return Task{Train: d(sp.Train), Val: d(sp.Val), Calib: d(sp.Calib), Test: d(sp.Test), Seed: seed}, nil
+}
+
+// DefaultBaseTraining is the training recipe of base models: at most 40 epochs of Adam
+// (batch 32, learning rate 10^−3), stopping after 8 epochs without a better validation
+// accuracy and keeping the best epoch's weights.
+func DefaultBaseTraining(seed uint64) model.TrainConfig {
+	return model.TrainConfig{Epochs: 40, Patience: 8, Seed: seed}
+}
+
+// TrainBase builds the network spec for ds (weights drawn from cfg.Seed), fits its
+// standardizer on the task's training split and trains it with cfg on the training and
+// validation splits.
+func TrainBase(ctx context.Context, spec string, ds *dataset.Dataset, t Task, cfg model.TrainConfig) (*model.Network, error) {
+	shape := ds.Shape
+	if shape == nil {
+		shape = []int{ds.Features()}
+	}
+	net, err := model.Build(spec, shape, ds.Classes, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s on %s: %w", ErrSpec, spec, ds.Name, err)
+	}
+	std := model.Standardizer(dataset.FitStandardizer(t.Train.X))
+	net.Standardizer = &std
+	net.Dataset = ds.Name
+	if _, err := model.Train(ctx, net, t.Train, t.Val, cfg); err != nil {
+		return nil, fmt.Errorf("tuner: train %s on %s: %w", spec, ds.Name, err)
+	}
+	return net, nil
+}
+

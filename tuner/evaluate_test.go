@@ -1,0 +1,229 @@
+package tuner_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/fhetune/fhetune/tuner"
+	"github.com/fhetune/fhetune/tuner/dataset"
+)
+
+// testProfile is a fixed latency profile (two workers, measured dot products) so that
+// the figures of these tests do not move when the built-in default is re-measured.
+func testProfile() calibration.Profile {
+	return calibration.Profile{
+		Format: calibration.Format,
+		Model: calibration.Model{Terms: []string{"ks_mac", "ks_call", "br_fft", "br_mac", "br_poly"},
+			Coef: []float64{1e-7, 0.01, 2.5e-7, 1e-7, 1e-5}},
+		Parallel:     calibration.ParallelModel{Workers: 2, Scale: 1.1},
+		DotNSPerCoef: 0.5,
+	}
+}
+
+var digits struct {
+	once sync.Once
+	ds   *dataset.Dataset
+	task tuner.Task
+	err  error
+}
+
+// digitsTask trains the default MLP on digits once for all tests.
+func digitsTask(tb testing.TB) (*dataset.Dataset, tuner.Task) {
+	tb.Helper()
+	digits.once.Do(func() {
+		ds, err := dataset.Load("digits")
+		if err != nil {
+			digits.err = err
+			return
+		}
+		task, err := tuner.SplitTask(ds, 1)
+		if err != nil {
+			digits.err = err
+			return
+		}
+		task.Base, digits.err = tuner.TrainBase(context.Background(), tuner.DefaultMLPSpec, ds, task, tuner.DefaultBaseTraining(1))
+		digits.ds, digits.task = ds, task
+	})
+	if digits.err != nil {
+		tb.Fatal(digits.err)
+	}
+	return digits.ds, digits.task
+}
+
+func testEnv(tb testing.TB) *tuner.Env {
+	tb.Helper()
+	env, err := tuner.NewProfileEnv(testProfile(), "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return env
+}
+
+func TestEvaluateDigits8BitNearFloat(t *testing.T) {
+	_, task := digitsTask(t)
+	res, err := tuner.Evaluate(context.Background(), testEnv(t), task,
+		tuner.Knobs{NWBits: 8, NABits: 8, RoundingThresholdBits: 8, PError: 1e-9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := task.Base.Accuracy(task.Test.X, task.Test.Y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FloatAccuracy != want || want < 0.9 {
+		t.Fatalf("float accuracy %v, model says %v", res.FloatAccuracy, want)
+	}
+	if res.QuantizedAccuracy < want-0.01 || res.Accuracy < want-0.01 {
+		t.Errorf("8-bit accuracy %v (quantized %v), float %v: more than 1%% apart", res.Accuracy, res.QuantizedAccuracy, want)
+	}
+	if res.PBSCount != 128 || res.MaxTLUBits != 8 || len(res.Layers) != 3 || res.Layers[2].Params != nil || res.Layers[0].Params == nil {
+		t.Errorf("circuit: %+v", res)
+	}
+	sum := 0.0
+	for _, l := range res.Layers {
+		sum += l.LayerMS
+	}
+	if math.Abs(sum-res.LatencyMS) > 1e-9*sum || res.LatencyMS <= 0 || res.Calibration != "test" || res.Cores != 2 {
+		t.Errorf("latency %v ms from layers summing to %v, calibration %q, cores %d", res.LatencyMS, sum, res.Calibration, res.Cores)
+	}
+}
+
+func TestEvaluateNoErrorsAtTinyPError(t *testing.T) {
+	_, task := digitsTask(t)
+	res, err := tuner.Evaluate(context.Background(), testEnv(t), task,
+		tuner.Knobs{NWBits: 4, NABits: 4, RoundingThresholdBits: 6, PError: 1e-15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accuracy != res.QuantizedAccuracy || res.Changed != 0 {
+		t.Errorf("p_error 1e-15: accuracy %v, quantized %v", res.Accuracy, res.QuantizedAccuracy)
+	}
+}
+
+func TestEvaluateLatencyFallsWithRounding(t *testing.T) {
+	_, task := digitsTask(t)
+	env := testEnv(t)
+	prev := math.Inf(1)
+	for _, p := range []int{8, 6, 5, 4, 3} {
+		res, err := tuner.Evaluate(context.Background(), env, task, tuner.Knobs{NWBits: 6, NABits: 6, RoundingThresholdBits: p, PError: 0.01})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.MaxTLUBits != p || !(res.LatencyMS < prev) {
+			t.Errorf("rounding_threshold_bits %d: %d-bit TLUs, %v ms (previous %v ms)", p, res.MaxTLUBits, res.LatencyMS, prev)
+		}
+		prev = res.LatencyMS
+	}
+}
+
+func TestEvaluatePruning(t *testing.T) {
+	_, task := digitsTask(t)
+	env := testEnv(t)
+	k := tuner.Knobs{NWBits: 4, NABits: 4, RoundingThresholdBits: 6, PError: 0.01, Pruning: 0.5}
+	res, err := tuner.Evaluate(context.Background(), env, task, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PBSCount != 64 || res.Layers[0].TLUCount != 32 {
+		t.Errorf("pruning 0.5: %d PBS, %+v", res.PBSCount, res.Layers[0])
+	}
+	if res.FloatAccuracy < 0.85 {
+		t.Errorf("pruned, fine-tuned float accuracy %v", res.FloatAccuracy)
+	}
+	again, err := tuner.Evaluate(context.Background(), env, task, k)
+	if err != nil || again.Accuracy != res.Accuracy || again.FloatAccuracy != res.FloatAccuracy {
+		t.Errorf("same knobs again: %+v, %v", again, err)
+	}
+	k.Pruning, k.Sparsity = 0, 0.6
+	sp, err := tuner.Evaluate(context.Background(), env, task, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frac := float64(sp.ZeroWeights) / float64(sp.Weights); frac < 0.6 || sp.PBSCount != 128 {
+		t.Errorf("sparsity 0.6: %d of %d weights zero, %d PBS", sp.ZeroWeights, sp.Weights, sp.PBSCount)
+	}
+	if w, z := task.Base.Sparsity(); z != 0 || w != 64*64+64*64+64*10 {
+		t.Errorf("Evaluate changed the base network: %d of %d weights zero", z, w)
+	}
+}
+
+func TestEvaluateBadKnobs(t *testing.T) {
+	_, task := digitsTask(t)
+	env := testEnv(t)
+	for _, tc := range []struct {
+		name string
+		k    tuner.Knobs
+		want string
+	}{
+		{"w bits 0", tuner.Knobs{NWBits: 0, NABits: 4}, "n_w_bits 0"},
+		{"a bits 17", tuner.Knobs{NWBits: 4, NABits: 17}, "n_a_bits 17"},
+		{"p_error 1", tuner.Knobs{NWBits: 4, NABits: 4, PError: 1}, "p_error 1 outside"},
+		{"p_error negative", tuner.Knobs{NWBits: 4, NABits: 4, PError: -1e-3}, "p_error -0.001"},
+		{"both", tuner.Knobs{NWBits: 4, NABits: 4, PError: 0.1, GlobalPError: 0.1}, "both"},
+		{"pruning 1", tuner.Knobs{NWBits: 4, NABits: 4, Pruning: 1}, "pruning 1"},
+		{"strategy", tuner.Knobs{NWBits: 4, NABits: 4, Strategy: "dual"}, `strategy "dual"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tuner.Evaluate(context.Background(), env, task, tc.k)
+			if !errors.Is(err, tuner.ErrKnobs) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want ErrKnobs mentioning %q", err, tc.want)
+			}
+		})
+	}
+	// 8-bit without rounding: the first accumulator is wider than 16 bits.
+	_, err := tuner.Evaluate(context.Background(), env, task, tuner.Knobs{NWBits: 8, NABits: 8})
+	var le *circuit.LayerError
+	if !errors.Is(err, tuner.ErrInfeasible) || !errors.Is(err, circuit.ErrTooWide) || !errors.As(err, &le) || le.Layer != "fc1" ||
+		!strings.Contains(err.Error(), "rounding_threshold_bits") {
+		t.Errorf("8-bit unrounded: %v", err)
+	}
+}
+
+func TestResolveSpec(t *testing.T) {
+	for in, want := range map[string]string{"mlp": tuner.DefaultMLPSpec, "CNN": tuner.DefaultCNNSpec, "mlp:32": "mlp:32"} {
+		if got, err := tuner.ResolveSpec(in); err != nil || got != want {
+			t.Errorf("ResolveSpec(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := tuner.ResolveSpec("rnn:3"); !errors.Is(err, tuner.ErrSpec) {
+		t.Errorf("rnn: %v", err)
+	}
+}
+
+func TestDefaultProfile(t *testing.T) {
+	pr, err := calibration.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, task := digitsTask(t)
+	env, err := tuner.NewProfileEnv(pr, calibration.SourceDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tuner.Evaluate(context.Background(), env, task, tuner.Knobs{NWBits: 4, NABits: 4, RoundingThresholdBits: 6, PError: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(res.LatencyMS > 0) || !strings.HasPrefix(res.Calibration, calibration.SourceDefault) {
+		t.Errorf("default profile: %v ms, calibration %q", res.LatencyMS, res.Calibration)
+	}
+}
+
+// BenchmarkEvaluateDigits is one digits trial with the model given: compile, parameters
+// (memoized after the first), simulation over the 360 test images and latency.
+func BenchmarkEvaluateDigits(b *testing.B) {
+	_, task := digitsTask(b)
+	env := testEnv(b)
+	k := tuner.Knobs{NWBits: 4, NABits: 4, RoundingThresholdBits: 6, PError: 0.01}
+	for b.Loop() {
+		if _, err := tuner.Evaluate(context.Background(), env, task, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
