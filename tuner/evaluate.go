@@ -538,4 +538,3 @@ func TrainBase(ctx context.Context, spec string, ds *dataset.Dataset, t Task, cf
 	}
 	return net, nil
 }
-
