@@ -70,6 +70,13 @@ func (s *Standardizer) Apply(x *mat.Dense) *mat.Dense {
 		panic(fmt.Sprintf("model: standardizer has %d features, data has %d", len(s.Mean), c))
 	}
 	out := mat.NewDense(r, c, nil)
+	s.applyTo(out, x)
+	return out
+}
+
+// applyTo writes x standardized into dst (same shape; dst may be x).
+func (s *Standardizer) applyTo(dst, x *mat.Dense) {
+	r, c := x.Dims()
 	inv := make([]float64, c)
 	for j, sd := range s.Std {
 		inv[j] = 1
@@ -78,12 +85,11 @@ func (s *Standardizer) Apply(x *mat.Dense) *mat.Dense {
 		}
 	}
 	for i := 0; i < r; i++ {
-		src, dst := x.RawRowView(i), out.RawRowView(i)
+		src, d := x.RawRowView(i), dst.RawRowView(i)
 		for j, v := range src {
-			dst[j] = (v - s.Mean[j]) * inv[j]
+			d[j] = (v - s.Mean[j]) * inv[j]
 		}
 	}
-	return out
 }
 
 func (s *Standardizer) clone() *Standardizer {

@@ -141,7 +141,6 @@ func Train(ctx context.Context, net *Network, train, val Data, cfg TrainConfig) 
 		}
 	}
 	compact(net)
-	xs := net.Standardize(train.X)
 	var xv *mat.Dense
 	if hasVal {
 		xv = net.Standardize(val.X)
@@ -166,7 +165,7 @@ func Train(ctx context.Context, net *Network, train, val Data, cfg TrainConfig) 
 				return res, fmt.Errorf("model: train: epoch %d: %w", epoch, err)
 			}
 			idx := order[b0:min(b0+cfg.BatchSize, n)]
-			sum += t.step(xs, train.Y, idx)
+			sum += t.step(train.X, train.Y, idx)
 			batches++
 		}
 		st := EpochStats{Epoch: epoch, TrainLoss: sum / float64(batches), ValLoss: math.NaN(), ValAccuracy: math.NaN()}
@@ -265,14 +264,18 @@ func newTrainer(net *Network, cfg TrainConfig) *trainer {
 	return t
 }
 
-// step runs forward and backward on the samples idx of x and takes one Adam step. It
-// returns the mean loss of the batch.
+// step gathers the raw samples idx of x, standardizes them, runs forward and backward
+// and takes one Adam step. It returns the mean loss of the batch. Standardizing batch by
+// batch spares a standardized copy of the whole training set.
 func (t *trainer) step(x *mat.Dense, y []int, idx []int) float64 {
 	_, c := x.Dims()
 	b := len(idx)
 	t.xb = reuse(t.xb, b, c)
 	for i, k := range idx {
 		copy(t.xb.RawRowView(i), x.RawRowView(k))
+	}
+	if s := t.net.Standardizer; s != nil {
+		s.applyTo(t.xb, t.xb)
 	}
 	loss := t.lossGrad(t.xb, func(i int) int { return y[idx[i]] })
 	t.adam()
