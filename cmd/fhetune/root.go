@@ -57,6 +57,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 		newStudyCmd(a),
 		newParamsCmd(a),
 		newModelCmd(a),
+		newCalibrateCmd(a),
 	)
 	return root
 }

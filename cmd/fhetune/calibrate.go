@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
+)
+
+// calibrateOutput is what `fhetune calibrate --json` prints.
+type calibrateOutput struct {
+	// ID is the stored profile's id; Calibration the same as consumers report it.
+	ID          int64  `json:"id"`
+	Calibration string `json:"calibration"`
+	Machine     string `json:"machine"`
+	// Table has one row per measured set; LOO is the leave-one-out error.
+	Table []calibration.Row `json:"table"`
+	LOO   calibration.LOO   `json:"loo"`
+	// Profile is the stored payload.
+	Profile calibration.Profile `json:"profile"`
+}
+
+type calibrateFlags struct {
+	maxPrecision int
+	pErrorList   string
+	pErrors      []float64
+	repeats      int
+	quick        bool
+	asJSON       bool
+	out          string
+	seed         uint64
+}
+
+// quickMaxPrecision and quickRepeats are what --quick changes (unless the flags are
+// given too).
+const (
+	quickMaxPrecision = 5
+	quickRepeats      = 3
+)
+
+// quickLog2Norm2s are the norms --quick queries: one instead of two halves the sets.
+var quickLog2Norm2s = []float64{0}
+
+func newCalibrateCmd(a *app) *cobra.Command {
+	var f calibrateFlags
+	c := &cobra.Command{
+		Use:   "calibrate",
+		Short: "Measure real TFHE bootstraps on this machine and fit the latency model",
+		Long: `calibrate runs real keyswitch + programmable bootstraps with tfhe-go on a spread of
+parameter sets: the optimizer's pick for every precision 1..--max-precision, p_error of
+--p-errors and log2 norm2 0 and 2, plus runner-up sets of other (k, N) that separate
+the terms of the model. For each set it generates keys, times --repeats calls on one
+core after a warm-up (median; the CPU time of the working thread, which is the wall time
+on an idle core), runs one bootstrap per core at once for the throughput, and times a
+levelled dot product. Every bootstrap is decrypted and checked.
+
+It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
+FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
+measured and predicted times with the leave-one-out error, and saves the profile in the
+database. params, eval and studies use the newest profile; without one they use the
+built-in default and say "calibration": "default".
+
+--quick measures precisions up to 5 at log2 norm2 0 only, with 3 repeats (under a
+minute on 2 idle cores).
+Timings are only as good as the machine is quiet: the profile records the load average.`,
+		Example: `  fhetune calibrate --quick
+  fhetune calibrate --max-precision 8 --repeats 7 --json > calibration.json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.check(c); err != nil {
+				return err
+			}
+			return runCalibrate(c.Context(), a, f, commandLine(c))
+		},
+	}
+	fl := c.Flags()
+	fl.IntVar(&f.maxPrecision, "max-precision", 8, "largest TLU precision to measure, 1..16")
+	fl.StringVar(&f.pErrorList, "p-errors", "6.3e-5,1e-3,1e-2", "comma-separated per-TLU p_error values the optimizer is queried at, each in (0, 1)")
+	fl.IntVar(&f.repeats, "repeats", 5, "timed single-core calls per set after one warm-up")
+	fl.BoolVar(&f.quick, "quick", false, "precisions up to 5, log2 norm2 0 only, 3 repeats (unless given)")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
+	fl.StringVar(&f.out, "out", "", "also write the profile payload to this file (how the built-in default is made)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the lookup tables and inputs")
+	return c
+}
+
+// check applies --quick and validates the flags; every refusal is bad input (exit 2).
+func (f *calibrateFlags) check(c *cobra.Command) error {
+	changed := c.Flags().Changed
+	if f.quick {
+		if !changed("max-precision") {
+			f.maxPrecision = quickMaxPrecision
+		}
+		if !changed("repeats") {
+			f.repeats = quickRepeats
+		}
+	}
+	f.pErrors = nil
+	for _, field := range strings.Split(f.pErrorList, ",") {
+		field = strings.TrimSpace(field)
+		if field == "" {
+			continue
+		}
+		e, err := strconv.ParseFloat(field, 64)
+		if err != nil {
+			return badInput("calibrate: --p-errors value %q is not a number", field)
+		}
+		if !(e > 0 && e < 1) {
+			return badInput("calibrate: --p-errors value %g outside (0, 1)", e)
+		}
+		f.pErrors = append(f.pErrors, e)
+	}
+	switch {
+	case f.maxPrecision < fhe.MinPrecision:
+		return badInput("calibrate: --max-precision %d: empty precision range %d..%d", f.maxPrecision, fhe.MinPrecision, f.maxPrecision)
+	case f.maxPrecision > fhe.MaxPrecision:
+		return badInput("calibrate: --max-precision %d above %d", f.maxPrecision, fhe.MaxPrecision)
+	case len(f.pErrors) == 0:
+		return badInput("calibrate: --p-errors is empty")
+	case f.repeats < 1 || f.repeats > 1000:
+		return badInput("calibrate: --repeats %d outside 1..1000", f.repeats)
+	}
+	return nil
+}
+
+// commandLine rebuilds the command as typed, without the global --db (a local path).
+func commandLine(c *cobra.Command) string {
+	parts := []string{c.CommandPath()}
+	c.Flags().Visit(func(fl *pflag.Flag) {
+		if c.InheritedFlags().Lookup(fl.Name) != nil {
+			return
+		}
+		if fl.Value.Type() == "bool" {
+			parts = append(parts, "--"+fl.Name)
+			return
+		}
+		parts = append(parts, "--"+fl.Name, fl.Value.String())
+	})
+	return strings.Join(parts, " ")
+}
+
+func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string) error {
+	// Open (and create) the database first: a bad --db fails before minutes of work.
+	store, err := a.openStore(ctx, false)
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	defer store.Close()
+
+	o, err := fhe.NewOptimizer()
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	plan := calibration.PlanOptions{MaxPrecision: f.maxPrecision, PErrors: f.pErrors}
+	if f.quick {
+		plan.Log2Norm2s = quickLog2Norm2s
+	}
+	targets, err := calibration.Plan(o, plan)
+	if errors.Is(err, calibration.ErrNoSets) {
+		return badInput("calibrate: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	bar := newProgressBar(a.stderr, len(targets))
+	pr, err := calibration.Calibrate(ctx, targets, calibration.Options{
+		Measure:  calibration.MeasureOptions{Repeats: f.repeats},
+		Seed:     f.seed,
+		Command:  command,
+		Progress: bar.update,
+	})
+	bar.finish()
+	if errors.Is(err, calibration.ErrRefused) {
+		return badInput("calibrate: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	payload, err := pr.Encode()
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	if f.out != "" {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, payload, "", "  "); err != nil {
+			return fmt.Errorf("calibrate: %w", err)
+		}
+		buf.WriteByte('\n')
+		if err := os.WriteFile(f.out, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("calibrate: write --out: %w", err)
+		}
+	}
+	id, err := store.SaveProfile(ctx, pr.Machine.String(), payload)
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", storeError(err))
+	}
+	pr.ID = id
+	out := calibrateOutput{ID: id, Calibration: fmt.Sprint(id), Machine: pr.Machine.String(),
+		Table: pr.Table(), LOO: pr.LOO, Profile: pr}
+	if f.asJSON {
+		return writeJSON(a.stdout, out)
+	}
+	return writeCalibration(a.stdout, out, a.dbPath)
+}
+
+// writeCalibration prints the table, the held-out error, the model and where it went.
+func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
+	pr := out.Profile
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "set\tchosen as\tmeasured ms\tpredicted ms\terror\tleft out\tall cores ms\twrong\t\n")
+	for _, r := range out.Table {
+		fmt.Fprintf(tw, "%v\t%s\t%.2f\t%.2f\t%+.1f%%\t%+.1f%%\t%.2f\t%d/%d\t\n", r.Set, r.Label, r.MeasuredMS,
+			r.PredictedMS, 100*r.Error, 100*r.LOOError, r.ParallelMS, r.Wrong, r.Bootstraps)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nleave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
+		100*pr.LOO.Median, 100*pr.LOO.Max, len(pr.Measurements))
+	fmt.Fprintf(w, "model (ms per call, one core):")
+	for i, t := range pr.Model.Terms {
+		fmt.Fprintf(w, " %s %.4g", t, pr.Model.Coef[i])
+		if i < len(pr.Model.Terms)-1 {
+			fmt.Fprint(w, " +")
+		}
+	}
+	fmt.Fprintf(w, "\nall %d cores: one bootstrap takes %.3g × single-core ms + %.3g ms per MB of keys\n",
+		pr.Parallel.Workers, pr.Parallel.Scale, pr.Parallel.MSPerMB)
+	fmt.Fprintf(w, "levelled dot product: %.3g ns per coefficient\n", pr.DotNSPerCoef)
+	fmt.Fprintf(w, "bootstraps checked: %d, wrong: %d (noise model expects %.2g)\n", pr.Bootstraps, pr.Wrong, pr.ExpectedWrong)
+	fmt.Fprintf(w, "machine: %s, %s, tfhe-go %s, clock %s, load average %v\n", out.Machine, pr.Go, pr.TFHEGo, pr.Clock, pr.LoadAverage)
+	_, err := fmt.Fprintf(w, "saved calibration profile %d in %s\n", out.ID, dbPath)
+	return err
+}
+
+// progressBar shows calibration progress on stderr: a redrawn bar on a terminal, one
+// plain line per finished set otherwise.
+type progressBar struct {
+	w     io.Writer
+	tty   bool
+	total int
+	drawn bool
+}
+
+func newProgressBar(w io.Writer, total int) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progressBar{w: w, tty: tty, total: total}
+}
+
+func (b *progressBar) update(e calibration.Event) {
+	elapsed := e.Elapsed.Truncate(time.Second)
+	if !b.tty {
+		if e.Phase == calibration.PhaseDone && e.Measurement != nil {
+			m := e.Measurement
+			fmt.Fprintf(b.w, "calibrate: %d/%d %v: %.2f ms (keyswitch %.2f, bootstrap %.2f), keys %.0f ms, %d/%d wrong, %s\n",
+				e.Index+1, e.Total, e.Target.Params, m.MS, m.KSMS, m.PBSMS, m.KeygenMS, m.Wrong, m.Bootstraps, elapsed)
+		}
+		return
+	}
+	const width = 24
+	done := e.Index
+	if e.Phase == calibration.PhaseDone {
+		done++
+	}
+	filled := width * done / max(1, b.total)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	fmt.Fprintf(b.w, "\r\033[K[%s] %d/%d %v %s %s", bar, done, b.total, e.Target.Params, e.Phase, elapsed)
+	b.drawn = true
+}
+
+// finish ends the bar's line.
+func (b *progressBar) finish() {
+	if b.tty && b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/studies"
+)
+
+// calibrateCLI runs fhetune with args and returns its exit code, stdout and stderr.
+func calibrateCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCalibrateSavesProfile(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "fhetune.db")
+	outFile := filepath.Join(dir, "profile.json")
+	// Precisions 1 and 2 at one p_error: the smallest spread that still fits the model.
+	code, out, errs := calibrateCLI(t, "--db", db, "calibrate", "--quick", "--max-precision", "2",
+		"--p-errors", "1e-2", "--repeats", "2", "--out", outFile, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var res calibrateOutput
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
+	}
+	if res.ID != 1 || res.Calibration != "1" || len(res.Table) < 4 || len(res.LOO.Errors) != len(res.Table) {
+		t.Errorf("id %d, calibration %q, %d rows, %d LOO errors", res.ID, res.Calibration, len(res.Table), len(res.LOO.Errors))
+	}
+	for _, r := range res.Table {
+		if !(r.MeasuredMS > 0) || !(r.PredictedMS > 0) || r.Bootstraps == 0 {
+			t.Errorf("row %+v", r)
+		}
+	}
+	if got := res.Profile.Command; got != "fhetune calibrate --json --max-precision 2 --out "+outFile+" --p-errors 1e-2 --quick --repeats 2" {
+		t.Errorf("recorded command %q", got)
+	}
+	// Progress went to stderr as plain lines (stderr is not a terminal here).
+	if !strings.Contains(errs, "calibrate: 1/") || strings.Contains(errs, "\r") {
+		t.Errorf("stderr progress %q", errs)
+	}
+
+	// The database holds the profile; --out holds the same payload.
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db, studies.MustExist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stored, source, err := calibration.Latest(ctx, s)
+	if err != nil || source != "1" {
+		t.Fatalf("Latest: source %q, error %v", source, err)
+	}
+	b, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := calibration.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written.ID = stored.ID
+	p := res.Table[0].Set.MustCompile()
+	if stored.PredictMS(p) != written.PredictMS(p) || stored.PredictMS(p) != res.Table[0].PredictedMS {
+		t.Errorf("predictions differ: stored %g, --out %g, table %g", stored.PredictMS(p), written.PredictMS(p), res.Table[0].PredictedMS)
+	}
+}
+
+func TestCalibrateBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"empty precision range", []string{"--max-precision", "0"}, "empty precision range 1..0"},
+		{"precision above 16", []string{"--max-precision", "17"}, "--max-precision 17 above 16"},
+		{"p_error zero", []string{"--p-errors", "1e-3,0"}, "--p-errors value 0 outside (0, 1)"},
+		{"p_error not a number", []string{"--p-errors", "often"}, "often"},
+		{"no repeats", []string{"--repeats", "0"}, "--repeats 0 outside 1..1000"},
+		{"argument", []string{"now"}, "unknown command"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "fhetune.db")
+			args := append([]string{"--db", db, "calibrate"}, c.args...)
+			code, out, errs := calibrateCLI(t, args...)
+			if code != 2 || out != "" || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and one line with %q", code, out, errs, c.want)
+			}
+			if _, err := os.Stat(db); !os.IsNotExist(err) {
+				t.Errorf("bad input created the database (stat: %v)", err)
+			}
+		})
+	}
+}
+
+func TestCalibrateBadDatabase(t *testing.T) {
+	// A file that is not SQLite: refused before anything is measured, and left alone.
+	db := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(db, []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := calibrateCLI(t, "--db", db, "calibrate", "--quick")
+	if code != 2 || out != "" || !strings.HasPrefix(errs, "fhetune: calibrate: ") || strings.Contains(errs, "calibrate: 1/") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if b, _ := os.ReadFile(db); string(b) != "not a database" {
+		t.Errorf("file changed to %q", b)
+	}
+}

@@ -1,0 +1,156 @@
+package calibration
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/fhetune/fhetune/fhe"
+)
+
+// Chooser picks parameter sets for table lookups; *fhe.Optimizer is one.
+type Chooser interface {
+	// Optimize returns the cheapest set for a query.
+	Optimize(q fhe.Query) (fhe.Solution, error)
+	// Alternatives returns the cheapest set of every (k, N), cheapest first.
+	Alternatives(q fhe.Query) ([]fhe.Solution, error)
+}
+
+var _ Chooser = (*fhe.Optimizer)(nil)
+
+// PlanOptions says which sets [Plan] chooses. Zero values mean the defaults.
+type PlanOptions struct {
+	// MinPrecision and MaxPrecision bound the TLU precisions (default 1..8).
+	MinPrecision, MaxPrecision int
+	// PErrors are the per-TLU error probabilities queried (default 6.3e-5, 1e-3, 1e-2).
+	PErrors []float64
+	// Log2Norm2s are the dot-product norms queried (default 0 and 2).
+	Log2Norm2s []float64
+	// Alternatives is how many runner-up (k, N) sets to add per precision, queried at
+	// the middle p_error and the first norm: these off-optimum sets vary k and N apart
+	// from the precision, which separates the terms of the model (default 2; negative
+	// for none).
+	Alternatives int
+	// MaxLogPolyDegree leaves out alternatives with a larger log2 N, whose keys take
+	// long to generate (default: the largest log2 N among the optimizer's picks).
+	MaxLogPolyDegree int
+}
+
+// DefaultPErrors are the p_error values [Plan] queries by default: Concrete's reference
+// 6.3e-5 (a 4σ bound), 1e-3 and 1e-2.
+var DefaultPErrors = []float64{6.3e-5, 1e-3, 1e-2}
+
+func (o PlanOptions) withDefaults() PlanOptions {
+	if o.MinPrecision == 0 {
+		o.MinPrecision = 1
+	}
+	if o.MaxPrecision == 0 {
+		o.MaxPrecision = 8
+	}
+	if o.PErrors == nil {
+		o.PErrors = DefaultPErrors
+	}
+	if o.Log2Norm2s == nil {
+		o.Log2Norm2s = []float64{0, 2}
+	}
+	if o.Alternatives == 0 {
+		o.Alternatives = 2
+	}
+	return o
+}
+
+// Plan chooses the sets to measure: the optimizer's pick for every precision, p_error
+// and norm, then for every precision a few runner-up sets of other (k, N). Each set is
+// measured once, at the first query that chose it, so that query's precision and norm
+// shape its inputs. An empty precision range, no p_error or no norm is [ErrNoSets]; a
+// query without any solution is skipped, and if none has one the result is ErrNoSets.
+func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
+	o := opts.withDefaults()
+	switch {
+	case o.MinPrecision < fhe.MinPrecision || o.MaxPrecision > fhe.MaxPrecision:
+		return nil, fmt.Errorf("%w: precision range %d..%d not within %d..%d", ErrNoSets, o.MinPrecision, o.MaxPrecision, fhe.MinPrecision, fhe.MaxPrecision)
+	case o.MinPrecision > o.MaxPrecision:
+		return nil, fmt.Errorf("%w: empty precision range %d..%d", ErrNoSets, o.MinPrecision, o.MaxPrecision)
+	case len(o.PErrors) == 0:
+		return nil, fmt.Errorf("%w: no p_error values", ErrNoSets)
+	case len(o.Log2Norm2s) == 0:
+		return nil, fmt.Errorf("%w: no log2 norm2 values", ErrNoSets)
+	}
+	for _, e := range o.PErrors {
+		if !(e > 0 && e < 1) {
+			return nil, fmt.Errorf("%w: p_error %g outside (0, 1)", ErrNoSets, e)
+		}
+	}
+	var out []Target
+	seen := map[fhe.ParamsLiteral]bool{}
+	add := func(s fhe.Solution, label string) {
+		lit := s.Params.Literal()
+		if seen[lit] {
+			return
+		}
+		seen[lit] = true
+		out = append(out, Target{
+			Params: s.Params, Precision: s.Query.Precision, Log2Norm2: s.Query.Log2Norm2,
+			PError: s.PError, Label: label,
+		})
+	}
+	maxLogN := o.MaxLogPolyDegree
+	for p := o.MinPrecision; p <= o.MaxPrecision; p++ {
+		for _, e := range o.PErrors {
+			for _, l := range o.Log2Norm2s {
+				s, err := c.Optimize(fhe.Query{Precision: p, Log2Norm2: l, PError: e})
+				if errors.Is(err, fhe.ErrNoSolution) {
+					continue
+				}
+				if err != nil {
+					return nil, fmt.Errorf("plan precision %d, p_error %g, log2 norm2 %g: %w", p, e, l, err)
+				}
+				add(s, fmt.Sprintf("optimum p=%d e=%.2g L=%g", p, e, l))
+				if opts.MaxLogPolyDegree == 0 {
+					maxLogN = max(maxLogN, s.Params.LogPolyDegree())
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no query of precision %d..%d has a solution", ErrNoSets, o.MinPrecision, o.MaxPrecision)
+	}
+	if o.Alternatives > 0 {
+		e := o.PErrors[len(o.PErrors)/2]
+		for p := o.MinPrecision; p <= o.MaxPrecision; p++ {
+			alts, err := c.Alternatives(fhe.Query{Precision: p, Log2Norm2: o.Log2Norm2s[0], PError: e})
+			if errors.Is(err, fhe.ErrNoSolution) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("plan alternatives of precision %d: %w", p, err)
+			}
+			added := 0
+			for _, s := range alts[min(1, len(alts)):] {
+				if added == o.Alternatives {
+					break
+				}
+				if s.Params.LogPolyDegree() > maxLogN || seen[s.Params.Literal()] {
+					continue
+				}
+				add(s, fmt.Sprintf("runner-up p=%d e=%.2g L=%g", p, e, o.Log2Norm2s[0]))
+				added++
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Target) int {
+		return cmpFloat(a.Params.PBSComplexity(), b.Params.PBSComplexity())
+	})
+	return out, nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b || (math.IsNaN(a) && !math.IsNaN(b)):
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

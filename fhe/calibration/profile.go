@@ -1,0 +1,413 @@
+package calibration
+
+import (
+	"bufio"
+	"context"
+	_ "embed" // the built-in default profile
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/studies"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Format is the version of the [Profile] payload written by this package.
+const Format = 1
+
+// SourceDefault is the source [Latest] reports for the built-in default profile.
+const SourceDefault = "default"
+
+// Machine describes the computer a profile was measured on.
+type Machine struct {
+	// CPU is the model name from /proc/cpuinfo ("unknown" elsewhere).
+	CPU string `json:"cpu"`
+	// Cores is the number of cores Go may use (GOMAXPROCS).
+	Cores int `json:"cores"`
+	// OS and Arch are Go's GOOS and GOARCH.
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
+}
+
+// String formats the machine as stored with a profile, e.g. "AMD EPYC, 2 cores, linux/amd64".
+func (m Machine) String() string {
+	return fmt.Sprintf("%s, %d cores, %s/%s", m.CPU, m.Cores, m.OS, m.Arch)
+}
+
+// DetectMachine describes the running machine.
+func DetectMachine() Machine {
+	return Machine{CPU: cpuModel(), Cores: runtime.GOMAXPROCS(0), OS: runtime.GOOS, Arch: runtime.GOARCH}
+}
+
+// cpuModel reads the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(key) == "model name" {
+			return strings.TrimSpace(val)
+		}
+	}
+	return "unknown"
+}
+
+// loadAverage returns the one-minute load average from /proc/loadavg, or −1.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// TFHEGoVersion reports the tfhe-go module version linked into the running binary.
+func TFHEGoVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, m := range info.Deps {
+		if m.Path == "github.com/sp301415/tfhe-go" {
+			if m.Replace != nil {
+				return m.Replace.Version
+			}
+			return m.Version
+		}
+	}
+	return "unknown"
+}
+
+// ParallelModel predicts the time of one bootstrap while every core runs one, which
+// exceeds the single-core time when the cores compete for memory bandwidth:
+//
+//	parallel ms = Scale · single-core ms + MSPerMB · key megabytes
+//
+// with the key size from [KeyBytes].
+type ParallelModel struct {
+	// Workers is the number of cores that ran at once.
+	Workers int `json:"workers"`
+	// Scale and MSPerMB are the fitted non-negative coefficients.
+	Scale   float64 `json:"scale"`
+	MSPerMB float64 `json:"ms_per_mb"`
+}
+
+// KeyBytes returns the bytes of the evaluation keys one bootstrap streams through:
+// the bootstrap key n·(k+1)²·l_br·N float64s and the keyswitching key
+// (k·N − n)·l_ks·(n+1) uint64s.
+func KeyBytes(p fhe.Params) float64 {
+	k1 := float64(p.GLWERank() + 1)
+	brk := float64(p.LWEDimension()) * k1 * k1 * float64(p.BRLevel()) * float64(p.PolyDegree())
+	ksk := float64(p.GLWEDimension()-p.LWEDimension()) * float64(p.KSLevel()) * float64(p.LWEDimension()+1)
+	return 8 * (brk + ksk)
+}
+
+// Profile is a calibration: the measurements of one machine and the models fitted to
+// them. It is the payload stored in the study database (as JSON) and embedded as the
+// built-in default. A Profile is a value; its methods are safe for concurrent use.
+type Profile struct {
+	// Format is the payload version, [Format].
+	Format int `json:"format"`
+	// Machine, Go and TFHEGo say where it was measured, Created when, Command how.
+	Machine Machine   `json:"machine"`
+	Go      string    `json:"go"`
+	TFHEGo  string    `json:"tfhe_go"`
+	Created time.Time `json:"created"`
+	Command string    `json:"command"`
+	// Clock names the clock of every time (see [Measurement]).
+	Clock string `json:"clock"`
+	// LoadAverage holds the one-minute load average when measuring started and ended,
+	// which says how busy the machine was.
+	LoadAverage []float64 `json:"load_average"`
+	// Model predicts one KS+PBS on one core; LOO is its leave-one-out error.
+	Model Model `json:"model"`
+	LOO   LOO   `json:"loo"`
+	// Parallel predicts one bootstrap while all cores run one.
+	Parallel ParallelModel `json:"parallel"`
+	// DotNSPerCoef is the median time of one coefficient multiply-add of a levelled
+	// dot product, in ns.
+	DotNSPerCoef float64 `json:"dot_ns_per_coef"`
+	// Measurements holds every measured set, in the order of LOO.Errors.
+	Measurements []Measurement `json:"measurements"`
+	// Bootstraps counts the bootstraps run and checked; Wrong those that decrypted to
+	// a wrong value; ExpectedWrong the sum of their noise-model error probabilities.
+	Bootstraps    int     `json:"bootstraps"`
+	Wrong         int     `json:"wrong"`
+	ExpectedWrong float64 `json:"expected_wrong"`
+
+	// ID is the database id, zero for the built-in default; it is not part of the
+	// payload.
+	ID int64 `json:"-"`
+}
+
+// PredictMS returns the predicted milliseconds of one keyswitch + programmable bootstrap
+// of p on one core.
+func (pr Profile) PredictMS(p fhe.Params) float64 { return pr.Model.Predict(p) }
+
+// ParallelMS returns the predicted milliseconds of one bootstrap of p while all
+// [ParallelModel.Workers] cores run one.
+func (pr Profile) ParallelMS(p fhe.Params) float64 {
+	single := pr.PredictMS(p)
+	if pr.Parallel.Workers <= 1 {
+		return single
+	}
+	return pr.Parallel.Scale*single + pr.Parallel.MSPerMB*KeyBytes(p)/1e6
+}
+
+// Workers returns the number of cores the throughput estimates assume.
+func (pr Profile) Workers() int { return max(1, pr.Parallel.Workers) }
+
+// ThroughputPerS returns the predicted bootstraps per second of p with all cores busy.
+func (pr Profile) ThroughputPerS(p fhe.Params) float64 {
+	return float64(pr.Workers()) * 1000 / pr.ParallelMS(p)
+}
+
+// LayerMS returns the predicted milliseconds of tlus independent bootstraps of p spread
+// over all cores: full rounds of Workers bootstraps at the parallel time, and a last
+// round of one bootstrap at the single-core time.
+func (pr Profile) LayerMS(p fhe.Params, tlus int) float64 {
+	if tlus <= 0 {
+		return 0
+	}
+	w := pr.Workers()
+	rounds, rest := tlus/w, tlus%w
+	ms := float64(rounds) * pr.ParallelMS(p)
+	switch {
+	case rest == 1:
+		ms += pr.PredictMS(p)
+	case rest > 1:
+		ms += pr.ParallelMS(p)
+	}
+	return ms
+}
+
+// LevelledMS returns the predicted milliseconds of one dot product of terms
+// ciphertexts of p (dimension k·N) with integer weights, on one core.
+func (pr Profile) LevelledMS(p fhe.Params, terms int) float64 {
+	return float64(terms) * float64(p.GLWEDimension()+1) * pr.DotNSPerCoef / 1e6
+}
+
+// Validate checks a decoded profile; errors wrap [ErrBadProfile].
+func (pr Profile) Validate() error {
+	if pr.Format != Format {
+		return fmt.Errorf("%w: format %d, this build reads %d", ErrBadProfile, pr.Format, Format)
+	}
+	if err := pr.Model.Validate(); err != nil {
+		return err
+	}
+	pm := pr.Parallel
+	if pm.Workers < 1 || !(pm.Scale >= 0) || !(pm.MSPerMB >= 0) || math.IsInf(pm.Scale+pm.MSPerMB, 0) ||
+		pm.Scale+pm.MSPerMB == 0 {
+		return fmt.Errorf("%w: parallel model %+v", ErrBadProfile, pm)
+	}
+	if !(pr.DotNSPerCoef >= 0) || math.IsInf(pr.DotNSPerCoef, 0) {
+		return fmt.Errorf("%w: dot_ns_per_coef %g", ErrBadProfile, pr.DotNSPerCoef)
+	}
+	return nil
+}
+
+// Decode parses and validates a profile payload.
+func Decode(payload []byte) (Profile, error) {
+	var pr Profile
+	if err := json.Unmarshal(payload, &pr); err != nil {
+		return Profile{}, fmt.Errorf("%w: %w", ErrBadProfile, err)
+	}
+	if err := pr.Validate(); err != nil {
+		return Profile{}, err
+	}
+	return pr, nil
+}
+
+// Encode returns the payload of a profile (without its ID).
+func (pr Profile) Encode() (json.RawMessage, error) {
+	b, err := json.Marshal(pr)
+	if err != nil {
+		return nil, fmt.Errorf("calibration: encode profile: %w", err)
+	}
+	return b, nil
+}
+
+//go:embed default_profile.json
+var defaultProfile []byte
+
+// Default returns the built-in profile, measured by `fhetune calibrate` on the machine
+// its Machine field names (its Command and Created fields say how and when).
+func Default() (Profile, error) {
+	pr, err := Decode(defaultProfile)
+	if err != nil {
+		return Profile{}, fmt.Errorf("built-in default profile: %w", err)
+	}
+	return pr, nil
+}
+
+// ProfileStore is what [Latest] needs of the study store (*studies.Store is one).
+type ProfileStore interface {
+	// LatestProfile returns the newest stored profile or studies.ErrNoProfile.
+	LatestProfile(ctx context.Context) (studies.Profile, error)
+}
+
+var _ ProfileStore = (*studies.Store)(nil)
+
+// Latest returns the newest profile of the store and its source (its id in decimal), or
+// the built-in default and [SourceDefault] when the store holds none or is nil. A stored
+// payload that does not decode is an error, not a silent fall-back.
+func Latest(ctx context.Context, store ProfileStore) (Profile, string, error) {
+	if store != nil {
+		sp, err := store.LatestProfile(ctx)
+		switch {
+		case err == nil:
+			pr, err := Decode(sp.Payload)
+			if err != nil {
+				return Profile{}, "", fmt.Errorf("calibration profile %d: %w", sp.ID, err)
+			}
+			pr.ID = sp.ID
+			return pr, strconv.FormatInt(sp.ID, 10), nil
+		case !errors.Is(err, studies.ErrNoProfile):
+			return Profile{}, "", fmt.Errorf("latest calibration profile: %w", err)
+		}
+	}
+	pr, err := Default()
+	if err != nil {
+		return Profile{}, "", err
+	}
+	return pr, SourceDefault, nil
+}
+
+// Row is one line of a calibration table.
+type Row struct {
+	// Set and Label identify the measured set.
+	Set   fhe.ParamsLiteral `json:"set"`
+	Label string            `json:"label,omitempty"`
+	// MeasuredMS and PredictedMS are the single-core KS+PBS times; Error is
+	// (predicted − measured) / measured of the full fit, LOOError the same with the set
+	// left out of the fit.
+	MeasuredMS  float64 `json:"measured_ms"`
+	PredictedMS float64 `json:"predicted_ms"`
+	Error       float64 `json:"error"`
+	LOOError    float64 `json:"loo_error"`
+	// ParallelMS is the measured time of one bootstrap with all cores busy.
+	ParallelMS float64 `json:"parallel_ms"`
+	// Wrong of Bootstraps decrypted to a wrong value.
+	Bootstraps int `json:"bootstraps"`
+	Wrong      int `json:"wrong"`
+}
+
+// Table returns one row per measurement.
+func (pr Profile) Table() []Row {
+	rows := make([]Row, len(pr.Measurements))
+	for i, m := range pr.Measurements {
+		p, err := m.Set.Compile()
+		pred := math.NaN()
+		if err == nil {
+			pred = pr.PredictMS(p)
+		}
+		loo := math.NaN()
+		if i < len(pr.LOO.Errors) {
+			loo = pr.LOO.Errors[i]
+		}
+		rows[i] = Row{Set: m.Set, Label: m.Label, MeasuredMS: m.MS, PredictedMS: pred,
+			Error: (pred - m.MS) / m.MS, LOOError: loo, ParallelMS: m.ParallelMS,
+			Bootstraps: m.Bootstraps, Wrong: m.Wrong}
+	}
+	return rows
+}
+
+// Build fits the models to measurements and returns a profile with the totals; the
+// caller fills the provenance (Machine, Go, TFHEGo, Created, Command, LoadAverage).
+// terms nil means [DefaultTerms].
+func Build(ms []Measurement, terms []string) (Profile, error) {
+	if terms == nil {
+		terms = DefaultTerms
+	}
+	if len(ms) == 0 {
+		return Profile{}, fmt.Errorf("%w: nothing measured", ErrNoSets)
+	}
+	pts := make([]Point, len(ms))
+	for i, m := range ms {
+		p, err := m.Set.Compile()
+		if err != nil {
+			return Profile{}, fmt.Errorf("%w: measurement %d: %w", ErrFit, i, err)
+		}
+		pts[i] = Point{Params: p, KSMS: m.KSMS, PBSMS: m.PBSMS, MS: m.MS}
+	}
+	model, err := Fit(terms, pts)
+	if err != nil {
+		return Profile{}, err
+	}
+	loo, err := LeaveOneOut(terms, pts)
+	if err != nil {
+		return Profile{}, err
+	}
+	pr := Profile{Format: Format, Model: model, LOO: loo, Measurements: ms, Clock: ms[0].Clock}
+	var dots []float64
+	for _, m := range ms {
+		pr.Bootstraps += m.Bootstraps
+		pr.Wrong += m.Wrong
+		pr.ExpectedWrong += m.PError * float64(m.Bootstraps)
+		if m.DotNSPerCoef > 0 {
+			dots = append(dots, m.DotNSPerCoef)
+		}
+	}
+	pr.DotNSPerCoef = median(dots)
+	if pr.Parallel, err = fitParallel(model, ms, pts); err != nil {
+		return Profile{}, err
+	}
+	if err := pr.Validate(); err != nil {
+		return Profile{}, fmt.Errorf("%w: %w", ErrFit, err)
+	}
+	return pr, nil
+}
+
+// fitParallel fits [ParallelModel] to the measurements that ran the throughput run,
+// by non-negative least squares on relative errors. Without any, the model is one worker.
+func fitParallel(model Model, ms []Measurement, pts []Point) (ParallelModel, error) {
+	workers := 0
+	var rows [][2]float64
+	var ys []float64
+	for i, m := range ms {
+		if m.Workers < 2 || !(m.ParallelMS > 0) {
+			continue
+		}
+		if workers != 0 && m.Workers != workers {
+			return ParallelModel{}, fmt.Errorf("%w: throughput runs with %d and %d workers", ErrFit, workers, m.Workers)
+		}
+		workers = m.Workers
+		rows = append(rows, [2]float64{model.Predict(pts[i].Params), KeyBytes(pts[i].Params) / 1e6})
+		ys = append(ys, m.ParallelMS)
+	}
+	if workers == 0 {
+		return ParallelModel{Workers: 1, Scale: 1}, nil
+	}
+	a := mat.NewDense(len(rows), 2, nil)
+	b := make([]float64, len(rows))
+	for i, r := range rows {
+		a.Set(i, 0, r[0]/ys[i])
+		a.Set(i, 1, r[1]/ys[i])
+		b[i] = 1
+	}
+	x, err := nnls(a, b)
+	if err != nil {
+		return ParallelModel{}, fmt.Errorf("fit parallel model: %w", err)
+	}
+	return ParallelModel{Workers: workers, Scale: x[0], MSPerMB: x[1]}, nil
+}

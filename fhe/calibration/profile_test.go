@@ -1,0 +1,243 @@
+package calibration_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/studies"
+)
+
+// smallTargets are eight small sets varying k, N, n and both decompositions, enough to
+// fit the default terms with one left out.
+func smallTargets(t *testing.T) []calibration.Target {
+	t.Helper()
+	lits := []fhe.ParamsLiteral{
+		{GLWERank: 1, LogPolyDegree: 9, LWEDimension: 160, BRLevel: 2, BRLogBase: 10, KSLevel: 4, KSLogBase: 5},
+		{GLWERank: 2, LogPolyDegree: 8, LWEDimension: 128, BRLevel: 3, BRLogBase: 7, KSLevel: 3, KSLogBase: 6},
+		{GLWERank: 1, LogPolyDegree: 8, LWEDimension: 96, BRLevel: 2, BRLogBase: 10, KSLevel: 2, KSLogBase: 8},
+		{GLWERank: 3, LogPolyDegree: 8, LWEDimension: 200, BRLevel: 2, BRLogBase: 10, KSLevel: 5, KSLogBase: 4},
+		{GLWERank: 1, LogPolyDegree: 9, LWEDimension: 256, BRLevel: 3, BRLogBase: 7, KSLevel: 6, KSLogBase: 3},
+		{GLWERank: 2, LogPolyDegree: 9, LWEDimension: 192, BRLevel: 1, BRLogBase: 18, KSLevel: 4, KSLogBase: 5},
+		{GLWERank: 2, LogPolyDegree: 8, LWEDimension: 224, BRLevel: 2, BRLogBase: 10, KSLevel: 3, KSLogBase: 6},
+		{GLWERank: 1, LogPolyDegree: 10, LWEDimension: 128, BRLevel: 2, BRLogBase: 10, KSLevel: 2, KSLogBase: 8},
+	}
+	out := make([]calibration.Target, len(lits))
+	for i, l := range lits {
+		out[i] = smallTarget(t, l, 3, 0)
+	}
+	return out
+}
+
+func openStore(t *testing.T) *studies.Store {
+	t.Helper()
+	s, err := studies.Open(context.Background(), filepath.Join(t.TempDir(), "fhetune.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestCalibrateRoundTripsThroughDatabase(t *testing.T) {
+	ctx := context.Background()
+	targets := smallTargets(t)
+	var events []calibration.Event
+	pr, err := calibration.Calibrate(ctx, targets, calibration.Options{
+		Measure:  calibration.MeasureOptions{Repeats: 2, PerWorker: 1, DotTerms: 4},
+		Command:  "test",
+		Progress: func(e calibration.Event) { events = append(events, e) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3*len(targets) || events[len(events)-1].Phase != calibration.PhaseDone || events[len(events)-1].Measurement == nil {
+		t.Errorf("%d progress events, last %+v", len(events), events[len(events)-1])
+	}
+	if len(pr.Measurements) != len(targets) || len(pr.LOO.Errors) != len(targets) || pr.Format != calibration.Format {
+		t.Fatalf("profile has %d measurements, %d LOO errors, format %d", len(pr.Measurements), len(pr.LOO.Errors), pr.Format)
+	}
+	if pr.Wrong != 0 || pr.Bootstraps == 0 {
+		t.Errorf("%d wrong of %d bootstraps", pr.Wrong, pr.Bootstraps)
+	}
+	if pr.Machine.Cores < 1 || pr.Go == "" || pr.TFHEGo == "" || pr.Command != "test" || pr.Created.IsZero() || len(pr.LoadAverage) != 2 {
+		t.Errorf("provenance %+v %q %q %q %v %v", pr.Machine, pr.Go, pr.TFHEGo, pr.Command, pr.Created, pr.LoadAverage)
+	}
+	for i, tg := range targets {
+		if ms := pr.PredictMS(tg.Params); !(ms > 0) || math.IsInf(ms, 0) {
+			t.Errorf("set %d: predicted %g ms", i, ms)
+		}
+	}
+
+	store := openStore(t)
+	payload, err := pr.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := store.SaveProfile(ctx, pr.Machine.String(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, source, err := calibration.Latest(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != id || source != "1" || id != 1 {
+		t.Errorf("id %d, source %q, saved as %d", got.ID, source, id)
+	}
+	pr.ID = id
+	if !reflect.DeepEqual(got, pr) {
+		t.Errorf("profile changed through the database:\n got %+v\nwant %+v", got, pr)
+	}
+	for _, tg := range targets {
+		if a, b := got.PredictMS(tg.Params), pr.PredictMS(tg.Params); a != b {
+			t.Errorf("%v: %g ms after the round trip, %g before", tg.Params, a, b)
+		}
+	}
+}
+
+func TestCalibrateRefusesBeforeMeasuring(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	targets := smallTargets(t)[:3]
+	bad := fhe.ParamsLiteral{GLWERank: 1, LogPolyDegree: 8, LWEDimension: 300, BRLevel: 1, BRLogBase: 20, KSLevel: 3, KSLogBase: 4}
+	targets = append(targets, smallTarget(t, bad, 2, 0))
+	calls := 0
+	pr, err := calibration.Calibrate(ctx, targets, calibration.Options{Progress: func(calibration.Event) { calls++ }})
+	if !errors.Is(err, calibration.ErrRefused) || !strings.Contains(err.Error(), "lwe_dimension 300 larger than k·N = 256") {
+		t.Fatalf("error %v, want ErrRefused naming lwe_dimension", err)
+	}
+	if calls != 0 || len(pr.Measurements) != 0 {
+		t.Errorf("%d progress events and %d measurements before refusing", calls, len(pr.Measurements))
+	}
+	if _, err := calibration.Calibrate(ctx, nil, calibration.Options{}); !errors.Is(err, calibration.ErrNoSets) {
+		t.Errorf("no targets: %v, want ErrNoSets", err)
+	}
+	// Nothing was saved: the store still falls back to the default profile.
+	if _, source, err := calibration.Latest(ctx, store); err != nil || source != calibration.SourceDefault {
+		t.Errorf("Latest: source %q, error %v", source, err)
+	}
+}
+
+func TestCalibrateCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	targets := smallTargets(t)[:4]
+	_, err := calibration.Calibrate(ctx, targets, calibration.Options{Progress: func(e calibration.Event) {
+		if e.Index == 1 && e.Phase == calibration.PhaseMeasure {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+}
+
+func TestLatestFallsBackToDefault(t *testing.T) {
+	ctx := context.Background()
+	def, err := calibration.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.ID != 0 || def.Machine.CPU == "" || def.Command == "" || def.Created.IsZero() || def.TFHEGo == "" || len(def.Measurements) == 0 {
+		t.Errorf("default profile lacks provenance: %+v", def.Machine)
+	}
+	for name, store := range map[string]calibration.ProfileStore{"nil store": nil, "empty database": openStore(t)} {
+		t.Run(name, func(t *testing.T) {
+			pr, source, err := calibration.Latest(ctx, store)
+			if err != nil || source != calibration.SourceDefault || !reflect.DeepEqual(pr, def) {
+				t.Errorf("source %q, error %v", source, err)
+			}
+		})
+	}
+	t.Run("bad payload", func(t *testing.T) {
+		store := openStore(t)
+		if _, err := store.SaveProfile(ctx, "m", json.RawMessage(`{"format": 99}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := calibration.Latest(ctx, store); !errors.Is(err, calibration.ErrBadProfile) {
+			t.Errorf("error %v, want ErrBadProfile", err)
+		}
+	})
+}
+
+func TestDefaultProfilePredicts(t *testing.T) {
+	def, err := calibration.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Concrete's 4-, 6- and 8-bit sets must cost more as the precision grows.
+	sets := []fhe.ParamsLiteral{
+		{GLWERank: 2, LogPolyDegree: 10, LWEDimension: 801, BRLevel: 1, BRLogBase: 23, KSLevel: 3, KSLogBase: 4},
+		{GLWERank: 1, LogPolyDegree: 12, LWEDimension: 881, BRLevel: 1, BRLogBase: 22, KSLevel: 4, KSLogBase: 4},
+		{GLWERank: 1, LogPolyDegree: 14, LWEDimension: 1006, BRLevel: 2, BRLogBase: 15, KSLevel: 5, KSLogBase: 4},
+	}
+	prev := 0.0
+	for _, l := range sets {
+		p := l.MustCompile()
+		ms := def.PredictMS(p)
+		if !(ms > prev) {
+			t.Errorf("%v: %g ms, not above the previous %g", l, ms, prev)
+		}
+		prev = ms
+		if tp := def.ThroughputPerS(p); !(tp > 0) {
+			t.Errorf("%v: throughput %g", l, tp)
+		}
+	}
+}
+
+func TestLayerMS(t *testing.T) {
+	pr := calibration.Profile{
+		Format:   calibration.Format,
+		Model:    calibration.Model{Terms: []string{"ks_call", "br_call"}, Coef: []float64{1, 9}},
+		Parallel: calibration.ParallelModel{Workers: 2, Scale: 1.5},
+	}
+	if err := pr.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := fhe.ParamsLiteral{GLWERank: 1, LogPolyDegree: 10, LWEDimension: 700, BRLevel: 1, BRLogBase: 20, KSLevel: 3, KSLogBase: 4}.MustCompile()
+	cases := []struct {
+		tlus int
+		want float64
+	}{
+		{0, 0}, {1, 10}, {2, 15}, {3, 25}, {4, 30}, {5, 40},
+	}
+	for _, c := range cases {
+		if got := pr.LayerMS(p, c.tlus); got != c.want {
+			t.Errorf("LayerMS(%d) = %g, want %g", c.tlus, got, c.want)
+		}
+	}
+	if got := pr.ThroughputPerS(p); got != 2*1000/15.0 {
+		t.Errorf("throughput %g", got)
+	}
+	pr.DotNSPerCoef = 0.5
+	if got := pr.LevelledMS(p, 1000); got != 1000*1025*0.5/1e6 {
+		t.Errorf("levelled %g ms", got)
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	cases := map[string]string{
+		"not JSON":      `{`,
+		"wrong format":  `{"format": 2}`,
+		"no model":      `{"format": 1, "parallel": {"workers": 1, "scale": 1}}`,
+		"bad parallel":  `{"format": 1, "model": {"terms": ["ks_mac"], "coef": [1]}, "parallel": {"workers": 0}}`,
+		"negative coef": `{"format": 1, "model": {"terms": ["ks_mac"], "coef": [-1]}, "parallel": {"workers": 1, "scale": 1}}`,
+		"negative dot":  `{"format": 1, "model": {"terms": ["ks_mac"], "coef": [1]}, "parallel": {"workers": 1, "scale": 1}, "dot_ns_per_coef": -1}`,
+		"unknown term":  `{"format": 1, "model": {"terms": ["x"], "coef": [1]}, "parallel": {"workers": 1, "scale": 1}}`,
+		"zero parallel": `{"format": 1, "model": {"terms": ["ks_mac"], "coef": [1]}, "parallel": {"workers": 2}}`,
+	}
+	for name, payload := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := calibration.Decode([]byte(payload)); !errors.Is(err, calibration.ErrBadProfile) {
+				t.Errorf("Decode: %v, want ErrBadProfile", err)
+			}
+		})
+	}
+}
