@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// freeAbove is the key size in bytes above which Calibrate returns memory to the
+// system after a set.
+const freeAbove = 256 << 20
+
 // Options configures [Calibrate]. Zero values mean the defaults.
 type Options struct {
 	// Measure sets what each set measures.
@@ -98,9 +102,10 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 		}
 		ms = append(ms, m)
 		report(i, PhaseDone, &m)
-		// Keys of large sets take gigabytes; give them back before the next set.
-		runtime.GC()
-		debug.FreeOSMemory()
+		if KeyBytes(t.Params) > freeAbove {
+			// Keys of large sets take gigabytes; give them back before the next set.
+			debug.FreeOSMemory()
+		}
 	}
 	pr, err := Build(ms, terms)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // count returns a term's work count for p.
-func count(t *testing.T, name string, p fhe.Params) float64 {
+func count(t testing.TB, name string, p fhe.Params) float64 {
 	t.Helper()
 	for _, term := range calibration.Terms {
 		if term.Name == name {
@@ -23,7 +23,7 @@ func count(t *testing.T, name string, p fhe.Params) float64 {
 }
 
 // randomSets returns n distinct valid sets drawn from a seeded generator.
-func randomSets(t *testing.T, n int, seed uint64) []fhe.Params {
+func randomSets(t testing.TB, n int, seed uint64) []fhe.Params {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	seen := map[fhe.ParamsLiteral]bool{}
@@ -49,7 +49,7 @@ var truth = calibration.Model{
 
 // synthetic measures the sets with the true model, each time scaled by 1 + noise·u,
 // u uniform in [−1, 1).
-func synthetic(t *testing.T, sets []fhe.Params, noise float64, seed uint64) []calibration.Point {
+func synthetic(t testing.TB, sets []fhe.Params, noise float64, seed uint64) []calibration.Point {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	pts := make([]calibration.Point, len(sets))
