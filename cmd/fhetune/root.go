@@ -58,6 +58,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 		newParamsCmd(a),
 		newModelCmd(a),
 		newCalibrateCmd(a),
+		newEvalCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/tuner"
+	"github.com/fhetune/fhetune/tuner/dataset"
+	"github.com/fhetune/fhetune/tuner/model"
+)
+
+// evalRecipeVersion changes whenever the default training of cached base models does,
+// so that a cached model is never reused under another recipe.
+const evalRecipeVersion = 1
+
+// evalOutput is what `fhetune eval --json` prints: the trial result (whose first eight
+// fields are the contract of DESIGN.md) and where the model came from.
+type evalOutput struct {
+	tuner.Result
+	Dataset   string `json:"dataset"`
+	Model     string `json:"model"`
+	ModelFile string `json:"model_file"`
+	Seed      uint64 `json:"seed"`
+}
+
+type evalFlags struct {
+	dataset, spec, modelFile, dataDir, labelColumn string
+	knobs                                          tuner.Knobs
+	fineTune                                       int
+	seed                                           uint64
+	asJSON                                         bool
+}
+
+func newEvalCmd(a *app) *cobra.Command {
+	var f evalFlags
+	c := &cobra.Command{
+		Use:   "eval --dataset NAME [--model SPEC | --model-file FILE] [knobs]",
+		Short: "Evaluate one knob setting: encrypted accuracy by exact simulation, latency by calibration",
+		Long: `eval answers, for one setting of the knobs, what accuracy the encrypted model reaches and
+how long one encrypted inference takes on this machine.
+
+It takes a trained float network (--model-file, or the --model spec trained with fixed
+defaults and cached under the user cache folder, fhetune/models), prunes it (--pruning,
+--sparsity; then fine-tunes it a few epochs), quantizes it as Concrete ML's post-training
+quantization does (--n-w-bits, --n-a-bits, --n-input-bits), rounds each accumulator to
+--rounding-threshold-bits, chooses the TFHE parameters of every TLU layer for --p-error or
+--global-p-error (--strategy multi: one set per layer; mono: one for all), simulates the
+integer circuit over the test split with each set's TLU errors injected, and estimates the
+latency from the newest calibration profile in --db (the built-in default without one).
+
+The data split uses --seed (default 1, as "fhetune model train"): give a model file the
+seed it was trained with, so that its test set was held out.`,
+		Example: `  fhetune eval --dataset digits --model mlp --n-w-bits 4 --n-a-bits 4 --pruning 0.3 \
+      --rounding-threshold-bits 6 --p-error 0.01
+  fhetune eval --dataset fashion-mnist --model mlp:64,64 --n-w-bits 4 --n-a-bits 4 \
+      --rounding-threshold-bits 6 --global-p-error 0.01 --json
+  fhetune eval --dataset digits --model-file digits.fhtm --n-w-bits 3 --n-a-bits 3 --strategy mono`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runEval(c.Context(), a, c, f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist or csv:PATH (required)")
+	fl.StringVar(&f.spec, "model", "mlp", "network spec, trained with fixed defaults and cached: mlp ("+tuner.DefaultMLPSpec+"), cnn ("+tuner.DefaultCNNSpec+") or a full spec such as mlp:32")
+	fl.StringVar(&f.modelFile, "model-file", "", "trained model file (from fhetune model train) instead of --model")
+	fl.StringVar(&f.dataDir, "data-dir", "", "folder of the fashion-mnist IDX files (default "+dataset.DefaultFashionMNISTDir+")")
+	fl.StringVar(&f.labelColumn, "label-column", "", "csv:PATH data sets: label column by header name (default: the last column)")
+	fl.IntVar(&f.knobs.NWBits, "n-w-bits", 4, "n_w_bits: weight bits, 1..16")
+	fl.IntVar(&f.knobs.NABits, "n-a-bits", 4, "n_a_bits: activation bits, 1..16")
+	fl.IntVar(&f.knobs.NInputBits, "n-input-bits", 0, "n_input_bits: input bits, 1..16 (default n_a_bits)")
+	fl.Float64Var(&f.knobs.Pruning, "pruning", 0, "share of hidden neurons and channels removed, in [0, 1)")
+	fl.Float64Var(&f.knobs.Sparsity, "sparsity", 0, "share of each layer's weights set to zero, in [0, 1)")
+	fl.IntVar(&f.knobs.RoundingThresholdBits, "rounding-threshold-bits", 0, "round accumulators to this many most significant bits, 1..16 (default: no rounding)")
+	fl.Float64Var(&f.knobs.PError, "p-error", 0, "error probability of each TLU, in (0, 1) (default 2^-40, Concrete ML's)")
+	fl.Float64Var(&f.knobs.GlobalPError, "global-p-error", 0, "probability that any TLU of one inference errs, in (0, 1); instead of --p-error")
+	fl.IntVar(&f.knobs.Cores, "cores", 0, "cores of the latency estimate (default: the cores the calibration measured)")
+	fl.StringVar(&f.knobs.Strategy, "strategy", "multi", "crypto parameters: multi (one set per TLU layer) or mono (one set)")
+	fl.IntVar(&f.knobs.Security, "security", fhe.DefaultSecurity, "security level in bits")
+	fl.IntVar(&f.fineTune, "fine-tune-epochs", tuner.DefaultFineTuneEpochs, "epochs of training after pruning (0: none)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the split, the default model's training, fine-tuning and the error injection")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
+	return c
+}
+
+func (f evalFlags) check(c *cobra.Command) error {
+	if f.dataset == "" {
+		return badInput("eval: --dataset is required (digits, breast-cancer, fashion-mnist or csv:PATH)")
+	}
+	if f.modelFile != "" && c.Flags().Changed("model") {
+		return badInput("eval: --model and --model-file both given; use one")
+	}
+	if f.fineTune < 0 {
+		return badInput("eval: --fine-tune-epochs %d below 0", f.fineTune)
+	}
+	if err := f.knobs.Check(); err != nil {
+		return badInput("eval: %s", flagNames(err))
+	}
+	return nil
+}
+
+// flagNames rewrites knob names (n_w_bits) into flag names (--n-w-bits) in a message.
+func flagNames(err error) string {
+	msg := err.Error()
+	for _, k := range []string{"rounding_threshold_bits", "global_p_error", "n_input_bits", "n_w_bits", "n_a_bits", "p_error", "pruning", "sparsity", "strategy", "cores"} {
+		msg = strings.Replace(msg, " "+k+" ", " --"+strings.ReplaceAll(k, "_", "-")+" ", 1)
+	}
+	return msg
+}
+
+func runEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags) error {
+	if err := f.check(c); err != nil {
+		return err
+	}
+	opts := []dataset.Option{dataset.WithDataDir(f.dataDir)}
+	if f.labelColumn != "" {
+		opts = append(opts, dataset.WithLabelColumn(f.labelColumn))
+	}
+	ds, err := dataset.Load(f.dataset, opts...)
+	if err != nil {
+		return loadDataError(f.dataset, err)
+	}
+	task, err := tuner.SplitTask(ds, f.seed)
+	if err != nil {
+		return badInput("eval: --dataset %s: %w", f.dataset, err)
+	}
+	task.FineTuneEpochs = f.fineTune
+	if f.fineTune == 0 {
+		task.FineTuneEpochs = -1
+	}
+	out := evalOutput{Dataset: ds.Name, Seed: f.seed}
+	if f.modelFile != "" {
+		if task.Base, err = loadModelFile(f.modelFile); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if err := fitsData(task.Base, ds); err != nil {
+			return badInput("eval: --model-file %s: %w", f.modelFile, err)
+		}
+		out.ModelFile = f.modelFile
+	} else {
+		spec, err := tuner.ResolveSpec(f.spec)
+		if err != nil {
+			return badInput("eval: --model: %w", err)
+		}
+		if task.Base, out.ModelFile, err = cachedBase(ctx, a, spec, ds, task, f.seed); err != nil {
+			return err
+		}
+	}
+	out.Model = task.Base.Spec
+
+	pr, source, err := evalProfile(ctx, a)
+	if err != nil {
+		return err
+	}
+	env, err := tuner.NewProfileEnv(pr, source)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	res, err := tuner.Evaluate(ctx, env, task, f.knobs)
+	switch {
+	case errors.Is(err, tuner.ErrKnobs), errors.Is(err, tuner.ErrInfeasible), errors.Is(err, tuner.ErrTask):
+		return badInput("eval: %w", err)
+	case err != nil:
+		return fmt.Errorf("eval: %w", err)
+	}
+	out.Result = res
+	if f.asJSON {
+		return writeJSON(a.stdout, out)
+	}
+	return writeEval(a.stdout, out)
+}
+
+// fitsData checks that a model file was made for the data set.
+func fitsData(net *model.Network, ds *dataset.Dataset) error {
+	if net.Dataset != "" && net.Dataset != ds.Name {
+		return fmt.Errorf("trained on %s, not %s", net.Dataset, ds.Name)
+	}
+	if net.InSize() != ds.Features() || net.Classes != ds.Classes {
+		return fmt.Errorf("takes %d features and %d classes, %s has %d and %d", net.InSize(), net.Classes, ds.Name, ds.Features(), ds.Classes)
+	}
+	return nil
+}
+
+// evalProfile returns the newest calibration profile of --db, or the built-in default
+// when that file does not exist (eval never creates a database).
+func evalProfile(ctx context.Context, a *app) (calibration.Profile, string, error) {
+	var store calibration.ProfileStore
+	if _, err := os.Stat(a.dbPath); err == nil {
+		s, err := a.openStore(ctx, true)
+		if err != nil {
+			return calibration.Profile{}, "", fmt.Errorf("eval: %w", err)
+		}
+		defer s.Close()
+		store = s
+	}
+	pr, source, err := calibration.Latest(ctx, store)
+	if err != nil {
+		return calibration.Profile{}, "", fmt.Errorf("eval: %w", err)
+	}
+	if source != calibration.SourceDefault {
+		source = "profile " + source
+	}
+	return pr, source, nil
+}
+
+// cachedBase returns the base model of spec on ds trained with tuner's default recipe,
+// from the user cache folder when an earlier run trained it, or trains and caches it.
+func cachedBase(ctx context.Context, a *app, spec string, ds *dataset.Dataset, task tuner.Task, seed uint64) (*model.Network, string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return nil, "", fmt.Errorf("eval: no cache folder for trained models (set XDG_CACHE_HOME or use --model-file): %w", err)
+	}
+	dir = filepath.Join(dir, "fhetune", "models")
+	path := filepath.Join(dir, cacheName(ds, spec, seed))
+	net, err := model.Load(path)
+	if err == nil && fitsData(net, ds) == nil && net.Spec == spec {
+		return net, path, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(a.stderr, "eval: cached model %s unreadable (%v); training it again\n", path, err)
+	}
+	fmt.Fprintf(a.stderr, "eval: training %s on %s (seed %d) once; cached in %s\n", spec, ds.Name, seed, path)
+	cfg := tuner.DefaultBaseTraining(seed)
+	cfg.OnEpoch = func(s model.EpochStats) {
+		fmt.Fprintf(a.stderr, "epoch %d/%d: train loss %.4f, val accuracy %.4f\n", s.Epoch, cfg.Epochs, s.TrainLoss, s.ValAccuracy)
+	}
+	net, err = tuner.TrainBase(ctx, spec, ds, task, cfg)
+	if errors.Is(err, tuner.ErrSpec) {
+		return nil, "", badInput("eval: --model: %w", err)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("eval: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("eval: cache folder: %w", err)
+	}
+	if err := model.Save(path, net); err != nil {
+		return nil, "", fmt.Errorf("eval: cache trained model: %w", err)
+	}
+	return net, path, nil
+}
+
+// cacheName is the file name of a cached base model: readable, and keyed by everything
+// the model depends on (data set, spec, seed, model file format, training recipe; the
+// contents of a CSV data set).
+func cacheName(ds *dataset.Dataset, spec string, seed uint64) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00%d", ds.Name, spec, seed, model.FormatVersion, evalRecipeVersion)
+	if strings.HasPrefix(ds.Name, "csv:") {
+		r, c := ds.X.Dims()
+		for i := 0; i < r; i++ {
+			for _, v := range ds.X.RawRowView(i)[:c] {
+				fmt.Fprintf(h, "%x,", v)
+			}
+			fmt.Fprintf(h, "%d;", ds.Y[i])
+		}
+	}
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == ',' {
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	name := ds.Name
+	if strings.HasPrefix(name, "csv:") {
+		name = "csv"
+	}
+	return fmt.Sprintf("%s_%s_seed%d_v%d-%d_%s.fhtm", clean(name), clean(spec), seed, model.FormatVersion, evalRecipeVersion,
+		hex.EncodeToString(h.Sum(nil))[:12])
+}
+
+func writeEval(w io.Writer, o evalOutput) error {
+	r := o.Result
+	k := r.Knobs
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s on %s (%s), %d test samples\n", o.Model, o.Dataset, o.ModelFile, r.TestSamples)
+	knobs := fmt.Sprintf("n_w_bits %d, n_a_bits %d", k.NWBits, k.NABits)
+	if k.NInputBits != 0 {
+		knobs += fmt.Sprintf(", n_input_bits %d", k.NInputBits)
+	}
+	knobs += fmt.Sprintf(", pruning %g, sparsity %g", k.Pruning, k.Sparsity)
+	if k.RoundingThresholdBits != 0 {
+		knobs += fmt.Sprintf(", rounding_threshold_bits %d", k.RoundingThresholdBits)
+	}
+	fmt.Fprintf(tw, "knobs\t%s\n", knobs)
+	fmt.Fprintf(tw, "accuracy\t%.4f with FHE's TLU errors (%d predictions changed)\n", r.Accuracy, r.Changed)
+	fmt.Fprintf(tw, "quantized accuracy\t%.4f without errors\n", r.QuantizedAccuracy)
+	fmt.Fprintf(tw, "float accuracy\t%.4f (%d of %d weights zero)\n", r.FloatAccuracy, r.ZeroWeights, r.Weights)
+	fmt.Fprintf(tw, "latency\t%.1f ms per sample on %d cores (calibration %s)\n", r.LatencyMS, r.Cores, r.Calibration)
+	fmt.Fprintf(tw, "bootstraps\t%d, widest TLU %d bits, %s-parameter\n", r.PBSCount, r.MaxTLUBits, r.Strategy)
+	fmt.Fprintf(tw, "p_error\t%.3g per TLU, %.3g that one inference has any TLU error\n", r.PErrorPerTLU, r.GlobalPError)
+	fmt.Fprintf(tw, "keys\tbootstrap %.1f MB, keyswitch %.1f MB\n\n", r.BootstrapKeyMB, r.KeySwitchKeyMB)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "layer\tTLUs\tacc bits\tTLU bits\trounded\tlog2 norm2\tcrypto set\tp_error\tPBS ms\tlevelled ms\tlayer ms\t\n")
+	for _, l := range r.Layers {
+		set, pe, pbs, tlu := "output, decrypted", "-", "-", "-"
+		if l.Params != nil {
+			set, pe, pbs, tlu = l.Params.String(), fmt.Sprintf("%.2g", l.PError), fmt.Sprintf("%.2f", l.PBSMS), fmt.Sprint(l.TLUBits)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%.2f\t%s\t%s\t%s\t%.2f\t%.1f\t\n", l.Name, l.TLUCount, l.AccumulatorBits, tlu,
+			l.LSBsRemoved, l.Log2Norm2, set, pe, pbs, l.LevelledMS, l.LayerMS)
+	}
+	fmt.Fprintf(tw, "total\t%d\t\t\t\t\t\t\t\t\t%.1f\t\n", r.PBSCount, r.LatencyMS)
+	return tw.Flush()
+}
