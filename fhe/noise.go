@@ -82,8 +82,16 @@ func keySwitchKeyTerm(level int, b2p2, vKSK float64) float64 {
 //
 //	(1/12 + n/24) · q²/w² + (−1/12 + n/48)
 func modulusSwitchVariance(n, logN int) float64 {
+	return modulusSwitchVarianceScaled(n, modulusSwitchScale(logN))
+}
+
+// modulusSwitchScale is q²/w² = 2^(128 − 2·(log2N+1)).
+func modulusSwitchScale(logN int) float64 { return pow2(2*logQ - 2*(logN+1)) }
+
+// modulusSwitchVarianceScaled is modulusSwitchVariance with q²/w² given.
+func modulusSwitchVarianceScaled(n int, scale float64) float64 {
 	nf := float64(n)
-	return (1.0/12+nf/24)*pow2(2*logQ-2*(logN+1)) + (-1.0/12 + nf/48)
+	return (1.0/12+nf/24)*scale + (-1.0/12 + nf/48)
 }
 
 // decodingVariance combines the terms into the variance at the next decoding,

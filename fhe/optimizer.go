@@ -312,6 +312,11 @@ type glweTable struct {
 	k, logN, kN int
 	br          []decomposition
 	brCost      []float64 // CMux complexity of br[i]
+	msScale     float64   // q²/(2N)² of the modulus switch
+	// floor[i] ≤ min over m ≥ MinLWEDimension+i of kN·V_ks1(m) + V_ms(m) with the
+	// least keyswitch variance of each m (+Inf where no m is secure): with n·V_cmux it
+	// bounds from below the variance of every set with this (k, N) and n ≥ m.
+	floor []float64
 }
 
 // decompositionTables holds the per-(k, N) and per-n decomposition tables of one
@@ -341,6 +346,7 @@ func buildDecompositionTables(s Space, security int) (*decompositionTables, erro
 			for _, d := range g.br {
 				g.brCost = append(g.brCost, cmuxComplexity(k, logN, d.level))
 			}
+			g.msScale = modulusSwitchScale(logN)
 			t.glwe = append(t.glwe, g)
 		}
 	}
@@ -362,6 +368,18 @@ func buildDecompositionTables(s Space, security int) (*decompositionTables, erro
 			continue // insecure LWE key: no keyswitch table, n is skipped
 		}
 		t.ks[n-s.MinLWEDimension] = paretoKeySwitch(&decTerm, &b2p2, vKSK)
+	}
+	for i := range t.glwe {
+		g := &t.glwe[i]
+		g.floor = make([]float64, len(t.ks))
+		low := math.Inf(1)
+		for j := len(t.ks) - 1; j >= 0; j-- {
+			if ksl := t.ks[j]; ksl != nil {
+				n := s.MinLWEDimension + j
+				low = min(low, float64(g.kN)*ksl[len(ksl)-1].variance+modulusSwitchVarianceScaled(n, g.msScale))
+			}
+			g.floor[j] = low
+		}
 	}
 	return t, nil
 }
@@ -516,6 +534,22 @@ func feasible(cons []constraint, nCMux, ks, ms float64) bool {
 	return true
 }
 
+// boundSlack widens the bounds in reachable so that rounding (a few ulps) can never
+// make a lower bound exceed a variance that the exact check would accept.
+const boundSlack = 1 + 1e-9
+
+// reachable reports whether some set may still meet every constraint when its blind
+// rotation adds at least nCMux (before norm2²) and the rest at least floor: false means
+// f·nCMux + floor is beyond a bound, with room for rounding.
+func reachable(cons []constraint, nCMux, floor float64) bool {
+	for _, c := range cons {
+		if c.f*nCMux+floor > c.bound*boundSlack {
+			return false
+		}
+	}
+	return true
+}
+
 // ratio returns the largest variance/bound over the constraints.
 func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
 	r := 0.0
@@ -529,7 +563,9 @@ func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
 //   - for fixed levels the cost strictly grows with n, so once the cheapest levels at n
 //     cost more than best, no larger n can do better;
 //   - V_ms grows with n and every variance term is non-negative, so once V_ms alone
-//     breaks a bound, no larger n is feasible;
+//     breaks a bound, no larger n is feasible; likewise once n·(least V_cmux)·norm2²
+//     plus the least keyswitch and modulus-switch variance of any n' ≥ n (g.floor)
+//     breaks it, since n·V_cmux grows with n;
 //   - at fixed n and blind-rotation level i the cost strictly grows with the keyswitch
 //     level, and the variance falls along both Pareto lists, so the only candidate is
 //     the smallest feasible keyswitch entry (found by bisection), and that entry never
@@ -553,8 +589,8 @@ func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levell
 		if atomCost(g.kN, levelled, atomic, nf*g.brCost[0], ks1Cost) > best.cost {
 			return
 		}
-		ms := modulusSwitchVariance(n, g.logN)
-		if !feasible(cons, 0, 0, ms) {
+		ms := modulusSwitchVarianceScaled(n, g.msScale)
+		if !feasible(cons, 0, 0, ms) || !reachable(cons, nf*lastBR, g.floor[n-minN]) {
 			return
 		}
 		if !feasible(cons, nf*lastBR, kN*ksl[len(ksl)-1].variance, ms) {
