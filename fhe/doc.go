@@ -28,8 +28,9 @@
 // search is exact over its space. It relies on the structure of the models rather than
 // on sampling: for each level only the base of least variance can be optimal; levels
 // that do not lower the variance are dropped (cost grows with the level); for fixed
-// levels cost grows with n, and V_ms alone rules out every larger n once it breaks the
-// bound; at a given n and blind-rotation level the cheapest feasible keyswitch level is
+// levels cost grows with n, and a lower bound on the variance of every larger n (the
+// least blind-rotation term at n plus the least keyswitch and modulus-switch terms
+// beyond n) ends the scan of n once it breaks the bound; at a given n and blind-rotation level the cheapest feasible keyswitch level is
 // found by bisection. Lower bounds on the cost of each (k, N) order the search and end
 // it. Tests compare it with brute force on reduced spaces and with Concrete's own
 // reference table, which it reproduces row for row.
