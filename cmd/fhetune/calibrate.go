@@ -66,7 +66,9 @@ parameter sets: the optimizer's pick for every precision 1..--max-precision, p_e
 the terms of the model. For each set it generates keys, times --repeats calls on one
 core after a warm-up (median; the CPU time of the working thread, which is the wall time
 on an idle core), runs one bootstrap per core at once for the throughput, and times a
-levelled dot product. Every bootstrap is decrypted and checked.
+levelled dot product. Every bootstrap is decrypted and checked. A set that took over 15%
+longer than the model fitted to the other sets predicts is measured once more with fresh
+keys and keeps the lower median, since other processes only ever add time.
 
 It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
 FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
@@ -223,7 +225,11 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "set\tchosen as\tmeasured ms\tpredicted ms\terror\tleft out\tall cores ms\twrong\t\n")
 	for _, r := range out.Table {
-		fmt.Fprintf(tw, "%v\t%s\t%.2f\t%.2f\t%+.1f%%\t%+.1f%%\t%.2f\t%d/%d\t\n", r.Set, r.Label, r.MeasuredMS,
+		mark := ""
+		if r.Attempts > 1 {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%v\t%s\t%.2f%s\t%.2f\t%+.1f%%\t%+.1f%%\t%.2f\t%d/%d\t\n", r.Set, r.Label, r.MeasuredMS, mark,
 			r.PredictedMS, 100*r.Error, 100*r.LOOError, r.ParallelMS, r.Wrong, r.Bootstraps)
 	}
 	if err := tw.Flush(); err != nil {
@@ -231,6 +237,9 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	}
 	fmt.Fprintf(w, "\nleave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
 		100*pr.LOO.Median, 100*pr.LOO.Max, len(pr.Measurements))
+	if n := remeasured(out.Table); n > 0 {
+		fmt.Fprintf(w, "* measured again (fresh keys, lower median kept): %d sets\n", n)
+	}
 	fmt.Fprintf(w, "model (ms per call, one core):")
 	for i, t := range pr.Model.Terms {
 		fmt.Fprintf(w, " %s %.4g", t, pr.Model.Coef[i])
@@ -245,6 +254,17 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	fmt.Fprintf(w, "machine: %s, %s, tfhe-go %s, clock %s, load average %v\n", out.Machine, pr.Go, pr.TFHEGo, pr.Clock, pr.LoadAverage)
 	_, err := fmt.Fprintf(w, "saved calibration profile %d in %s\n", out.ID, dbPath)
 	return err
+}
+
+// remeasured counts the rows measured more than once.
+func remeasured(rows []calibration.Row) int {
+	n := 0
+	for _, r := range rows {
+		if r.Attempts > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 // progressBar shows calibration progress on stderr: a redrawn bar on a terminal, one
@@ -269,8 +289,12 @@ func (b *progressBar) update(e calibration.Event) {
 	if !b.tty {
 		if e.Phase == calibration.PhaseDone && e.Measurement != nil {
 			m := e.Measurement
-			fmt.Fprintf(b.w, "calibrate: %d/%d %v: %.2f ms (keyswitch %.2f, bootstrap %.2f), keys %.0f ms, %d/%d wrong, %s\n",
-				e.Index+1, e.Total, e.Target.Params, m.MS, m.KSMS, m.PBSMS, m.KeygenMS, m.Wrong, m.Bootstraps, elapsed)
+			again := ""
+			if m.Attempts > 1 {
+				again = fmt.Sprintf(" (attempt %d, other medians %.2f ms)", m.Attempts, m.DiscardedMS)
+			}
+			fmt.Fprintf(b.w, "calibrate: %d/%d %v: %.2f ms (keyswitch %.2f, bootstrap %.2f)%s, keys %.0f ms, %d/%d wrong, %s\n",
+				e.Index+1, e.Total, e.Target.Params, m.MS, m.KSMS, m.PBSMS, again, m.KeygenMS, m.Wrong, m.Bootstraps, elapsed)
 		}
 		return
 	}
@@ -278,6 +302,9 @@ func (b *progressBar) update(e calibration.Event) {
 	done := e.Index
 	if e.Phase == calibration.PhaseDone {
 		done++
+	}
+	if e.Phase == calibration.PhaseRemeasure || (e.Measurement != nil && e.Measurement.Attempts > 1) {
+		done = b.total // the second pass re-measures sets after all were done once
 	}
 	filled := width * done / max(1, b.total)
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)

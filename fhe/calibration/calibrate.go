@@ -12,6 +12,10 @@ import (
 // system after a set.
 const freeAbove = 256 << 20
 
+// remeasureBelow is the leave-one-out relative error below whose negative a set is
+// measured again: its time exceeded the prediction by more than this share of itself.
+const remeasureBelow = 0.15
+
 // Options configures [Calibrate]. Zero values mean the defaults.
 type Options struct {
 	// Measure sets what each set measures.
@@ -34,7 +38,10 @@ type Phase string
 const (
 	PhaseKeygen  Phase = "keygen"
 	PhaseMeasure Phase = "measure"
-	PhaseDone    Phase = "done"
+	// PhaseRemeasure measures a set again because it took much longer than the model
+	// fitted to the other sets predicts.
+	PhaseRemeasure Phase = "remeasure"
+	PhaseDone      Phase = "done"
 )
 
 // Event reports progress: set Index (0-based) of Total is in Phase; Measurement is set
@@ -50,8 +57,11 @@ type Event struct {
 
 // Calibrate measures every target, fits the models and returns the profile with its
 // provenance filled in. Every target is checked for tfhe-go first, so a refused set
-// fails before anything is measured. ctx is checked between bootstraps; on any error
-// no profile is returned. Key generation uses all cores, the latency runs one.
+// fails before anything is measured. Sets whose time exceeds the leave-one-out
+// prediction by more than 15% are measured once more with fresh keys and keep the lower
+// median (interference from other processes only adds time); the measurement records
+// its attempts. ctx is checked between bootstraps; on any error no profile is returned.
+// Key generation uses all cores, the latency runs one.
 func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, error) {
 	terms := opts.Terms
 	if terms == nil {
@@ -85,31 +95,65 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 			opts.Progress(Event{Index: i, Total: len(targets), Target: targets[i], Phase: ph, Measurement: m, Elapsed: time.Since(start)})
 		}
 	}
-	ms := make([]Measurement, 0, len(targets))
-	for i, t := range targets {
+	measure := func(i int, again bool) (Measurement, error) {
+		t := targets[i]
 		if err := ctx.Err(); err != nil {
-			return Profile{}, err
+			return Measurement{}, err
 		}
 		report(i, PhaseKeygen, nil)
 		r, err := NewRunner(ctx, t, seed+uint64(i))
 		if err != nil {
-			return Profile{}, fmt.Errorf("set %d (%v): %w", i+1, t.Params, err)
+			return Measurement{}, fmt.Errorf("set %d (%v): %w", i+1, t.Params, err)
 		}
-		report(i, PhaseMeasure, nil)
+		if again {
+			report(i, PhaseRemeasure, nil)
+		} else {
+			report(i, PhaseMeasure, nil)
+		}
 		m, err := r.Measure(ctx, opts.Measure)
 		if err != nil {
-			return Profile{}, fmt.Errorf("set %d (%v): %w", i+1, t.Params, err)
+			return Measurement{}, fmt.Errorf("set %d (%v): %w", i+1, t.Params, err)
 		}
-		ms = append(ms, m)
-		report(i, PhaseDone, &m)
 		if KeyBytes(t.Params) > freeAbove {
 			// Keys of large sets take gigabytes; give them back before the next set.
 			debug.FreeOSMemory()
 		}
+		return m, nil
+	}
+	ms := make([]Measurement, 0, len(targets))
+	for i := range targets {
+		m, err := measure(i, false)
+		if err != nil {
+			return Profile{}, err
+		}
+		m.Attempts = 1
+		ms = append(ms, m)
+		report(i, PhaseDone, &m)
 	}
 	pr, err := Build(ms, terms)
 	if err != nil {
 		return Profile{}, err
+	}
+	// Other processes only ever add time. A set that took much longer than the model
+	// fitted to the others predicts was probably disturbed: measure it once more, with
+	// fresh keys, and keep the lower median.
+	again := false
+	for i, e := range pr.LOO.Errors {
+		if e >= -remeasureBelow {
+			continue
+		}
+		m, err := measure(i, true)
+		if err != nil {
+			return Profile{}, err
+		}
+		ms[i] = mergeAttempts(ms[i], m)
+		report(i, PhaseDone, &ms[i])
+		again = true
+	}
+	if again {
+		if pr, err = Build(ms, terms); err != nil {
+			return Profile{}, err
+		}
 	}
 	pr.Machine = DetectMachine()
 	pr.Go = runtime.Version()
@@ -118,4 +162,18 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 	pr.Command = opts.Command
 	pr.LoadAverage = []float64{load0, loadAverage()}
 	return pr, nil
+}
+
+// mergeAttempts keeps the attempt with the lower median time, records the other's
+// median, and counts the bootstraps and wrong results of both.
+func mergeAttempts(old, again Measurement) Measurement {
+	keep, drop := old, again
+	if again.MS < old.MS {
+		keep, drop = again, old
+	}
+	keep.Attempts = max(1, old.Attempts) + 1
+	keep.DiscardedMS = append(append([]float64(nil), old.DiscardedMS...), drop.MS)
+	keep.Bootstraps = old.Bootstraps + again.Bootstraps
+	keep.Wrong = old.Wrong + again.Wrong
+	return keep
 }

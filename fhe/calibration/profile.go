@@ -310,6 +310,8 @@ type Row struct {
 	// Wrong of Bootstraps decrypted to a wrong value.
 	Bootstraps int `json:"bootstraps"`
 	Wrong      int `json:"wrong"`
+	// Attempts is how many times the set was measured (see [Calibrate]).
+	Attempts int `json:"attempts"`
 }
 
 // Table returns one row per measurement.
@@ -327,7 +329,7 @@ func (pr Profile) Table() []Row {
 		}
 		rows[i] = Row{Set: m.Set, Label: m.Label, MeasuredMS: m.MS, PredictedMS: pred,
 			Error: (pred - m.MS) / m.MS, LOOError: loo, ParallelMS: m.ParallelMS,
-			Bootstraps: m.Bootstraps, Wrong: m.Wrong}
+			Bootstraps: m.Bootstraps, Wrong: m.Wrong, Attempts: max(1, m.Attempts)}
 	}
 	return rows
 }

@@ -58,8 +58,27 @@ func TestCalibrateRoundTripsThroughDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 3*len(targets) || events[len(events)-1].Phase != calibration.PhaseDone || events[len(events)-1].Measurement == nil {
-		t.Errorf("%d progress events, last %+v", len(events), events[len(events)-1])
+	// Each set: keygen, measure, done; then keygen, remeasure, done for each set
+	// measured again.
+	again := 0
+	for _, m := range pr.Measurements {
+		if m.Attempts < 1 || m.Attempts > 2 || len(m.DiscardedMS) != m.Attempts-1 {
+			t.Errorf("%v: %d attempts, discarded %v", m.Set, m.Attempts, m.DiscardedMS)
+		}
+		again += m.Attempts - 1
+	}
+	phases := []calibration.Phase{calibration.PhaseKeygen, calibration.PhaseMeasure, calibration.PhaseDone}
+	if len(events) != 3*(len(targets)+again) {
+		t.Fatalf("%d progress events for %d sets, %d measured again", len(events), len(targets), again)
+	}
+	for i, e := range events {
+		want := phases[i%3]
+		if i >= 3*len(targets) && want == calibration.PhaseMeasure {
+			want = calibration.PhaseRemeasure
+		}
+		if e.Phase != want || e.Total != len(targets) || (e.Phase == calibration.PhaseDone) != (e.Measurement != nil) {
+			t.Errorf("event %d: %+v, want phase %s", i, e, want)
+		}
 	}
 	if len(pr.Measurements) != len(targets) || len(pr.LOO.Errors) != len(targets) || pr.Format != calibration.Format {
 		t.Fatalf("profile has %d measurements, %d LOO errors, format %d", len(pr.Measurements), len(pr.LOO.Errors), pr.Format)

@@ -172,6 +172,11 @@ type Measurement struct {
 	// DotNSPerCoef is the time of one coefficient multiply-add of a levelled dot
 	// product (integer weight times an LWE ciphertext of dimension k·N), in ns.
 	DotNSPerCoef float64 `json:"dot_ns_per_coef"`
+	// Attempts is the number of times [Calibrate] measured the set (fresh keys each
+	// time); DiscardedMS holds the medians of the attempts not kept (the kept one is
+	// the lowest).
+	Attempts    int       `json:"attempts,omitempty"`
+	DiscardedMS []float64 `json:"discarded_ms,omitempty"`
 	// Bootstraps counts every bootstrap run (warm-up, timed and throughput), each
 	// decrypted and compared with the table; Wrong counts those that differed.
 	Bootstraps int `json:"bootstraps"`
