@@ -12,7 +12,8 @@ import (
 )
 
 // paramsResult is what `fhetune params --json` prints for one query (the field names are
-// a contract, see DESIGN.md).
+// a contract, see DESIGN.md). The calibration work appends predicted_ms and calibration
+// after variance; the table rows reuse this struct and follow.
 type paramsResult struct {
 	Precision    int     `json:"precision"`
 	Log2Norm2    float64 `json:"log2_norm2"`
