@@ -19,6 +19,7 @@ import (
 
 	"github.com/fhetune/fhetune/fhe"
 	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/studies"
 )
 
 // calibrateOutput is what `fhetune calibrate --json` prints.
@@ -317,4 +318,33 @@ func (b *progressBar) finish() {
 	if b.tty && b.drawn {
 		fmt.Fprintln(b.w)
 	}
+}
+
+// calibrationRef is the calibration profile that consumers use and its source: the
+// profile's id in the database, or "default" for the built-in one.
+type calibrationRef struct {
+	profile calibration.Profile
+	source  string
+}
+
+// latestCalibration returns the newest profile in --db, or the built-in default when the
+// database does not exist (it is not created) or holds no profile.
+func (a *app) latestCalibration(ctx context.Context) (calibrationRef, error) {
+	s, err := a.openStore(ctx, true)
+	if errors.Is(err, studies.ErrNoDatabase) {
+		pr, err := calibration.Default()
+		if err != nil {
+			return calibrationRef{}, err
+		}
+		return calibrationRef{profile: pr, source: calibration.SourceDefault}, nil
+	}
+	if err != nil {
+		return calibrationRef{}, err
+	}
+	defer s.Close()
+	pr, source, err := calibration.Latest(ctx, s)
+	if err != nil {
+		return calibrationRef{}, err
+	}
+	return calibrationRef{profile: pr, source: source}, nil
 }

@@ -75,6 +75,45 @@ func TestCalibrateSavesProfile(t *testing.T) {
 	if stored.PredictMS(p) != written.PredictMS(p) || stored.PredictMS(p) != res.Table[0].PredictedMS {
 		t.Errorf("predictions differ: stored %g, --out %g, table %g", stored.PredictMS(p), written.PredictMS(p), res.Table[0].PredictedMS)
 	}
+
+	// params now predicts with this profile.
+	code, out, errs = calibrateCLI(t, "--db", db, "params", "--precision", "2", "--log2-norm2", "0", "--p-error", "1e-2", "--json")
+	if code != 0 {
+		t.Fatalf("params: exit %d, stderr %q", code, errs)
+	}
+	var pr paramsResult
+	if err := json.Unmarshal([]byte(out), &pr); err != nil {
+		t.Fatal(err)
+	}
+	if want := stored.PredictMS(pr.ParamsLiteral.MustCompile()); pr.Calibration != "1" || pr.PredictedMS != want || !(want > 0) {
+		t.Errorf("params: calibration %q, predicted_ms %g, want \"1\" and %g", pr.Calibration, pr.PredictedMS, want)
+	}
+}
+
+func TestParamsDefaultCalibration(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "missing.db")
+	def, err := calibration.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := calibrateCLI(t, "--db", db, "params", "--precision", "4", "--log2-norm2", "0", "--p-error", "6.3e-5", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var pr paramsResult
+	if err := json.Unmarshal([]byte(out), &pr); err != nil {
+		t.Fatal(err)
+	}
+	if want := def.PredictMS(pr.ParamsLiteral.MustCompile()); pr.Calibration != "default" || pr.PredictedMS != want {
+		t.Errorf("calibration %q, predicted_ms %g, want \"default\" and %g", pr.Calibration, pr.PredictedMS, want)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("params created the database (stat: %v)", err)
+	}
+	code, out, errs = calibrateCLI(t, "--db", db, "params", "--precision", "4", "--log2-norm2", "0", "--p-error", "6.3e-5")
+	if code != 0 || !strings.Contains(out, "ms per keyswitch + bootstrap on one core (calibration default)") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s", code, errs, out)
+	}
 }
 
 func TestCalibrateBadInput(t *testing.T) {

@@ -22,9 +22,13 @@ type paramsResult struct {
 	fhe.ParamsLiteral
 	Complexity float64 `json:"complexity"`
 	Variance   float64 `json:"variance"`
+	// PredictedMS is one keyswitch + bootstrap on one core by the calibration profile
+	// Calibration names (its id, or "default").
+	PredictedMS float64 `json:"predicted_ms"`
+	Calibration string  `json:"calibration"`
 }
 
-func newParamsResult(s fhe.Solution) paramsResult {
+func newParamsResult(s fhe.Solution, cal calibrationRef) paramsResult {
 	return paramsResult{
 		Precision:     s.Query.Precision,
 		Log2Norm2:     s.Query.Log2Norm2,
@@ -33,6 +37,8 @@ func newParamsResult(s fhe.Solution) paramsResult {
 		ParamsLiteral: s.Params.Literal(),
 		Complexity:    s.Complexity,
 		Variance:      s.Variance,
+		PredictedMS:   cal.profile.PredictMS(s.Params),
+		Calibration:   cal.source,
 	}
 }
 
@@ -93,10 +99,14 @@ With --table it prints one row per precision 1..--max-precision and log2 norm2
 			if err != nil {
 				return fmt.Errorf("params: %w", err)
 			}
-			if f.table {
-				return runParamsTable(a.stdout, o, f)
+			cal, err := a.latestCalibration(c.Context())
+			if err != nil {
+				return fmt.Errorf("params: %w", err)
 			}
-			return runParamsQuery(a.stdout, o, f)
+			if f.table {
+				return runParamsTable(a.stdout, o, f, cal)
+			}
+			return runParamsQuery(a.stdout, o, f, cal)
 		},
 	}
 	fl := c.Flags()
@@ -169,7 +179,7 @@ func optimizeErr(err error) error {
 	return fmt.Errorf("params: %w", err)
 }
 
-func runParamsQuery(w io.Writer, o *fhe.Optimizer, f paramsFlags) error {
+func runParamsQuery(w io.Writer, o *fhe.Optimizer, f paramsFlags, cal calibrationRef) error {
 	q := fhe.Query{Precision: f.precision, Log2Norm2: f.log2Norm2, PError: f.pError,
 		Security: f.security, SumSize: f.sumSize}
 	s, err := o.Optimize(q)
@@ -177,7 +187,7 @@ func runParamsQuery(w io.Writer, o *fhe.Optimizer, f paramsFlags) error {
 		return optimizeErr(err)
 	}
 	if f.asJSON {
-		return writeJSON(w, newParamsResult(s))
+		return writeJSON(w, newParamsResult(s, cal))
 	}
 	var alts []fhe.Solution
 	if f.alternatives > 0 {
@@ -185,13 +195,13 @@ func runParamsQuery(w io.Writer, o *fhe.Optimizer, f paramsFlags) error {
 			return optimizeErr(err)
 		}
 	}
-	return writeExplanation(w, s, alts, f.alternatives)
+	return writeExplanation(w, s, alts, f.alternatives, cal)
 }
 
 // log2 formats a positive value as its base-2 logarithm.
 func log2(v float64) string { return fmt.Sprintf("2^%.2f", math.Log2(v)) }
 
-func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts int) error {
+func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts int, cal calibrationRef) error {
 	q, p, e := s.Query, s.Params, s.Explain()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "TLU\tprecision %d bits, log2 norm2 %g, p_error ≤ %.3g, %d-bit security, sum size %d\n",
@@ -200,7 +210,8 @@ func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts 
 	fmt.Fprintf(tw, "\tglwe_dimension %d, log2_polynomial_size %d, lwe_dimension %d, br %d×2^%d, ks %d×2^%d\n",
 		p.GLWERank(), p.LogPolyDegree(), p.LWEDimension(), p.BRLevel(), p.BRLogBase(), p.KSLevel(), p.KSLogBase())
 	fmt.Fprintf(tw, "p_error\t%.4g (target %.4g)\n", s.PError, q.PError)
-	fmt.Fprintf(tw, "complexity\t%.6g per TLU\n\n", s.Complexity)
+	fmt.Fprintf(tw, "complexity\t%.6g per TLU\n", s.Complexity)
+	fmt.Fprintf(tw, "predicted\t%.3g ms per keyswitch + bootstrap on one core (calibration %s)\n\n", cal.profile.PredictMS(p), cal.source)
 
 	fmt.Fprintf(tw, "variance at decoding\tformula\tmodular\tshare\t\n")
 	for i, t := range e.Variance {
@@ -234,7 +245,7 @@ func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts 
 	return tw.Flush()
 }
 
-func runParamsTable(w io.Writer, o *fhe.Optimizer, f paramsFlags) error {
+func runParamsTable(w io.Writer, o *fhe.Optimizer, f paramsFlags, cal calibrationRef) error {
 	out := paramsTable{Security: f.security, PErrorTarget: f.pError, SumSize: f.sumSize}
 	for prec := 1; prec <= f.maxPrecision; prec++ {
 		for l := 0; l <= f.maxLog2Norm2; l++ {
@@ -246,7 +257,7 @@ func runParamsTable(w io.Writer, o *fhe.Optimizer, f paramsFlags) error {
 			case err != nil:
 				return optimizeErr(err)
 			default:
-				r := newParamsResult(s)
+				r := newParamsResult(s, cal)
 				row.Solution = &r
 			}
 			out.Rows = append(out.Rows, row)

@@ -30,8 +30,8 @@ func TestParamsJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"br_level", "br_log2_base", "complexity", "glwe_dimension", "ks_level", "ks_log2_base",
-		"log2_norm2", "log2_polynomial_size", "lwe_dimension", "p_error", "p_error_target", "precision", "variance"}
+	want := []string{"br_level", "br_log2_base", "calibration", "complexity", "glwe_dimension", "ks_level", "ks_log2_base",
+		"log2_norm2", "log2_polynomial_size", "lwe_dimension", "p_error", "p_error_target", "precision", "predicted_ms", "variance"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("JSON fields %v, want %v", keys, want)
 	}
