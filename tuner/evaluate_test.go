@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/fhetune/fhetune/tuner"
 	"github.com/fhetune/fhetune/tuner/dataset"
+	"github.com/fhetune/fhetune/tuner/model"
+	"gonum.org/v1/gonum/mat"
 )
 
 // testProfile is a fixed latency profile (two workers, measured dot products) so that
@@ -226,4 +229,64 @@ func BenchmarkEvaluateDigits(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// fashionCircuit compiles an MLP 784-64-64-10 on Fashion-MNIST (trained two epochs on
+// 10,000 images: the timing does not depend on its accuracy) with 4-bit knobs, and
+// returns it with the standardized test images, their labels, the float network and
+// the per-layer p_error of its crypto sets at p_error 0.01.
+func fashionCircuit(b *testing.B) (*circuit.Circuit, *circuit.Network, *mat.Dense, []int, []float64) {
+	ds, err := dataset.Load("fashion-mnist")
+	if errors.Is(err, dataset.ErrNotInstalled) {
+		b.Skipf("Fashion-MNIST is not installed (apt-get install -y %s): %v", dataset.FashionMNISTPackage, err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	task, err := tuner.SplitTask(ds, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	task.Train.X = task.Train.X.Slice(0, 10000, 0, 784).(*mat.Dense)
+	task.Train.Y = task.Train.Y[:10000]
+	net, err := tuner.TrainBase(context.Background(), tuner.DefaultMLPSpec, ds, task, model.TrainConfig{Epochs: 2, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cnet, err := tuner.CircuitNetwork(net)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := circuit.Compile(cnet, net.Standardize(task.Calib.X), circuit.Config{NWBits: 4, NABits: 4, RoundingThresholdBits: 6})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sol, err := c.ChooseParams(testEnv(b).Optimizer, circuit.ParamsConfig{PError: 0.01})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, cnet, net.Standardize(task.Test.X), task.Test.Y, circuit.PErrors(sol)
+}
+
+// BenchmarkFashionSimulate times the simulation of the 10,000 Fashion-MNIST test images
+// (integer circuit with TLU errors at p_error 0.01, both accuracies) against the float64
+// GEMM chain of the same network on the same inputs, interleaved so that both see the
+// same machine load; it reports their ratio (goal: at most 1.5).
+func BenchmarkFashionSimulate(b *testing.B) {
+	c, cnet, x, y, ps := fashionCircuit(b)
+	var simNS, gemmNS int64
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := c.Simulate(x, y, ps, 1); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		cnet.Forward(x)
+		t2 := time.Now()
+		simNS += t1.Sub(t0).Nanoseconds()
+		gemmNS += t2.Sub(t1).Nanoseconds()
+	}
+	b.ReportMetric(float64(simNS)/float64(b.N)/1e6, "sim-ms")
+	b.ReportMetric(float64(gemmNS)/float64(b.N)/1e6, "gemm-ms")
+	b.ReportMetric(float64(simNS)/float64(gemmNS), "sim/gemm")
 }

@@ -220,10 +220,17 @@ func (t *tlu) value(idx int64) int64 {
 func (t *tlu) applyClean(acc *mat.Dense) *mat.Dense {
 	r, c := acc.Dims()
 	out := mat.NewDense(r, c, nil)
+	// index, inlined: a shift of 0 adds 0.
+	shift, mask, table := uint(t.shift), t.mask, t.table
+	half := int64(0)
+	if shift > 0 {
+		half = int64(1) << (shift - 1)
+	}
 	for i := 0; i < r; i++ {
 		dst := out.RawRowView(i)
-		for j, a := range acc.RawRowView(i) {
-			dst[j] = t.table[t.index(a)]
+		src := acc.RawRowView(i)[:len(dst)]
+		for j, a := range src {
+			dst[j] = table[((int64(a)+half)>>shift)&mask]
 		}
 	}
 	return out
@@ -255,11 +262,29 @@ func (c *Circuit) TLUOutputs(q *mat.Dense) (accs, outs []*mat.Dense) {
 func (c *Circuit) QuantizeInputs(x *mat.Dense) *mat.Dense {
 	r, col := x.Dims()
 	out := mat.NewDense(r, col, nil)
+	c.quantizeInputsTo(out, x)
+	return out
+}
+
+// quantizeInputsTo writes the quantized x into dst (same shape): Quantize, with the
+// floor of a non-negative value taken by truncation.
+func (c *Circuit) quantizeInputsTo(dst, x *mat.Dense) {
+	q := c.Input
+	s, zp, hi := q.Scale, float64(q.ZeroPoint)+0.5, float64(q.Max())
+	r, _ := x.Dims()
 	for i := 0; i < r; i++ {
-		dst := out.RawRowView(i)
-		for j, v := range x.RawRowView(i) {
-			dst[j] = float64(c.Input.Quantize(v))
+		d := dst.RawRowView(i)
+		src := x.RawRowView(i)[:len(d)]
+		for j, v := range src {
+			f := v/s + zp
+			switch {
+			case !(f >= 1): // also NaN; ⌊f⌋ ≤ 0 clips to 0
+				d[j] = 0
+			case f >= hi:
+				d[j] = hi
+			default:
+				d[j] = float64(int64(f))
+			}
 		}
 	}
-	return out
 }

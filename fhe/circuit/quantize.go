@@ -43,9 +43,9 @@ func NewQuantizer(bits int, lo, hi float64) Quantizer {
 // Max returns the largest integer, 2^Bits − 1.
 func (q Quantizer) Max() int64 { return int64(1)<<q.Bits - 1 }
 
-// Quantize returns ⌊x/Scale + ZeroPoint + ½⌋ clipped to [0, 2^Bits − 1].
+// Quantize returns ⌊x/Scale + (ZeroPoint + ½)⌋ clipped to [0, 2^Bits − 1].
 func (q Quantizer) Quantize(x float64) int64 {
-	v := math.Floor(x/q.Scale + float64(q.ZeroPoint) + 0.5)
+	v := math.Floor(x/q.Scale + (float64(q.ZeroPoint) + 0.5))
 	if !(v > 0) { // also NaN
 		return 0
 	}

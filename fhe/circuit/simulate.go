@@ -3,13 +3,17 @@ package circuit
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
 
-// simBudget bounds the float64s a simulation batch keeps (accumulators of every layer).
-const simBudget = 1 << 23
+// simBudget bounds the float64s a simulation batch keeps (its inputs and the
+// accumulators and outputs of every layer): batches of a few MB stay in cache and keep
+// GEMM efficient; the batches run on all cores.
+const simBudget = 1 << 19
 
 // SimResult is what Simulate measured on a test set.
 type SimResult struct {
@@ -90,37 +94,88 @@ func (c *Circuit) simulate(x *mat.Dense, y []int, pErrors []float64, seed uint64
 		perRow += 2 * s.outSize
 	}
 	n, _ := x.Dims()
+	workers := runtime.GOMAXPROCS(0)
 	if batch <= 0 {
-		batch = max(1, min(n, simBudget/perRow))
+		batch = max(1, min(n, max(64, simBudget/perRow)))
 	}
-	okClean, okNoisy := 0, 0
-	preds := make([]int, 0, n)
+	clean, noisy := make([]int, n), make([]int, n)
+	// The errors are drawn here, batch after batch in evaluation order, so that they do
+	// not depend on the batching; the batches then run on all cores.
+	jobs := make(chan simJob)
+	var wg sync.WaitGroup
+	for range min(workers, (n+batch-1)/batch) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			qbuf := mat.NewDense(min(batch, n), c.inSize, nil)
+			for j := range jobs {
+				qb := qbuf.Slice(0, j.r1-j.r0, 0, c.inSize).(*mat.Dense)
+				c.quantizeInputsTo(qb, x.Slice(j.r0, j.r1, 0, c.inSize).(*mat.Dense))
+				c.simBatch(qb, j, clean[j.r0:j.r1], noisy[j.r0:j.r1])
+			}
+		}()
+	}
 	for r0 := 0; r0 < n; r0 += batch {
-		r1 := min(n, r0+batch)
-		xb := x.Slice(r0, r1, 0, c.inSize).(*mat.Dense)
-		clean, noisy := c.simBatch(c.QuantizeInputs(xb), r0, samplers, res.Layers)
-		preds = append(preds, noisy...)
-		for i := range clean {
-			if clean[i] == y[r0+i] {
-				okClean++
-			}
-			if noisy[i] == y[r0+i] {
-				okNoisy++
-			}
-			if clean[i] != noisy[i] {
-				res.Changed++
-			}
+		jobs <- c.drawErrors(r0, min(n, r0+batch), samplers, res.Layers)
+	}
+	close(jobs)
+	wg.Wait()
+	okClean, okNoisy := 0, 0
+	for i := range n {
+		if clean[i] == y[i] {
+			okClean++
+		}
+		if noisy[i] == y[i] {
+			okNoisy++
+		}
+		if clean[i] != noisy[i] {
+			res.Changed++
 		}
 	}
 	res.QuantizedAccuracy = float64(okClean) / float64(n)
 	res.Accuracy = float64(okNoisy) / float64(n)
-	return res, preds, nil
+	return res, noisy, nil
 }
 
-// simBatch runs rows r0.. of the test set (q holds them quantized) and returns the
-// predictions without and with errors.
-func (c *Circuit) simBatch(q *mat.Dense, r0 int, samplers []*shiftSampler, stats []SimLayer) (clean, noisy []int) {
-	m, _ := q.Dims()
+// simJob is one batch of test rows r0..r1−1 with its errors: events[l] for TLU layer l
+// (batch-relative rows, in order), and first[i], the first layer where row i errs
+// (math.MaxInt: none).
+type simJob struct {
+	r0, r1 int
+	events [][]event
+	first  []int
+}
+
+// drawErrors draws the errors of rows r0..r1−1, layer by layer in evaluation order, and
+// counts them in stats.
+func (c *Circuit) drawErrors(r0, r1 int, samplers []*shiftSampler, stats []SimLayer) simJob {
+	m := r1 - r0
+	j := simJob{r0: r0, r1: r1, events: make([][]event, len(samplers)), first: make([]int, m)}
+	for i := range j.first {
+		j.first[i] = math.MaxInt
+	}
+	for l, s := range samplers {
+		count := int64(c.stages[l].outSize)
+		lo, hi := int64(r0)*count, int64(r1)*count
+		stats[l].Evaluations += hi - lo
+		for s.next < hi {
+			at := s.next
+			e := s.shift(at)
+			row, k := int((at-lo)/count), int((at-lo)%count)
+			j.events[l] = append(j.events[l], event{row, k, e})
+			stats[l].Shifts++
+			if e&c.stages[l].tlu.mask == 0 {
+				stats[l].Wrapped++
+			}
+			j.first[row] = min(j.first[row], l)
+		}
+	}
+	return j
+}
+
+// simBatch runs one batch (q holds its rows quantized) and writes the predictions
+// without and with errors into clean and noisy.
+func (c *Circuit) simBatch(q *mat.Dense, j simJob, clean, noisy []int) {
 	accs := make([]*mat.Dense, len(c.stages))
 	x := q
 	for i, s := range c.stages {
@@ -130,41 +185,17 @@ func (c *Circuit) simBatch(q *mat.Dense, r0 int, samplers []*shiftSampler, stats
 		}
 	}
 	logits := accs[len(accs)-1]
-	clean = make([]int, m)
-	for i := range m {
+	for i := range clean {
 		clean[i] = argmax(logits.RawRowView(i))
 	}
-	noisy = slices.Clone(clean)
-
-	// Draw this batch's errors, layer by layer, in evaluation order.
-	events := make([][]event, len(samplers))
-	first := make([]int, m)
-	for i := range first {
-		first[i] = math.MaxInt
-	}
-	for l, s := range samplers {
-		count := int64(c.stages[l].outSize)
-		lo, hi := int64(r0)*count, int64(r0+m)*count
-		stats[l].Evaluations += hi - lo
-		for s.next < hi {
-			at := s.next
-			e := s.shift(at)
-			row, j := int((at-lo)/count), int((at-lo)%count)
-			events[l] = append(events[l], event{row, j, e})
-			stats[l].Shifts++
-			if e&c.stages[l].tlu.mask == 0 {
-				stats[l].Wrapped++
-			}
-			first[row] = min(first[row], l)
-		}
-	}
+	copy(noisy, clean)
 
 	// Run again the rows that got an error, from their first erring layer on.
 	var rows []int     // batch rows in the current noisy set, ascending
 	var act *mat.Dense // their inputs to the current stage
 	for l, s := range c.stages {
 		var joining []int
-		for i, f := range first {
+		for i, f := range j.first {
 			if f == l {
 				joining = append(joining, i)
 			}
@@ -192,12 +223,11 @@ func (c *Circuit) simBatch(q *mat.Dense, r0 int, samplers []*shiftSampler, stats
 		if s.tlu == nil {
 			break
 		}
-		act = s.tlu.applyEvents(merged, rows, events[l])
+		act = s.tlu.applyEvents(merged, rows, j.events[l])
 	}
 	for k, row := range rows {
 		noisy[row] = argmax(act.RawRowView(k))
 	}
-	return clean, noisy
 }
 
 // applyEvents returns the TLU outputs of the accumulators acc (row k is batch row
