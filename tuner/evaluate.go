@@ -233,6 +233,9 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 	if err := task.check(); err != nil {
 		return Result{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
 	net, err := env.pruned.get(ctx, task, k.Pruning, k.Sparsity)
 	if err != nil {
 		return Result{}, err
@@ -376,38 +379,48 @@ func (pc *pruneCache) get(ctx context.Context, t Task, pruning, sparsity float64
 		epochs = DefaultFineTuneEpochs
 	}
 	key := pruneKey{t.Base, t.Train.X, pruning, sparsity, epochs, t.Seed}
-	pc.mu.Lock()
-	if pc.entries == nil {
-		pc.entries = map[pruneKey]*pruneEntry{}
-	}
-	if e, ok := pc.entries[key]; ok {
-		pc.mu.Unlock()
-		select {
-		case <-e.done:
-			return e.net, e.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	e := &pruneEntry{done: make(chan struct{})}
-	pc.entries[key] = e
-	pc.order = append(pc.order, key)
-	if len(pc.order) > pruneCacheSize {
-		delete(pc.entries, pc.order[0])
-		pc.order = pc.order[1:]
-	}
-	pc.mu.Unlock()
-
-	e.net, e.err = prune(ctx, t, pruning, sparsity, epochs)
-	if e.err != nil { // do not keep failures (a cancelled context must not stick)
+	for {
 		pc.mu.Lock()
-		if pc.entries[key] == e {
-			delete(pc.entries, key)
+		if pc.entries == nil {
+			pc.entries = map[pruneKey]*pruneEntry{}
+		}
+		if e, ok := pc.entries[key]; ok {
+			pc.mu.Unlock()
+			select {
+			case <-e.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			// Another caller's cancellation is not ours: try again.
+			if isContextErr(e.err) && ctx.Err() == nil {
+				continue
+			}
+			return e.net, e.err
+		}
+		e := &pruneEntry{done: make(chan struct{})}
+		pc.entries[key] = e
+		pc.order = append(pc.order, key)
+		if len(pc.order) > pruneCacheSize {
+			delete(pc.entries, pc.order[0])
+			pc.order = pc.order[1:]
 		}
 		pc.mu.Unlock()
+
+		e.net, e.err = prune(ctx, t, pruning, sparsity, epochs)
+		if e.err != nil { // keep no failure: a cancelled context must not stick
+			pc.mu.Lock()
+			if pc.entries[key] == e {
+				delete(pc.entries, key)
+			}
+			pc.mu.Unlock()
+		}
+		close(e.done)
+		return e.net, e.err
 	}
-	close(e.done)
-	return e.net, e.err
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // prune applies structured then unstructured pruning and fine-tunes the result.

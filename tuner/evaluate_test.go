@@ -290,3 +290,34 @@ func BenchmarkFashionSimulate(b *testing.B) {
 	b.ReportMetric(float64(gemmNS)/float64(b.N)/1e6, "gemm-ms")
 	b.ReportMetric(float64(simNS)/float64(gemmNS), "sim/gemm")
 }
+
+func TestEvaluateConcurrent(t *testing.T) {
+	_, task := digitsTask(t)
+	env := testEnv(t)
+	k := tuner.Knobs{NWBits: 5, NABits: 5, RoundingThresholdBits: 7, PError: 0.02, Pruning: 0.25, Sparsity: 0.2}
+	results := make([]tuner.Result, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = tuner.Evaluate(context.Background(), env, task, k)
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if results[i].Accuracy != results[0].Accuracy || results[i].LatencyMS != results[0].LatencyMS ||
+			results[i].FloatAccuracy != results[0].FloatAccuracy || results[i].Layers[0].Shifts != results[0].Layers[0].Shifts {
+			t.Errorf("worker %d: %+v differs from %+v", i, results[i], results[0])
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tuner.Evaluate(ctx, env, task, tuner.Knobs{NWBits: 4, NABits: 4, Pruning: 0.4}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
