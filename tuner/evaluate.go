@@ -143,6 +143,9 @@ type LayerResult struct {
 	// the simulation injected over the test set.
 	PError float64 `json:"p_error"`
 	Shifts int64   `json:"shifts"`
+	// Overflows counts the test accumulators outside the calibration range; they wrap
+	// around in the TLU as they would under FHE.
+	Overflows int64 `json:"overflows"`
 	// PBSMS is one keyswitch + bootstrap on one core; BootstrapMS the layer's bootstraps
 	// spread over the cores; LevelledMS its dot products; LayerMS their sum.
 	PBSMS       float64 `json:"pbs_ms"`
@@ -284,7 +287,7 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 			LevelledMS: ll.LevelledMS, LayerMS: ll.LayerMS}
 		if i < len(sol.Groups) {
 			lit := sol.Groups[i].Params.Literal()
-			lr.Params, lr.PError, lr.Shifts = &lit, sol.Groups[i].PError, sim.Layers[i].Shifts
+			lr.Params, lr.PError, lr.Shifts, lr.Overflows = &lit, sol.Groups[i].PError, sim.Layers[i].Shifts, sim.Layers[i].Overflows
 		}
 		res.Layers = append(res.Layers, lr)
 	}

@@ -37,6 +37,9 @@ type SimLayer struct {
 	Shifts      int64   `json:"shifts"`
 	// Wrapped counts the shifts that left the index unchanged modulo 2^precision.
 	Wrapped int64 `json:"wrapped"`
+	// Overflows counts the accumulators (without errors) outside the calibration range:
+	// a TLU input beyond the range its precision covers wraps around, as under FHE.
+	Overflows int64 `json:"overflows"`
 }
 
 // event is one injected error: TLU element j of batch row row moves by e.
@@ -102,6 +105,7 @@ func (c *Circuit) simulate(x *mat.Dense, y []int, pErrors []float64, seed uint64
 	// The errors are drawn here, batch after batch in evaluation order, so that they do
 	// not depend on the batching; the batches then run on all cores.
 	jobs := make(chan simJob)
+	var done []simJob
 	var wg sync.WaitGroup
 	for range min(workers, (n+batch-1)/batch) {
 		wg.Add(1)
@@ -116,10 +120,17 @@ func (c *Circuit) simulate(x *mat.Dense, y []int, pErrors []float64, seed uint64
 		}()
 	}
 	for r0 := 0; r0 < n; r0 += batch {
-		jobs <- c.drawErrors(r0, min(n, r0+batch), samplers, res.Layers)
+		j := c.drawErrors(r0, min(n, r0+batch), samplers, res.Layers)
+		done = append(done, j)
+		jobs <- j
 	}
 	close(jobs)
 	wg.Wait()
+	for _, j := range done {
+		for l, o := range j.overflows {
+			res.Layers[l].Overflows += o
+		}
+	}
 	okClean, okNoisy := 0, 0
 	for i := range n {
 		if clean[i] == y[i] {
@@ -144,13 +155,16 @@ type simJob struct {
 	r0, r1 int
 	events [][]event
 	first  []int
+	// overflows counts, per TLU layer, the accumulators outside the calibration range.
+	overflows []int64
 }
 
 // drawErrors draws the errors of rows r0..r1−1, layer by layer in evaluation order, and
 // counts them in stats.
 func (c *Circuit) drawErrors(r0, r1 int, samplers []*shiftSampler, stats []SimLayer) simJob {
 	m := r1 - r0
-	j := simJob{r0: r0, r1: r1, events: make([][]event, len(samplers)), first: make([]int, m)}
+	j := simJob{r0: r0, r1: r1, events: make([][]event, len(samplers)), first: make([]int, m),
+		overflows: make([]int64, len(samplers))}
 	for i := range j.first {
 		j.first[i] = math.MaxInt
 	}
@@ -181,6 +195,7 @@ func (c *Circuit) simBatch(q *mat.Dense, j simJob, clean, noisy []int) {
 	for i, s := range c.stages {
 		accs[i] = s.levelled(x)
 		if s.tlu != nil {
+			j.overflows[i] = outside(accs[i], c.Layers[i].AccMin, c.Layers[i].AccMax)
 			x = s.tlu.applyClean(accs[i])
 		}
 	}
@@ -228,6 +243,21 @@ func (c *Circuit) simBatch(q *mat.Dense, j simJob, clean, noisy []int) {
 	for k, row := range rows {
 		noisy[row] = argmax(act.RawRowView(k))
 	}
+}
+
+// outside counts the entries of m outside [lo, hi].
+func outside(m *mat.Dense, lo, hi int64) int64 {
+	r, _ := m.Dims()
+	flo, fhi := float64(lo), float64(hi)
+	var n int64
+	for i := 0; i < r; i++ {
+		for _, v := range m.RawRowView(i) {
+			if v < flo || v > fhi {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // applyEvents returns the TLU outputs of the accumulators acc (row k is batch row
