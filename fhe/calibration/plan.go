@@ -32,9 +32,13 @@ type PlanOptions struct {
 	// from the precision, which separates the terms of the model (default 2; negative
 	// for none).
 	Alternatives int
-	// MaxLogPolyDegree leaves out alternatives with a larger log2 N, whose keys take
-	// long to generate (default: the largest log2 N among the optimizer's picks).
+	// MaxLogPolyDegree leaves out alternatives with a larger log2 N (default: the
+	// largest log2 N among the optimizer's picks).
 	MaxLogPolyDegree int
+	// MaxKeyBytes leaves out alternatives whose evaluation keys ([KeyBytes]) are larger,
+	// since they take long to generate and much memory (default: the largest keys among
+	// the optimizer's picks).
+	MaxKeyBytes float64
 }
 
 // DefaultPErrors are the p_error values [Plan] queries by default: Concrete's reference
@@ -95,7 +99,7 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 			PError: s.PError, Label: label,
 		})
 	}
-	maxLogN := o.MaxLogPolyDegree
+	maxLogN, maxKey := o.MaxLogPolyDegree, o.MaxKeyBytes
 	for p := o.MinPrecision; p <= o.MaxPrecision; p++ {
 		for _, e := range o.PErrors {
 			for _, l := range o.Log2Norm2s {
@@ -109,6 +113,9 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 				add(s, fmt.Sprintf("optimum p=%d e=%.2g L=%g", p, e, l))
 				if opts.MaxLogPolyDegree == 0 {
 					maxLogN = max(maxLogN, s.Params.LogPolyDegree())
+				}
+				if opts.MaxKeyBytes == 0 {
+					maxKey = max(maxKey, KeyBytes(s.Params))
 				}
 			}
 		}
@@ -131,7 +138,7 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 				if added == o.Alternatives {
 					break
 				}
-				if s.Params.LogPolyDegree() > maxLogN || seen[s.Params.Literal()] {
+				if s.Params.LogPolyDegree() > maxLogN || KeyBytes(s.Params) > maxKey || seen[s.Params.Literal()] {
 					continue
 				}
 				add(s, fmt.Sprintf("runner-up p=%d e=%.2g L=%g", p, e, o.Log2Norm2s[0]))

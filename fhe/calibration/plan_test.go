@@ -22,7 +22,7 @@ func TestPlanSpreadsSets(t *testing.T) {
 	precisions := map[int]bool{}
 	kN := map[[2]int]bool{}
 	runnersUp := 0
-	prev := 0.0
+	prev, maxOptimumKey, maxRunnerUpKey := 0.0, 0.0, 0.0
 	for _, tg := range targets {
 		lit := tg.Params.Literal()
 		if seen[lit] {
@@ -33,6 +33,9 @@ func TestPlanSpreadsSets(t *testing.T) {
 		kN[[2]int{lit.GLWERank, lit.LogPolyDegree}] = true
 		if strings.HasPrefix(tg.Label, "runner-up") {
 			runnersUp++
+			maxRunnerUpKey = max(maxRunnerUpKey, calibration.KeyBytes(tg.Params))
+		} else {
+			maxOptimumKey = max(maxOptimumKey, calibration.KeyBytes(tg.Params))
 		}
 		if c := tg.Params.PBSComplexity(); c < prev {
 			t.Errorf("%v out of order: complexity %g after %g", lit, c, prev)
@@ -45,6 +48,9 @@ func TestPlanSpreadsSets(t *testing.T) {
 		if _, err := calibration.TFHEParameters(tg); err != nil {
 			t.Errorf("planned set refused: %v", err)
 		}
+	}
+	if maxRunnerUpKey > maxOptimumKey {
+		t.Errorf("runner-up keys of %g bytes exceed the largest optimum's %g", maxRunnerUpKey, maxOptimumKey)
 	}
 	if len(precisions) != 4 || runnersUp == 0 || len(kN) < 4 {
 		t.Errorf("%d sets over precisions %v, %d runner-up sets, %d distinct (k, N)", len(targets), precisions, runnersUp, len(kN))
