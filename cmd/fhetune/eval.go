@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fhetune/fhetune/fhe"
-	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/tuner"
 	"github.com/fhetune/fhetune/tuner/dataset"
 	"github.com/fhetune/fhetune/tuner/model"
@@ -159,11 +158,11 @@ func runEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags) error {
 	}
 	out.Model = task.Base.Spec
 
-	pr, source, err := evalProfile(ctx, a)
+	cal, err := a.latestCalibration(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("eval: calibration profile: %w", err)
 	}
-	env, err := tuner.NewProfileEnv(pr, source)
+	env, err := tuner.NewProfileEnv(cal.profile, cal.source)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -190,28 +189,6 @@ func fitsData(net *model.Network, ds *dataset.Dataset) error {
 		return fmt.Errorf("takes %d features and %d classes, %s has %d and %d", net.InSize(), net.Classes, ds.Name, ds.Features(), ds.Classes)
 	}
 	return nil
-}
-
-// evalProfile returns the newest calibration profile of --db, or the built-in default
-// when that file does not exist (eval never creates a database).
-func evalProfile(ctx context.Context, a *app) (calibration.Profile, string, error) {
-	var store calibration.ProfileStore
-	if _, err := os.Stat(a.dbPath); err == nil {
-		s, err := a.openStore(ctx, true)
-		if err != nil {
-			return calibration.Profile{}, "", fmt.Errorf("eval: %w", err)
-		}
-		defer s.Close()
-		store = s
-	}
-	pr, source, err := calibration.Latest(ctx, store)
-	if err != nil {
-		return calibration.Profile{}, "", fmt.Errorf("eval: %w", err)
-	}
-	if source != calibration.SourceDefault {
-		source = "profile " + source
-	}
-	return pr, source, nil
 }
 
 // cachedBase returns the base model of spec on ds trained with tuner's default recipe,
