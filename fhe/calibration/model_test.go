@@ -186,3 +186,32 @@ func TestModelValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildFitsParallelModel(t *testing.T) {
+	sets := randomSets(t, 12, 21)
+	pts := synthetic(t, sets, 0, 4)
+	ms := make([]calibration.Measurement, len(pts))
+	for i, pt := range pts {
+		mb := calibration.KeyBytes(pt.Params) / 1e6
+		ms[i] = calibration.Measurement{Set: pt.Params.Literal(), MS: pt.MS, KSMS: pt.KSMS, PBSMS: pt.PBSMS,
+			Workers: 2, ParallelMS: 1.25*pt.MS + 0.01*mb, DotNSPerCoef: float64(i + 1), Bootstraps: 10, Wrong: i % 2, PError: 1e-3}
+	}
+	pr, err := calibration.Build(ms, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm := pr.Parallel; pm.Workers != 2 || math.Abs(pm.Scale-1.25) > 1e-6 || math.Abs(pm.MSPerMB-0.01) > 1e-8 {
+		t.Errorf("parallel model %+v, want 2 workers, scale 1.25, 0.01 ms/MB", pm)
+	}
+	if pr.DotNSPerCoef != 6.5 || pr.Bootstraps != 120 || pr.Wrong != 6 || math.Abs(pr.ExpectedWrong-0.12) > 1e-12 {
+		t.Errorf("dot %g, bootstraps %d, wrong %d, expected wrong %g", pr.DotNSPerCoef, pr.Bootstraps, pr.Wrong, pr.ExpectedWrong)
+	}
+	// A faster parallel run than the single-core one (noise) gives no slowdown, not a
+	// speed-up.
+	for i := range ms {
+		ms[i].ParallelMS = 0.9 * ms[i].MS
+	}
+	if pr, err = calibration.Build(ms, nil); err != nil || pr.Parallel.Scale != 1 || pr.Parallel.MSPerMB != 0 {
+		t.Errorf("parallel model %+v, error %v; want scale 1, 0 ms/MB", pr.Parallel, err)
+	}
+}

@@ -99,11 +99,11 @@ func TFHEGoVersion() string {
 }
 
 // ParallelModel predicts the time of one bootstrap while every core runs one, which
-// exceeds the single-core time when the cores compete for memory bandwidth:
+// exceeds the single-core time when the cores compete for caches and memory bandwidth:
 //
 //	parallel ms = Scale · single-core ms + MSPerMB · key megabytes
 //
-// with the key size from [KeyBytes].
+// with Scale ≥ 1, MSPerMB ≥ 0 and the key size from [KeyBytes].
 type ParallelModel struct {
 	// Workers is the number of cores that ran at once.
 	Workers int `json:"workers"`
@@ -371,7 +371,7 @@ func Build(ms []Measurement, terms []string) (Profile, error) {
 		}
 	}
 	pr.DotNSPerCoef = median(dots)
-	if pr.Parallel, err = fitParallel(model, ms, pts); err != nil {
+	if pr.Parallel, err = fitParallel(ms, pts); err != nil {
 		return Profile{}, err
 	}
 	if err := pr.Validate(); err != nil {
@@ -380,12 +380,14 @@ func Build(ms []Measurement, terms []string) (Profile, error) {
 	return pr, nil
 }
 
-// fitParallel fits [ParallelModel] to the measurements that ran the throughput run,
-// by non-negative least squares on relative errors. Without any, the model is one worker.
-func fitParallel(model Model, ms []Measurement, pts []Point) (ParallelModel, error) {
+// fitParallel fits [ParallelModel] to the measurements that ran the throughput run: the
+// extra time of a bootstrap with all cores busy over its single-core time, as
+// a·(single-core ms) + b·(key MB) with a, b ≥ 0 by least squares on relative errors, so
+// Scale = 1 + a. Without any throughput run, the model is one worker.
+func fitParallel(ms []Measurement, pts []Point) (ParallelModel, error) {
 	workers := 0
 	var rows [][2]float64
-	var ys []float64
+	var ys, extra []float64
 	for i, m := range ms {
 		if m.Workers < 2 || !(m.ParallelMS > 0) {
 			continue
@@ -394,8 +396,9 @@ func fitParallel(model Model, ms []Measurement, pts []Point) (ParallelModel, err
 			return ParallelModel{}, fmt.Errorf("%w: throughput runs with %d and %d workers", ErrFit, workers, m.Workers)
 		}
 		workers = m.Workers
-		rows = append(rows, [2]float64{model.Predict(pts[i].Params), KeyBytes(pts[i].Params) / 1e6})
+		rows = append(rows, [2]float64{m.MS, KeyBytes(pts[i].Params) / 1e6})
 		ys = append(ys, m.ParallelMS)
+		extra = append(extra, m.ParallelMS-m.MS)
 	}
 	if workers == 0 {
 		return ParallelModel{Workers: 1, Scale: 1}, nil
@@ -405,11 +408,11 @@ func fitParallel(model Model, ms []Measurement, pts []Point) (ParallelModel, err
 	for i, r := range rows {
 		a.Set(i, 0, r[0]/ys[i])
 		a.Set(i, 1, r[1]/ys[i])
-		b[i] = 1
+		b[i] = extra[i] / ys[i]
 	}
 	x, err := nnls(a, b)
 	if err != nil {
 		return ParallelModel{}, fmt.Errorf("fit parallel model: %w", err)
 	}
-	return ParallelModel{Workers: workers, Scale: x[0], MSPerMB: x[1]}, nil
+	return ParallelModel{Workers: workers, Scale: 1 + x[0], MSPerMB: x[1]}, nil
 }
