@@ -17,6 +17,9 @@ import (
 // minPolyDegree is the smallest N tfhe-go's FFT handles (poly.MinDegree).
 const minPolyDegree = 16
 
+// maxLog2Norm2 bounds Target.Log2Norm2: the runner multiplies inputs by an int weight.
+const maxLog2Norm2 = 40
+
 // Target is one parameter set to measure, with the precision of its table lookups and
 // the dot-product norm its inputs carry.
 type Target struct {
@@ -57,6 +60,8 @@ func TFHEParameters(t Target) (tfhe.ParametersLiteral[uint64], error) {
 		return tfhe.ParametersLiteral[uint64]{}, fmt.Errorf("%w: lwe_dimension %d larger than k·N = %d (keyswitch-first order needs n ≤ k·N)", ErrRefused, n, p.GLWEDimension())
 	case t.Precision < 1 || t.Precision > logN-1:
 		return tfhe.ParametersLiteral[uint64]{}, fmt.Errorf("%w: precision %d outside 1..%d for N = 2^%d", ErrRefused, t.Precision, logN-1, logN)
+	case !(t.Log2Norm2 >= 0 && t.Log2Norm2 <= maxLog2Norm2):
+		return tfhe.ParametersLiteral[uint64]{}, fmt.Errorf("%w: log2_norm2 %g outside 0..%d", ErrRefused, t.Log2Norm2, maxLog2Norm2)
 	case t.LWEStdDev < 0 || t.GLWEStdDev < 0 || math.IsNaN(t.LWEStdDev) || math.IsNaN(t.GLWEStdDev):
 		return tfhe.ParametersLiteral[uint64]{}, fmt.Errorf("%w: negative or NaN standard deviation", ErrRefused)
 	}
@@ -200,7 +205,8 @@ type Runner struct {
 	rng    *rand.Rand
 	// w is the integer weight applied to each input, round(2^Log2Norm2) ≥ 1.
 	w int
-	// ymax is the largest table output, chosen so that w·y + r stays below 2^p.
+	// ymax is the largest table output, chosen so that w·y + c stays below 2^p for
+	// the constants c that prepare adds.
 	ymax int
 	// table is the lookup table, one entry per message in [0, 2^p).
 	table []int
@@ -235,14 +241,7 @@ func NewRunner(ctx context.Context, t Target, seed uint64) (*Runner, error) {
 	r.keygen = time.Since(start)
 
 	r.messages = 1 << t.Precision
-	r.w = 1
-	if t.Log2Norm2 > 0 {
-		w := math.Round(math.Exp2(t.Log2Norm2))
-		if w > float64(1<<40) {
-			return nil, fmt.Errorf("%w: log2_norm2 %g too large", ErrRefused, t.Log2Norm2)
-		}
-		r.w = int(w)
-	}
+	r.w = max(1, int(math.Round(math.Exp2(t.Log2Norm2))))
 	r.ymax = 0
 	if r.w <= r.messages {
 		r.ymax = r.messages/r.w - 1

@@ -134,6 +134,7 @@ func TestTFHEParametersRefuses(t *testing.T) {
 		{"insecure n without std dev", fhe.ParamsLiteral{GLWERank: 1, LogPolyDegree: 9, LWEDimension: 200, BRLevel: 1, BRLogBase: 20, KSLevel: 3, KSLogBase: 4}, 2, 0, "lwe_dimension 200"},
 		{"negative std dev", ok, 4, -1, "negative or NaN standard deviation"},
 		{"NaN std dev", ok, 4, math.NaN(), "negative or NaN standard deviation"},
+		{"norm too large", ok, 4, 0, "log2_norm2 41 outside 0..40"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -142,6 +143,9 @@ func TestTFHEParametersRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			tg := calibration.Target{Params: p, Precision: c.precision, LWEStdDev: c.lweStd, GLWEStdDev: c.lweStd}
+			if strings.HasPrefix(c.name, "norm") {
+				tg.Log2Norm2 = 41
+			}
 			_, err = calibration.TFHEParameters(tg)
 			if !errors.Is(err, calibration.ErrRefused) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want ErrRefused mentioning %q", err, c.want)
