@@ -68,8 +68,9 @@ the terms of the model. For each set it generates keys, times --repeats calls on
 core after a warm-up (median; the CPU time of the working thread, which is the wall time
 on an idle core), runs one bootstrap per core at once for the throughput, and times a
 levelled dot product. Every bootstrap is decrypted and checked. A set that took over 15%
-longer than the model fitted to the other sets predicts is measured once more with fresh
-keys and keeps the lower median, since other processes only ever add time.
+longer than the model fitted to the other sets predicts is measured again with fresh
+keys (at most twice) and keeps the lowest median, since other processes only ever add
+time.
 
 It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
 FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
@@ -239,7 +240,7 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	fmt.Fprintf(w, "\nleave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
 		100*pr.LOO.Median, 100*pr.LOO.Max, len(pr.Measurements))
 	if n := remeasured(out.Table); n > 0 {
-		fmt.Fprintf(w, "* measured again (fresh keys, lower median kept): %d sets\n", n)
+		fmt.Fprintf(w, "* measured again (fresh keys, lowest median kept): %d sets\n", n)
 	}
 	fmt.Fprintf(w, "model (ms per call, one core):")
 	for i, t := range pr.Model.Terms {
