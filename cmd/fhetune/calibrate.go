@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -138,6 +139,11 @@ func (f *calibrateFlags) check(c *cobra.Command) error {
 	case f.repeats < 1 || f.repeats > 1000:
 		return badInput("calibrate: --repeats %d outside 1..1000", f.repeats)
 	}
+	if f.out != "" {
+		if st, err := os.Stat(filepath.Dir(f.out)); err != nil || !st.IsDir() {
+			return badInput("calibrate: --out %s: no such folder", f.out)
+		}
+	}
 	return nil
 }
 
@@ -198,6 +204,11 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 	if err != nil {
 		return fmt.Errorf("calibrate: %w", err)
 	}
+	id, err := store.SaveProfile(ctx, pr.Machine.String(), payload)
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", storeError(err))
+	}
+	pr.ID = id
 	if f.out != "" {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, payload, "", "  "); err != nil {
@@ -208,11 +219,6 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 			return fmt.Errorf("calibrate: write --out: %w", err)
 		}
 	}
-	id, err := store.SaveProfile(ctx, pr.Machine.String(), payload)
-	if err != nil {
-		return fmt.Errorf("calibrate: %w", storeError(err))
-	}
-	pr.ID = id
 	out := calibrateOutput{ID: id, Calibration: fmt.Sprint(id), Machine: pr.Machine.String(),
 		Table: pr.Table(), LOO: pr.LOO, Profile: pr}
 	if f.asJSON {

@@ -128,6 +128,7 @@ func TestCalibrateBadInput(t *testing.T) {
 		{"p_error not a number", []string{"--p-errors", "often"}, "often"},
 		{"no repeats", []string{"--repeats", "0"}, "--repeats 0 outside 1..1000"},
 		{"argument", []string{"now"}, "unknown command"},
+		{"out folder missing", []string{"--out", "/nonexistent-folder/p.json"}, "--out /nonexistent-folder/p.json: no such folder"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
