@@ -194,7 +194,7 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 		Progress: bar.update,
 	})
 	bar.finish()
-	if errors.Is(err, calibration.ErrRefused) {
+	if errors.Is(err, calibration.ErrRefused) || errors.Is(err, calibration.ErrNoSets) {
 		return badInput("calibrate: %w", err)
 	}
 	if err != nil {

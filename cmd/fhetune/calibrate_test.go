@@ -25,9 +25,9 @@ func TestCalibrateSavesProfile(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "fhetune.db")
 	outFile := filepath.Join(dir, "profile.json")
-	// Precisions 1 and 2 at one p_error: the smallest spread that still fits the model.
+	// Precisions 1 and 2 at two p_error values: a small spread that still fits the model.
 	code, out, errs := calibrateCLI(t, "--db", db, "calibrate", "--quick", "--max-precision", "2",
-		"--p-errors", "1e-2", "--repeats", "2", "--out", outFile, "--json")
+		"--p-errors", "1e-3,1e-2", "--repeats", "2", "--out", outFile, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -43,7 +43,7 @@ func TestCalibrateSavesProfile(t *testing.T) {
 			t.Errorf("row %+v", r)
 		}
 	}
-	if got := res.Profile.Command; got != "fhetune calibrate --json --max-precision 2 --out "+outFile+" --p-errors 1e-2 --quick --repeats 2" {
+	if got := res.Profile.Command; got != "fhetune calibrate --json --max-precision 2 --out "+outFile+" --p-errors 1e-3,1e-2 --quick --repeats 2" {
 		t.Errorf("recorded command %q", got)
 	}
 	// Progress went to stderr as plain lines (stderr is not a terminal here).

@@ -36,8 +36,8 @@ type PlanOptions struct {
 	// largest log2 N among the optimizer's picks).
 	MaxLogPolyDegree int
 	// MaxKeyBytes leaves out alternatives whose evaluation keys ([KeyBytes]) are larger,
-	// since they take long to generate and much memory (default: the largest keys among
-	// the optimizer's picks).
+	// since they take long to generate and much memory (default: twice the largest keys
+	// among the optimizer's picks).
 	MaxKeyBytes float64
 }
 
@@ -122,6 +122,9 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: no query of precision %d..%d has a solution", ErrNoSets, o.MinPrecision, o.MaxPrecision)
+	}
+	if opts.MaxKeyBytes == 0 {
+		maxKey *= 2
 	}
 	if o.Alternatives > 0 {
 		e := o.PErrors[len(o.PErrors)/2]
