@@ -36,6 +36,20 @@ func (s *Store) LatestProfile(ctx context.Context) (Profile, error) {
 	return s.profile(ctx, "ORDER BY id DESC LIMIT 1")
 }
 
+// NewestProfile returns the id and payload of the newest calibration profile, with ok
+// false when the store holds none. It is LatestProfile in plain types, so that packages
+// which must not import studies (fhe/calibration) can declare it in an interface.
+func (s *Store) NewestProfile(ctx context.Context) (id int64, payload []byte, ok bool, err error) {
+	p, err := s.LatestProfile(ctx)
+	switch {
+	case errors.Is(err, ErrNoProfile):
+		return 0, nil, false, nil
+	case err != nil:
+		return 0, nil, false, err
+	}
+	return p.ID, p.Payload, true, nil
+}
+
 // Profile returns the calibration profile with that id, or [ErrNoProfile].
 func (s *Store) Profile(ctx context.Context, id int64) (Profile, error) {
 	return s.profile(ctx, "WHERE id = ?", id)

@@ -14,6 +14,7 @@
 // core" means one goroutine doing the work; runners are not safe for concurrent use.
 // Long work takes a context and checks it between bootstraps.
 //
-// This package never prints. It must not import search, tuner or the CLI; it uses the
-// study store only through the one-method [ProfileStore] interface it declares.
+// This package never prints. It must not import studies, search, tuner or the CLI; it
+// reads stored profiles only through the one-method [ProfileStore] interface it declares
+// in plain types, which *studies.Store satisfies.
 package calibration

@@ -5,7 +5,6 @@ import (
 	"context"
 	_ "embed" // the built-in default profile
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/fhetune/fhetune/fhe"
-	"github.com/fhetune/fhetune/studies"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -260,30 +258,30 @@ func Default() (Profile, error) {
 	return pr, nil
 }
 
-// ProfileStore is what [Latest] needs of the study store (*studies.Store is one).
+// ProfileStore is what [Latest] needs of a profile store (*studies.Store is one; this
+// package does not import studies, so the interface speaks in plain types).
 type ProfileStore interface {
-	// LatestProfile returns the newest stored profile or studies.ErrNoProfile.
-	LatestProfile(ctx context.Context) (studies.Profile, error)
+	// NewestProfile returns the newest stored profile's id and payload, with ok false
+	// when the store holds none.
+	NewestProfile(ctx context.Context) (id int64, payload []byte, ok bool, err error)
 }
-
-var _ ProfileStore = (*studies.Store)(nil)
 
 // Latest returns the newest profile of the store and its source (its id in decimal), or
 // the built-in default and [SourceDefault] when the store holds none or is nil. A stored
 // payload that does not decode is an error, not a silent fall-back.
 func Latest(ctx context.Context, store ProfileStore) (Profile, string, error) {
 	if store != nil {
-		sp, err := store.LatestProfile(ctx)
-		switch {
-		case err == nil:
-			pr, err := Decode(sp.Payload)
-			if err != nil {
-				return Profile{}, "", fmt.Errorf("calibration profile %d: %w", sp.ID, err)
-			}
-			pr.ID = sp.ID
-			return pr, strconv.FormatInt(sp.ID, 10), nil
-		case !errors.Is(err, studies.ErrNoProfile):
+		id, payload, ok, err := store.NewestProfile(ctx)
+		if err != nil {
 			return Profile{}, "", fmt.Errorf("latest calibration profile: %w", err)
+		}
+		if ok {
+			pr, err := Decode(payload)
+			if err != nil {
+				return Profile{}, "", fmt.Errorf("calibration profile %d: %w", id, err)
+			}
+			pr.ID = id
+			return pr, strconv.FormatInt(id, 10), nil
 		}
 	}
 	pr, err := Default()

@@ -15,6 +15,9 @@ import (
 	"github.com/fhetune/fhetune/studies"
 )
 
+// The study store satisfies the interface without either package importing the other.
+var _ calibration.ProfileStore = (*studies.Store)(nil)
+
 // smallTargets are eight small sets varying k, N, n and both decompositions, enough to
 // fit the default terms with one left out.
 func smallTargets(t *testing.T) []calibration.Target {
