@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // allFormats are the plot file formats Write knows, in the order it writes them.
@@ -119,6 +120,19 @@ func Write(dir string, s Study, opts Options) error {
 	files, err := Render(s, opts)
 	if err != nil {
 		return err
+	}
+	return writeFiles(dir, files)
+}
+
+// WriteFiles writes files made by [Render] to the directory dir, all-or-nothing as
+// [Write] does, so that a caller that renders once can also say which files it wrote.
+// Each name must be a plain file name (no folder); errors wrap [ErrOutputDir] with the
+// path.
+func WriteFiles(dir string, files []File) error {
+	for _, f := range files {
+		if f.Name == "" || f.Name == "." || f.Name == ".." || filepath.Base(f.Name) != f.Name || strings.ContainsAny(f.Name, `/\`) {
+			return fmt.Errorf("%w %q: file name %q is not a plain name", ErrOutputDir, dir, f.Name)
+		}
 	}
 	return writeFiles(dir, files)
 }
