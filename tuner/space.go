@@ -1,0 +1,302 @@
+package tuner
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/fhetune/fhetune/search"
+	"github.com/fhetune/fhetune/studies"
+)
+
+// Knob names, as Concrete ML spells them.
+const (
+	KnobNWBits                = "n_w_bits"
+	KnobNABits                = "n_a_bits"
+	KnobNInputBits            = "n_input_bits"
+	KnobPruning               = "pruning"
+	KnobSparsity              = "sparsity"
+	KnobRoundingThresholdBits = "rounding_threshold_bits"
+	KnobPError                = "p_error"
+	KnobGlobalPError          = "global_p_error"
+)
+
+// KnobNames lists the knobs in the order studies show them.
+func KnobNames() []string {
+	return []string{KnobNWBits, KnobNABits, KnobNInputBits, KnobPruning, KnobSparsity, KnobRoundingThresholdBits,
+		KnobPError, KnobGlobalPError}
+}
+
+// knobKind says how a knob's range is checked and searched.
+type knobKind int
+
+const (
+	bitsKnob  knobKind = iota + 1 // integer bit-width in circuit.MinBits..MaxBits
+	shareKnob                     // share in [0, 1), uniform
+	probKnob                      // probability in (0, 1), log-uniform
+)
+
+func securityLevels() []int { return fhe.SecurityLevels() }
+
+// knobRanges returns each knob's name, kind and range pointer in the spec, in KnobNames
+// order.
+func (sp *SpaceSpec) knobRanges() []struct {
+	name string
+	kind knobKind
+	r    **Range
+} {
+	return []struct {
+		name string
+		kind knobKind
+		r    **Range
+	}{
+		{KnobNWBits, bitsKnob, &sp.NWBits},
+		{KnobNABits, bitsKnob, &sp.NABits},
+		{KnobNInputBits, bitsKnob, &sp.NInputBits},
+		{KnobPruning, shareKnob, &sp.Pruning},
+		{KnobSparsity, shareKnob, &sp.Sparsity},
+		{KnobRoundingThresholdBits, bitsKnob, &sp.RoundingThresholdBits},
+		{KnobPError, probKnob, &sp.PError},
+		{KnobGlobalPError, probKnob, &sp.GlobalPError},
+	}
+}
+
+// resolveSpace fills the default ranges in and checks every range.
+func (r *Spec) resolveSpace() error {
+	sp := &r.Space
+	if sp.PError != nil && sp.GlobalPError != nil {
+		return r.errf("space.global_p_error", "give p_error or global_p_error, not both")
+	}
+	defaults := map[string]*Range{
+		KnobNWBits:                {Low: 2, High: 8},
+		KnobNABits:                {Low: 2, High: 8},
+		KnobPruning:               {Low: 0, High: 0.7},
+		KnobSparsity:              {Low: 0, High: 0},
+		KnobRoundingThresholdBits: {Low: 3, High: 8, Off: true},
+	}
+	if sp.GlobalPError == nil {
+		defaults[KnobPError] = &Range{Low: 1e-5, High: 0.1}
+	}
+	for _, k := range sp.knobRanges() {
+		if *k.r == nil {
+			if d, ok := defaults[k.name]; ok {
+				c := *d
+				*k.r = &c
+			}
+			continue
+		}
+		c := **k.r
+		*k.r = &c
+		if err := checkRange(k.name, k.kind, &c); err != nil {
+			field := "space." + k.name
+			if c.Line > 0 {
+				return &SpecError{File: r.file, Line: c.Line, Field: field, Why: err.Error()}
+			}
+			return r.errf(field, "%s", err)
+		}
+		c.Line = 0
+	}
+	return nil
+}
+
+func checkRange(name string, kind knobKind, r *Range) error {
+	switch {
+	case r.Empty:
+		return fmt.Errorf("empty range []: want a value, [low, high]%s", map[bool]string{true: " or off", false: ""}[name == KnobRoundingThresholdBits])
+	case (r.OnlyOff || r.Off) && name != KnobRoundingThresholdBits:
+		return fmt.Errorf("only rounding_threshold_bits can be off")
+	case r.OnlyOff:
+		return nil
+	case r.Low > r.High:
+		return fmt.Errorf("[%s, %s]: low above high", fmtNum(r.Low), fmtNum(r.High))
+	case r.Step < 0:
+		return fmt.Errorf("step %s: want 0 or more", fmtNum(r.Step))
+	}
+	switch kind {
+	case bitsKnob:
+		if r.Low != math.Trunc(r.Low) || r.High != math.Trunc(r.High) || r.Step != math.Trunc(r.Step) {
+			return fmt.Errorf("%s: bit-widths are whole numbers", r)
+		}
+		if r.Low < circuit.MinBits || r.High > circuit.MaxBits {
+			return fmt.Errorf("%s: bit-widths must lie in %d..%d", r, circuit.MinBits, circuit.MaxBits)
+		}
+	case shareKnob:
+		if !(r.Low >= 0 && r.High < 1) {
+			return fmt.Errorf("%s: a share must lie in [0, 1)", r)
+		}
+	case probKnob:
+		if !(r.Low > 0 && r.High < 1) {
+			return fmt.Errorf("%s: a probability must lie in (0, 1)", r)
+		}
+		if r.Step != 0 {
+			return fmt.Errorf("%s is searched in log scale and takes no step", name)
+		}
+	}
+	if r.Step > 0 && r.Low == r.High {
+		r.Step = 0
+	}
+	return nil
+}
+
+// knobSpace is a resolved spec's search space: the searched knobs as a search.Space and
+// the fixed ones as constants. Stored trial parameters hold knob values as Concrete ML
+// takes them (rounding_threshold_bits 0 means no rounding); the search space holds
+// internal values, which differ only for a rounding range with "off": off is the
+// integer just above the range, so that samplers see it as the widest setting.
+type knobSpace struct {
+	space search.Space
+	fixed map[string]float64 // knobs not searched, by name (rounding off: 0)
+	// roundOff is the internal value that means "no rounding" (0 when off is not a
+	// choice of a searched rounding knob).
+	roundOff float64
+	fhe      FHESpec
+}
+
+// compileSpace builds the search space of a resolved spec.
+func compileSpace(s Spec) (knobSpace, error) {
+	ks := knobSpace{fixed: map[string]float64{}, fhe: s.FHE}
+	for _, k := range s.Space.knobRanges() {
+		r := *k.r
+		if r == nil {
+			continue
+		}
+		switch {
+		case r.OnlyOff:
+			ks.fixed[k.name] = 0
+			continue
+		case r.Fixed():
+			ks.fixed[k.name] = r.Low
+			continue
+		}
+		p := search.Param{Name: k.name, Low: r.Low, High: r.High, Step: r.Step}
+		switch k.kind {
+		case bitsKnob:
+			p.Kind = search.Int
+			if r.Off {
+				step := max(1, r.Step)
+				p.High = r.Low + step*(math.Floor((r.High-r.Low)/step)+1)
+				ks.roundOff = p.High
+			}
+		case shareKnob:
+			p.Kind = search.Float
+		case probKnob:
+			p.Kind = search.LogFloat
+		}
+		ks.space.Params = append(ks.space.Params, p)
+	}
+	if len(ks.space.Params) == 0 {
+		return ks, &SpecError{File: s.file, Field: "space", Why: "every knob is fixed: nothing to search"}
+	}
+	if err := ks.space.Validate(); err != nil {
+		return ks, &SpecError{File: s.file, Field: "space", Why: err.Error()}
+	}
+	return ks, nil
+}
+
+// toKnob maps a searched knob's internal value to its knob value.
+func (ks knobSpace) toKnob(name string, v float64) float64 {
+	if name == KnobRoundingThresholdBits && ks.roundOff != 0 && v == ks.roundOff {
+		return 0
+	}
+	return v
+}
+
+// toInternal maps a knob value to the searched knob's internal value.
+func (ks knobSpace) toInternal(name string, v float64) float64 {
+	if name == KnobRoundingThresholdBits && ks.roundOff != 0 && v == 0 {
+		return ks.roundOff
+	}
+	return v
+}
+
+// params turns sampled internal values into the stored parameters of a trial: every
+// searched knob, then every fixed one, as knob values.
+func (ks knobSpace) params(values map[string]float64) []studies.Param {
+	var ps []studies.Param
+	for _, p := range ks.space.Params {
+		ps = append(ps, studies.Param{Name: p.Name, Value: ks.toKnob(p.Name, values[p.Name]), Distribution: ks.distribution(p)})
+	}
+	for _, name := range KnobNames() {
+		if v, ok := ks.fixed[name]; ok {
+			ps = append(ps, studies.Param{Name: name, Value: v, Distribution: json.RawMessage(`{"kind":"fixed"}`)})
+		}
+	}
+	return ps
+}
+
+// distribution describes a searched knob in a trial's stored parameters.
+func (ks knobSpace) distribution(p search.Param) json.RawMessage {
+	d := struct {
+		Kind string  `json:"kind"`
+		Low  float64 `json:"low"`
+		High float64 `json:"high"`
+		Step float64 `json:"step,omitempty"`
+		Off  bool    `json:"off,omitempty"`
+	}{Kind: p.Kind.String(), Low: p.Low, High: p.High, Step: p.Step}
+	if p.Name == KnobRoundingThresholdBits && ks.roundOff != 0 {
+		d.High, d.Off = ks.roundOff-max(1, p.Step), true
+	}
+	b, _ := json.Marshal(d)
+	return b
+}
+
+// internal returns the search-space values of stored parameters, and whether every
+// searched knob is there with a value of the space.
+func (ks knobSpace) internal(ps []studies.Param) (map[string]float64, bool) {
+	m := make(map[string]float64, len(ks.space.Params))
+	for _, p := range ps {
+		if sp, ok := ks.space.Lookup(p.Name); ok {
+			v := ks.toInternal(p.Name, p.Value)
+			if !sp.Contains(v) {
+				return nil, false
+			}
+			m[p.Name] = v
+		}
+	}
+	return m, len(m) == len(ks.space.Params)
+}
+
+// KnobValues returns a trial's knob values by name from its stored parameters; a
+// rounding_threshold_bits of 0 (no rounding) is left out, as the report expects.
+func KnobValues(ps []studies.Param) map[string]float64 {
+	m := map[string]float64{}
+	for _, p := range ps {
+		if !slices.Contains(KnobNames(), p.Name) {
+			continue
+		}
+		if p.Name == KnobRoundingThresholdBits && p.Value == 0 {
+			continue
+		}
+		m[p.Name] = p.Value
+	}
+	return m
+}
+
+// KnobsOf returns the Knobs of a trial's stored parameters with the spec's FHE settings.
+func KnobsOf(ps []studies.Param, f FHESpec) Knobs {
+	k := Knobs{Cores: f.Cores, Strategy: f.Strategy, Security: f.Security}
+	for _, p := range ps {
+		switch p.Name {
+		case KnobNWBits:
+			k.NWBits = int(p.Value)
+		case KnobNABits:
+			k.NABits = int(p.Value)
+		case KnobNInputBits:
+			k.NInputBits = int(p.Value)
+		case KnobPruning:
+			k.Pruning = p.Value
+		case KnobSparsity:
+			k.Sparsity = p.Value
+		case KnobRoundingThresholdBits:
+			k.RoundingThresholdBits = int(p.Value)
+		case KnobPError:
+			k.PError = p.Value
+		case KnobGlobalPError:
+			k.GlobalPError = p.Value
+		}
+	}
+	return k
+}

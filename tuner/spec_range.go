@@ -1,0 +1,239 @@
+package tuner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Range is the search range of one knob in a study spec. It is written in one of these
+// forms (YAML; the JSON form stored with a study is the same):
+//
+//	6                    the knob is fixed at 6 (not searched)
+//	[2, 8]               searched between 2 and 8, both included
+//	[3, 8, off]          rounding_threshold_bits only: 3..8, or no rounding at all
+//	off                  rounding_threshold_bits only: no rounding
+//	{low: 0, high: 0.7, step: 0.05, off: false}   the long form, with a grid step
+//
+// Bit-width knobs are integers; pruning and sparsity are shares in [0, 1) searched
+// uniformly (on the step grid when step > 0); p_error and global_p_error are searched
+// uniformly in log scale. A Range is a plain value.
+type Range struct {
+	// Low and High bound the range, both included; equal bounds fix the knob.
+	Low, High float64
+	// Step is the grid spacing (0: integers for bit-widths, continuous otherwise).
+	Step float64
+	// Off adds "no rounding" to a rounding_threshold_bits range.
+	Off bool
+	// OnlyOff means the knob is off altogether (rounding_threshold_bits: off).
+	OnlyOff bool
+	// Empty marks a range written as [] (an error once the spec is resolved).
+	Empty bool
+
+	// Line is the spec file line the range came from (0 when it came from elsewhere, such
+	// as a command-line flag).
+	Line int
+}
+
+// Fixed reports whether the range holds one value and no "off".
+func (r Range) Fixed() bool { return !r.OnlyOff && !r.Off && r.Low == r.High }
+
+// String formats the range in its short form, as ParseRange reads it.
+func (r Range) String() string {
+	switch {
+	case r.Empty:
+		return "[]"
+	case r.OnlyOff:
+		return "off"
+	case r.Fixed() && r.Step == 0:
+		return fmtNum(r.Low)
+	}
+	s := "[" + fmtNum(r.Low) + ", " + fmtNum(r.High)
+	if r.Off {
+		s += ", off"
+	}
+	s += "]"
+	if r.Step > 0 {
+		s += " step " + fmtNum(r.Step)
+	}
+	return s
+}
+
+func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// ParseRange reads a range as written on a command line: "6", "2,8", "[2, 8]",
+// "3,8,off", "off", or the YAML long form "{low: 0, high: 0.7, step: 0.05}".
+func ParseRange(text string) (Range, error) {
+	t := strings.TrimSpace(text)
+	if t == "" {
+		return Range{}, fmt.Errorf("empty range")
+	}
+	if !strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "{") && strings.Contains(t, ",") {
+		t = "[" + t + "]"
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(t), &n); err != nil {
+		return Range{}, fmt.Errorf("%q: %s", text, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = *n.Content[0]
+	}
+	r, err := rangeFromNode(&n)
+	if err != nil {
+		return Range{}, fmt.Errorf("%q: %w", text, err)
+	}
+	r.Line = 0
+	return r, nil
+}
+
+// UnmarshalYAML reads any of the forms in the Range doc.
+func (r *Range) UnmarshalYAML(n *yaml.Node) error {
+	v, err := rangeFromNode(n)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	*r = v
+	return nil
+}
+
+// MarshalYAML writes the short form when it can, else the long form.
+func (r Range) MarshalYAML() (any, error) { return r.jsonValue(), nil }
+
+// MarshalJSON writes a number, a list or "off" (see the Range doc).
+func (r Range) MarshalJSON() ([]byte, error) { return json.Marshal(r.jsonValue()) }
+
+// UnmarshalJSON reads what MarshalJSON writes (and every YAML form, JSON being YAML).
+func (r *Range) UnmarshalJSON(b []byte) error {
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("tuner: range %s: %w", bytes.TrimSpace(b), err)
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = *n.Content[0]
+	}
+	v, err := rangeFromNode(&n)
+	if err != nil {
+		return fmt.Errorf("tuner: range %s: %w", bytes.TrimSpace(b), err)
+	}
+	v.Line = 0
+	*r = v
+	return nil
+}
+
+func (r Range) jsonValue() any {
+	switch {
+	case r.Empty:
+		return []any{}
+	case r.OnlyOff:
+		return "off"
+	case r.Step > 0:
+		m := map[string]any{"low": r.Low, "high": r.High, "step": r.Step}
+		if r.Off {
+			m["off"] = true
+		}
+		return m
+	case r.Fixed():
+		return r.Low
+	case r.Off:
+		return []any{r.Low, r.High, "off"}
+	}
+	return []float64{r.Low, r.High}
+}
+
+// rangeFromNode decodes one range node; errors do not carry the line (callers add it).
+func rangeFromNode(n *yaml.Node) (Range, error) {
+	r := Range{Line: n.Line}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if isOff(n) {
+			r.OnlyOff = true
+			return r, nil
+		}
+		v, err := number(n)
+		if err != nil {
+			return r, err
+		}
+		r.Low, r.High = v, v
+		return r, nil
+	case yaml.SequenceNode:
+		items := n.Content
+		if len(items) == 0 {
+			r.Empty = true
+			return r, nil
+		}
+		if len(items) == 3 && isOff(items[2]) {
+			r.Off = true
+			items = items[:2]
+		}
+		if len(items) != 2 {
+			return r, fmt.Errorf("want [low, high] (or [low, high, off]), got %d items", len(n.Content))
+		}
+		var err error
+		if r.Low, err = number(items[0]); err != nil {
+			return r, err
+		}
+		if r.High, err = number(items[1]); err != nil {
+			return r, err
+		}
+		return r, nil
+	case yaml.MappingNode:
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i].Value, n.Content[i+1]
+			if seen[k] {
+				return r, fmt.Errorf("key %q given twice", k)
+			}
+			seen[k] = true
+			var err error
+			switch k {
+			case "low":
+				r.Low, err = number(v)
+			case "high":
+				r.High, err = number(v)
+			case "step":
+				r.Step, err = number(v)
+			case "off":
+				err = v.Decode(&r.Off)
+			default:
+				return r, fmt.Errorf("unknown key %q in a range (known: low, high, step, off)", k)
+			}
+			if err != nil {
+				return r, fmt.Errorf("%s: %w", k, err)
+			}
+		}
+		if !seen["low"] || !seen["high"] {
+			return r, fmt.Errorf("a range needs both low and high")
+		}
+		return r, nil
+	case yaml.AliasNode:
+		return rangeFromNode(n.Alias)
+	}
+	return r, fmt.Errorf("want a number, [low, high] or off")
+}
+
+func isOff(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	switch strings.ToLower(n.Value) {
+	case "off", "none":
+		return true
+	}
+	return false
+}
+
+func number(n *yaml.Node) (float64, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, fmt.Errorf("want a number")
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a finite number", n.Value)
+	}
+	return v, nil
+}
