@@ -13,8 +13,13 @@ import (
 // newStudyCmd groups the study subcommands; each lives in its own study_*.go file.
 func newStudyCmd(a *app) *cobra.Command {
 	return groupCmd("study", "Create, run, inspect and delete studies",
+		newStudyStartCmd(a),
+		newStudyResumeCmd(a),
 		newStudyListCmd(a),
 		newStudyShowCmd(a),
+		newStudyBestCmd(a),
+		newStudyExportCmd(a),
+		newStudyExportConfigCmd(a),
 		newStudyDeleteCmd(a),
 	)
 }
