@@ -93,11 +93,17 @@ func Run(ctx context.Context, db *studies.Store, p *Plan, opts ...Option) (Summa
 		o(&cfg)
 	}
 	began := time.Now()
-	st, err := p.joinStudy(ctx, db)
+	st, spec, err := p.joinStudy(ctx, db)
 	if err != nil {
 		return Summary{}, err
 	}
-	cfg.log.Info("study", "name", st.Name, "id", st.ID, "trials", p.spec.Trials, "sampler", p.spec.Sampler.Name)
+	sampler := p.sampler
+	if spec.Sampler != p.spec.Sampler {
+		if sampler, _, err = newSampler(spec, p.space); err != nil {
+			return Summary{}, err
+		}
+	}
+	cfg.log.Info("study", "name", st.Name, "id", st.ID, "trials", spec.Trials, "sampler", spec.Sampler.Name)
 	base, err := p.baseModel(ctx, db, st)
 	if err != nil {
 		return Summary{}, err
@@ -129,54 +135,61 @@ func Run(ctx context.Context, db *studies.Store, p *Plan, opts ...Option) (Summa
 		return Summary{}, fmt.Errorf("tuner: %w", err)
 	}
 	host, _ := os.Hostname()
-	r := &runner{db: db, p: p, st: st, cfg: cfg, eval: eval, floatAcc: floatAcc, target: p.spec.Trials,
+	r := &runner{db: db, p: p, spec: spec, sampler: sampler, ctxDone: ctx.Done(), st: st, cfg: cfg, eval: eval,
+		floatAcc: floatAcc, target: spec.Trials,
 		host: host, pid: os.Getpid(), began: began, halt: make(chan struct{}),
 		recs: map[int]*trialRec{}, mine: map[int64]bool{}}
-	r.dirs = p.spec.directions()
-	for _, o := range p.spec.Objectives {
+	r.dirs = spec.directions()
+	for _, o := range spec.Objectives {
 		r.names = append(r.names, o.Name)
 	}
 	return r.run(ctx)
 }
 
 // joinStudy creates the plan's study or returns the existing one after checking that it
-// has the same spec and data; it records the number of trials asked for.
-func (p *Plan) joinStudy(ctx context.Context, db *studies.Store) (studies.Study, error) {
-	specJSON, err := p.spec.JSON()
+// has the same spec and data, with the spec to run it with: the plan's, except that an
+// NSGA-II population the plan left to its default (which depends on the number of
+// trials) is the stored study's. It records the number of trials asked for.
+func (p *Plan) joinStudy(ctx context.Context, db *studies.Store) (studies.Study, Spec, error) {
+	spec := p.spec
+	specJSON, err := spec.JSON()
 	if err != nil {
-		return studies.Study{}, fmt.Errorf("tuner: encode spec: %w", err)
+		return studies.Study{}, spec, fmt.Errorf("tuner: encode spec: %w", err)
 	}
-	st, err := db.Study(ctx, p.spec.Name)
+	st, err := db.Study(ctx, spec.Name)
 	if errors.Is(err, studies.ErrNoStudy) {
-		st, err = db.CreateStudy(ctx, studies.NewStudy{Name: p.spec.Name, Spec: specJSON,
-			Objectives: p.spec.studyObjectives(),
-			UserAttrs:  map[string]string{AttrDataset: p.dataHash, AttrTrials: strconv.Itoa(p.spec.Trials)}})
+		st, err = db.CreateStudy(ctx, studies.NewStudy{Name: spec.Name, Spec: specJSON,
+			Objectives: spec.studyObjectives(),
+			UserAttrs:  map[string]string{AttrDataset: p.dataHash, AttrTrials: strconv.Itoa(spec.Trials)}})
 		if err == nil {
-			return st, nil
+			return st, spec, nil
 		}
 		if errors.Is(err, studies.ErrStudyExists) { // another process created it first
-			st, err = db.Study(ctx, p.spec.Name)
+			st, err = db.Study(ctx, spec.Name)
 		}
 	}
 	if err != nil {
-		return studies.Study{}, fmt.Errorf("tuner: %w", err)
+		return studies.Study{}, spec, fmt.Errorf("tuner: %w", err)
 	}
 	stored, err := SpecFromJSON(st.Spec)
 	if err != nil {
-		return studies.Study{}, fmt.Errorf("%w: study %q has a spec this version cannot read: %w", ErrStudyConflict, st.Name, err)
+		return studies.Study{}, spec, fmt.Errorf("%w: study %q has a spec this version cannot read: %w", ErrStudyConflict, st.Name, err)
 	}
-	if diff := specDiff(stored, p.spec); len(diff) > 0 {
-		return studies.Study{}, fmt.Errorf("%w: study %q differs in %s", ErrStudyConflict, st.Name, strings.Join(diff, ", "))
+	if spec.autoPopulation && stored.Sampler.Name == spec.Sampler.Name {
+		spec.Sampler.Population = stored.Sampler.Population
+	}
+	if diff := specDiff(stored, spec); len(diff) > 0 {
+		return studies.Study{}, spec, fmt.Errorf("%w: study %q differs in %s", ErrStudyConflict, st.Name, strings.Join(diff, ", "))
 	}
 	if h := st.UserAttrs[AttrDataset]; h != "" && h != p.dataHash {
-		return studies.Study{}, fmt.Errorf("%w: data set %q changed since study %q began", ErrStudyData, p.spec.Dataset, st.Name)
+		return studies.Study{}, spec, fmt.Errorf("%w: data set %q changed since study %q began", ErrStudyData, spec.Dataset, st.Name)
 	}
-	if want := strconv.Itoa(p.spec.Trials); st.UserAttrs[AttrTrials] != want {
+	if want := strconv.Itoa(spec.Trials); st.UserAttrs[AttrTrials] != want {
 		if err := db.SetStudyAttr(ctx, st.ID, AttrTrials, want); err != nil {
-			return studies.Study{}, fmt.Errorf("tuner: %w", err)
+			return studies.Study{}, spec, fmt.Errorf("tuner: %w", err)
 		}
 	}
-	return st, nil
+	return st, spec, nil
 }
 
 // specDiff returns the top-level spec fields in which two resolved specs describe
@@ -241,15 +254,19 @@ type trialRec struct {
 
 // claimed is a trial a worker took.
 type claimed struct {
-	id     int64
-	number int
-	params []studies.Param
-	began  time.Time
+	id      int64
+	number  int
+	retryOf int
+	params  []studies.Param
+	began   time.Time
 }
 
 type runner struct {
 	db       *studies.Store
 	p        *Plan
+	spec     Spec           // the plan's spec, as joined (see joinStudy)
+	sampler  search.Sampler // built for spec
+	ctxDone  <-chan struct{}
 	st       studies.Study
 	cfg      runConfig
 	eval     EvalFunc
@@ -279,7 +296,7 @@ type runner struct {
 
 func (r *runner) run(ctx context.Context) (Summary, error) {
 	var timer *time.Timer
-	if t := time.Duration(r.p.spec.Timeout); t > 0 {
+	if t := time.Duration(r.spec.Timeout); t > 0 {
 		timer = time.AfterFunc(t, func() {
 			r.mu.Lock()
 			r.timedOut = true
@@ -303,7 +320,7 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	if err == nil {
 		r.report(nil)
 		var wg sync.WaitGroup
-		for i := 0; i < r.p.spec.Workers; i++ {
+		for i := 0; i < r.spec.Workers; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -335,9 +352,18 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 
 func (r *runner) stopAll() { r.haltOnce.Do(func() { close(r.halt) }) }
 
+// halted reports whether no new trial may start. It looks at the stop channel itself
+// (not only at halt, which a goroutine closes), so a stop that happened before a trial
+// ended is seen before the next one starts.
 func (r *runner) halted() bool {
 	select {
 	case <-r.halt:
+		return true
+	case <-r.cfg.stop:
+		r.stopAll()
+		return true
+	case <-r.ctxDone:
+		r.stopAll()
 		return true
 	default:
 		return false
@@ -412,13 +438,13 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 	if err != nil {
 		return nil, false, fmt.Errorf("tuner: %w", err)
 	}
-	c := &claimed{id: t.ID, number: t.Number, params: t.Params, began: began}
+	c := &claimed{id: t.ID, number: t.Number, retryOf: t.RetryOf, params: t.Params, began: began}
 	if len(t.Params) == 0 {
 		n := t.Number
 		if r.p.gridSize > 0 {
 			n = r.slot(t.Number)
 		}
-		vals, err := r.p.sampler.Sample(r.p.space.space, r.dirs, r.history(), n)
+		vals, err := r.sampler.Sample(r.p.space.space, r.dirs, r.history(), n)
 		if err != nil {
 			err = fmt.Errorf("%w: trial %d: %w", ErrSampler, t.Number, err)
 			if ferr := r.db.Fail(wctx, t.ID, err.Error()); ferr != nil {
@@ -638,7 +664,7 @@ func (r *runner) deadLocal(worker string) bool {
 
 // runTrial evaluates a claimed trial and stores its outcome.
 func (r *runner) runTrial(ctx context.Context, c *claimed) error {
-	knobs := KnobsOf(c.params, r.p.spec.FHE)
+	knobs := KnobsOf(c.params, r.spec.FHE)
 	wctx := context.WithoutCancel(ctx) // outcomes are stored even when interrupted
 	hbDone := make(chan struct{})
 	hbExit := make(chan struct{})
@@ -653,8 +679,8 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 	var storeErr error
 	switch {
 	case evalErr == nil:
-		vals := r.p.spec.values(res)
-		cons := r.p.spec.constraints(res, r.floatAcc)
+		vals := r.spec.values(res)
+		cons := r.spec.constraints(res, r.floatAcc)
 		attrs, err := json.Marshal(trialAttrs{Result: res, Constraints: cons, EvalMS: float64(evalDur) / 1e6})
 		if err != nil {
 			return fmt.Errorf("tuner: encode trial %d: %w", c.number, err)
@@ -669,7 +695,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		if storeErr == nil {
 			r.mu.Lock()
 			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Complete, hasParams: true,
-				retryOf: -1, values: vals, constraints: cons, key: paramsKey(c.params)}
+				retryOf: c.retryOf, values: vals, constraints: cons, key: paramsKey(c.params)}
 			r.recs[c.number].internal, r.recs[c.number].usable = r.p.space.internal(c.params)
 			r.mu.Unlock()
 		}
@@ -702,8 +728,8 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		r.evalTime += evalDur
 		r.trialTime += time.Since(c.began)
 		if rep.State == studies.Fail {
-			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Fail, hasParams: true, retryOf: -1,
-				key: paramsKey(c.params)}
+			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Fail, hasParams: true,
+				retryOf: c.retryOf, key: paramsKey(c.params)}
 		}
 	}
 	r.mu.Unlock()
@@ -853,7 +879,7 @@ func (r *runner) dedupe(vals map[string]float64, number int) map[string]float64 
 	if !seen[paramsKey(r.p.space.params(vals))] {
 		return vals
 	}
-	rng := search.NewRand(r.p.spec.Seed^0x5eed_d0d0, number)
+	rng := search.NewRand(r.spec.Seed^0x5eed_d0d0, number)
 	ps := r.p.space.space.Params
 	out := make(map[string]float64, len(vals))
 	for k, v := range vals {

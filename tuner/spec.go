@@ -80,6 +80,9 @@ type Spec struct {
 
 	file  string         // the spec file, for error messages
 	lines map[string]int // field path → line in the file
+	// autoPopulation is set by Resolve when it chose the NSGA-II population (a study of
+	// the same name keeps its own).
+	autoPopulation bool
 }
 
 // ModelSpec names the float network: a family and its hidden widths, a model spec string,
@@ -321,12 +324,29 @@ func yamlError(file string, err error) error {
 	if m := reLine.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Why = m[2]
+		if parserProblem(e.Why) {
+			e.Line++ // yaml.v3 reports the 0-based line of a parser error's context
+		}
 	}
 	if m := reUnknown.FindStringSubmatch(e.Why); m != nil {
 		e.Why = fmt.Sprintf("unknown key %q", m[1])
 	}
 	e.Why = strings.ReplaceAll(e.Why, "tuner.", "")
 	return e
+}
+
+// parserProblem reports whether a YAML syntax problem comes from yaml.v3's parser
+// (rather than its scanner): the parser's problems are these.
+func parserProblem(why string) bool {
+	for _, p := range []string{"did not find expected <document start>", "did not find expected node content",
+		"did not find expected key", "did not find expected ',' or ']'", "did not find expected ',' or '}'",
+		"did not find expected '-' indicator", "found undefined tag handle", "found incompatible YAML document",
+		"found duplicate %YAML directive", "found duplicate %TAG directive"} {
+		if strings.HasPrefix(why, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // indexLines records the line of every mapping key under its dotted path
@@ -620,6 +640,7 @@ func (r *Spec) resolveSampler() error {
 		switch {
 		case s.Population == 0:
 			s.Population = min(50, max(4, r.Trials/6))
+			r.autoPopulation = true
 		case s.Population < 2:
 			return r.errf("sampler.population", "%d: want at least 2", s.Population)
 		}
