@@ -138,7 +138,7 @@ func Run(ctx context.Context, db *studies.Store, p *Plan, opts ...Option) (Summa
 	r := &runner{db: db, p: p, spec: spec, sampler: sampler, ctxDone: ctx.Done(), st: st, cfg: cfg, eval: eval,
 		floatAcc: floatAcc, target: spec.Trials,
 		host: host, pid: os.Getpid(), began: began, halt: make(chan struct{}),
-		recs: map[int]*trialRec{}, mine: map[int64]bool{}}
+		recs: map[int]*trialRec{}, mine: map[int64]bool{}, keys: map[string]bool{}}
 	r.dirs = spec.directions()
 	for _, o := range spec.Objectives {
 		r.names = append(r.names, o.Name)
@@ -257,6 +257,9 @@ type claimed struct {
 	id      int64
 	number  int
 	retryOf int
+	// sampled is set when the knobs were sampled for this trial and still have to be
+	// stored (a re-run trial has its knobs already).
+	sampled bool
 	params  []studies.Param
 	began   time.Time
 }
@@ -285,8 +288,9 @@ type runner struct {
 
 	mu        sync.Mutex // protects the fields below; held while claiming a trial
 	recs      map[int]*trialRec
-	low       int            // every trial below this number is known and finished
-	mine      map[int64]bool // ids of the trials this process is running
+	low       int             // every trial below this number is known and finished
+	mine      map[int64]bool  // ids of the trials this process is running
+	keys      map[string]bool // knob settings of every known trial (see dedupe)
 	ran       int
 	evalTime  time.Duration
 	trialTime time.Duration
@@ -454,10 +458,9 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 		}
 		vals = r.dedupe(vals, t.Number)
 		c.params = r.p.space.params(vals)
-		if err := r.db.SetParams(wctx, t.ID, c.params); err != nil {
-			return nil, false, fmt.Errorf("tuner: %w", err)
-		}
+		c.sampled = true
 	}
+	r.keys[paramsKey(c.params)] = true
 	r.mine[t.ID] = true
 	r.recs[t.Number] = &trialRec{id: t.ID, number: t.Number, state: studies.Running, hasParams: true,
 		retryOf: t.RetryOf, worker: worker, heartbeat: time.Now(), key: paramsKey(c.params)}
@@ -475,7 +478,11 @@ func (r *runner) sync(ctx context.Context) error {
 		if old, ok := r.recs[t.Number]; ok && old.state.Finished() {
 			continue
 		}
-		r.recs[t.Number] = r.record(t)
+		rec := r.record(t)
+		r.recs[t.Number] = rec
+		if rec.key != "" {
+			r.keys[rec.key] = true
+		}
 	}
 	for {
 		rec, ok := r.recs[r.low]
@@ -668,12 +675,23 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 	wctx := context.WithoutCancel(ctx) // outcomes are stored even when interrupted
 	hbDone := make(chan struct{})
 	hbExit := make(chan struct{})
-	go r.heartbeat(wctx, c.id, hbDone, hbExit)
+	var paramsErr error
+	go r.heartbeat(wctx, c, &paramsErr, hbDone, hbExit)
 	t0 := time.Now()
 	res, evalErr := r.eval(ctx, knobs)
 	evalDur := time.Since(t0)
 	close(hbDone)
 	<-hbExit
+	if paramsErr != nil {
+		r.mu.Lock()
+		delete(r.mine, c.id)
+		r.mu.Unlock()
+		if !errors.Is(paramsErr, studies.ErrTrialFinished) {
+			return fmt.Errorf("tuner: store the knobs of trial %d: %w", c.number, paramsErr)
+		}
+		r.cfg.log.Warn("trial was reaped before its knobs were stored; it does not count", "number", c.number)
+		return nil
+	}
 
 	rep := &TrialReport{Number: c.number, Knobs: KnobValues(c.params), EvalTime: evalDur}
 	var storeErr error
@@ -756,9 +774,18 @@ func finiteValues(vs []float64) error {
 	return nil
 }
 
-// heartbeat records the trial's heartbeat until done is closed, then closes exit.
-func (r *runner) heartbeat(ctx context.Context, id int64, done <-chan struct{}, exit chan<- struct{}) {
+// heartbeat stores the knobs of a trial that sampled them, while the objective runs (so
+// that the write costs a trial no time), then records the trial's heartbeat until done
+// is closed, and closes exit. A crash before the knobs are stored leaves a RUNNING trial
+// without knobs, which is reaped and does not count.
+func (r *runner) heartbeat(ctx context.Context, c *claimed, paramsErr *error, done <-chan struct{}, exit chan<- struct{}) {
 	defer close(exit)
+	id := c.id
+	if c.sampled {
+		if *paramsErr = r.db.SetParams(ctx, id, c.params); *paramsErr != nil {
+			return
+		}
+	}
 	t := time.NewTicker(r.cfg.heartbeat)
 	defer t.Stop()
 	for {
@@ -870,12 +897,7 @@ func paramsKey(ps []studies.Param) string {
 // setting after 16 tries). The random numbers come from the trial number, so a study
 // stays reproducible.
 func (r *runner) dedupe(vals map[string]float64, number int) map[string]float64 {
-	seen := map[string]bool{}
-	for _, rec := range r.recs {
-		if rec.key != "" {
-			seen[rec.key] = true
-		}
-	}
+	seen := r.keys
 	if !seen[paramsKey(r.p.space.params(vals))] {
 		return vals
 	}

@@ -1,0 +1,61 @@
+package tuner_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fhetune/fhetune/tuner"
+)
+
+// BenchmarkDefaultStudy runs the default study (digits, the default MLP, 60 NSGA-II
+// trials, the real objective through Run's own path) with one and two workers, from a
+// saved base model so that the figure is the trials' alone. It reports trials per
+// minute and overhead, the share of a trial's time spent outside the objective
+// (claiming, sampling, storing).
+//
+//	go test ./tuner -run '^$' -bench DefaultStudy -benchtime 3x
+func BenchmarkDefaultStudy(b *testing.B) {
+	dir := b.TempDir()
+	spec := modelSpec(b, dir)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			var ran int
+			var elapsed, evalT, trialT time.Duration
+			for i := 0; i < b.N; i++ {
+				s := spec
+				s.Workers = workers
+				db := openStore(b, filepath.Join(dir, fmt.Sprintf("w%d-%d.db", workers, i)))
+				sum, err := tuner.Run(context.Background(), db, newPlan(b, s))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ran += sum.Ran
+				elapsed += sum.Elapsed
+				evalT += sum.EvalTime
+				trialT += sum.TrialTime
+				db.Close()
+			}
+			b.ReportMetric(float64(ran)/elapsed.Minutes(), "trials/min")
+			b.ReportMetric(100*(1-float64(evalT)/float64(trialT)), "%overhead")
+			b.ReportMetric(float64(elapsed.Milliseconds())/float64(b.N), "ms/study")
+		})
+	}
+}
+
+// BenchmarkSamplers compares NSGA-II and random search on the default digits study
+// over 16 seeds at 60 and 180 trials (mean hypervolume, each budget's runs measured
+// against the union of their trials). It takes a few minutes.
+//
+//	go test ./tuner -run '^$' -bench Samplers -benchtime 1x
+func BenchmarkSamplers(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		for _, trials := range []int{60, 180} {
+			mean := meanHypervolumes(samplerRuns(b, []string{"nsga2", "random"}, 16, trials))
+			b.ReportMetric(mean["nsga2"], fmt.Sprintf("hv_nsga2_%d", trials))
+			b.ReportMetric(mean["random"], fmt.Sprintf("hv_random_%d", trials))
+		}
+	}
+}
