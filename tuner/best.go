@@ -102,7 +102,7 @@ func Best(trials []studies.Trial, objs []studies.Objective, floatAcc float64, r 
 		if r.MaxLatencyMS != nil {
 			miss = math.Max(miss, (l-*r.MaxLatencyMS) / *r.MaxLatencyMS)
 		}
-		if miss > 0 {
+		if miss > 1e-12 { // a drop equal to the bound, up to rounding, meets it
 			if miss < closest {
 				closest, closestAt = miss, t.Number
 			}
@@ -129,18 +129,18 @@ type Pick struct {
 
 // DefaultPicks returns the trials a report labels: the study's default rule, the
 // fastest within 5% of float accuracy, and the most accurate trial, leaving out rules no
-// trial meets and repeated labels.
+// trial meets and trials picked already.
 func DefaultPicks(s Spec, trials []studies.Trial, objs []studies.Objective, floatAcc float64) []Pick {
 	five := 0.05
 	rules := []Rule{DefaultRule(s), {MaxAccuracyDrop: &five}, {}}
 	var picks []Pick
-	seen := map[string]bool{}
+	seen := map[int]bool{}
 	for _, r := range rules {
 		t, err := Best(trials, objs, floatAcc, r)
-		if err != nil || seen[r.String()] {
+		if err != nil || seen[t.Number] {
 			continue
 		}
-		seen[r.String()] = true
+		seen[t.Number] = true
 		picks = append(picks, Pick{Label: r.String(), Trial: t})
 	}
 	return picks
