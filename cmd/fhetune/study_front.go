@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -83,7 +84,7 @@ func printOutcome(a *app, s tuner.Summary) error {
 	if len(front) == 0 {
 		fmt.Fprintln(a.stdout, "Pareto front: empty (no complete trials)")
 	} else {
-		fmt.Fprintf(a.stdout, "Pareto front (%d trials):\n", len(front))
+		fmt.Fprintf(a.stdout, "Pareto front (%d trials; \"(+k)\": k more trials with the same values):\n", len(front))
 		if err := printFrontTable(a, front, s.Study.Objectives); err != nil {
 			return err
 		}
@@ -112,8 +113,20 @@ func printFrontTable(a *app, front []studies.Trial, objs []studies.Objective) er
 		head = append(head, strings.ToUpper(k))
 	}
 	fmt.Fprintln(w, strings.Join(head, "\t"))
-	for _, t := range front {
-		row := []string{fmt.Sprint(t.Number)}
+	for i := 0; i < len(front); i++ {
+		t := front[i]
+		// Trials with the same values (often the same circuit reached by knobs that do not
+		// matter, such as rounding above the accumulator width) are shown once.
+		same := 0
+		for i+1 < len(front) && slices.Equal(front[i+1].Values, t.Values) {
+			i++
+			same++
+		}
+		cell := fmt.Sprint(t.Number)
+		if same > 0 {
+			cell += fmt.Sprintf(" (+%d)", same)
+		}
+		row := []string{cell}
 		for i, o := range objs {
 			v := 0.0
 			if i < len(t.Values) {

@@ -25,7 +25,7 @@ type progressPrinter struct {
 	drawn  bool // a bar is on the current line
 	last   tuner.Progress
 	seen   bool
-	header bool
+	fixed  map[string]float64 // knobs the study does not search, left out of trial lines
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
@@ -54,7 +54,7 @@ func (p *progressPrinter) update(pr tuner.Progress) {
 		}
 		return
 	}
-	fmt.Fprintln(p.w, trialLine(pr.Last)+" | "+statusText(pr))
+	fmt.Fprintln(p.w, trialLine(pr.Last, p.fixed)+" | "+statusText(pr))
 }
 
 // note prints a message on a line of its own.
@@ -119,8 +119,9 @@ func statusText(pr tuner.Progress) string {
 	return s
 }
 
-// trialLine is "trial 23 COMPLETE: accuracy 0.9527 latency_ms 1438 (n_w_bits=6 ...)".
-func trialLine(t *tuner.TrialReport) string {
+// trialLine is "trial 23 COMPLETE: 0.9527 1438 (n_w_bits=6 ...)", leaving out the fixed
+// knobs.
+func trialLine(t *tuner.TrialReport, fixed map[string]float64) string {
 	if t.State == studies.Fail {
 		return fmt.Sprintf("trial %d FAIL: %s", t.Number, t.Err)
 	}
@@ -128,17 +129,24 @@ func trialLine(t *tuner.TrialReport) string {
 	for i, v := range t.Values {
 		parts[i] = formatValue(v)
 	}
-	return fmt.Sprintf("trial %d COMPLETE: %s (%s)", t.Number, strings.Join(parts, " "), knobsText(t.Knobs))
+	knobs := map[string]float64{}
+	for k, v := range t.Knobs {
+		if _, ok := fixed[k]; !ok {
+			knobs[k] = v
+		}
+	}
+	_, roundingFixed := fixed[tuner.KnobRoundingThresholdBits]
+	return fmt.Sprintf("trial %d COMPLETE: %s (%s)", t.Number, strings.Join(parts, " "), knobsText(knobs, !roundingFixed))
 }
 
-// knobsText formats knob values in the study order: n_w_bits=6 n_a_bits=8 ... (a
-// rounding_threshold_bits that is absent is shown as off).
-func knobsText(k map[string]float64) string {
+// knobsText formats knob values in the study order: n_w_bits=6 n_a_bits=8 ... (with
+// roundingOff, a rounding_threshold_bits that is absent is shown as off).
+func knobsText(k map[string]float64, roundingOff bool) string {
 	var parts []string
 	for _, name := range tuner.KnobNames() {
 		v, ok := k[name]
 		switch {
-		case name == tuner.KnobRoundingThresholdBits && !ok:
+		case name == tuner.KnobRoundingThresholdBits && !ok && roundingOff:
 			parts = append(parts, name+"=off")
 		case ok:
 			parts = append(parts, name+"="+knobText(name, v))

@@ -346,6 +346,7 @@ func runStudy(cmd *cobra.Command, a *app, store *studies.Store, plan *tuner.Plan
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	pb := newProgressPrinter(a.stderr)
+	pb.fixed = plan.Fixed()
 	const stopping = "stopping: no new trials; waiting for running ones (Ctrl-C again to interrupt them)"
 	go func() {
 		ctxDone := ctx.Done()
