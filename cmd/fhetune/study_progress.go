@@ -18,14 +18,14 @@ import (
 // progressPrinter shows a study's progress on stderr: a bar redrawn in place on a
 // terminal, one plain line per finished trial otherwise. It is safe for concurrent use.
 type progressPrinter struct {
-	mu     sync.Mutex // protects the fields below and the writes
-	w      io.Writer
-	tty    bool
-	width  int
-	drawn  bool // a bar is on the current line
-	last   tuner.Progress
-	seen   bool
-	fixed  map[string]float64 // knobs the study does not search, left out of trial lines
+	mu    sync.Mutex // protects the fields below and the writes
+	w     io.Writer
+	tty   bool
+	width int
+	drawn bool // a bar is on the current line
+	last  tuner.Progress
+	seen  bool
+	fixed map[string]float64 // knobs the study does not search, left out of trial lines
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
