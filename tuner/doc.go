@@ -30,6 +30,29 @@
 // recipe ([DefaultBaseTraining]), so that evaluations of one data set and spec compare
 // like with like; [ResolveSpec] expands the short names "mlp" and "cnn".
 //
+// # Studies
+//
+// A study spec ([Spec]) says what to tune (data set, model or model file, training),
+// the search space ([SpaceSpec]: a [Range] per knob), the objectives and an optional
+// constraint, the sampler (NSGA-II, TPE, random or grid from package search), the budget
+// and the FHE settings. [ParseSpec] reads it from YAML strictly (unknown keys, type
+// errors and bad ranges are [*SpecError]s with the line); the zero Spec is the built-in
+// default study (digits, the default MLP, the whole space, 60 NSGA-II trials).
+// [NewPlan] resolves the spec, loads the data and any model file and builds the search
+// space, without touching a database, so that bad input is refused first.
+//
+// [Run] runs a Plan in a study store: it creates the study (storing the resolved spec)
+// or joins an existing one of the same spec, trains the base model once and keeps it,
+// with the calibration profile, as study artifacts, then runs worker goroutines until
+// the study has its trials. Trial numbers come from the store, so several processes can
+// run one study. Each trial's knobs are sampled from the study's history (or taken from
+// a trial queued again), evaluated while heartbeats are recorded, and stored with the
+// objective values, constraint values and the [Result] as attributes; a failed trial
+// keeps its error. Trials abandoned by dead processes are reaped and run again;
+// cancelling Run's context queues the running trials' knobs again, so a study always
+// resumes ([ResumeSpec]). [Best], [DefaultPicks], [Hypervolume] and [ConcreteConfigOf]
+// read a finished study.
+//
 // # Imports
 //
 // tuner imports fhe (and fhe/circuit, fhe/calibration), search and studies; none of them
