@@ -319,7 +319,7 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 		}
 	}()
 	r.mu.Lock()
-	err := r.sync(ctx)
+	err := r.sync(context.WithoutCancel(ctx))
 	r.mu.Unlock()
 	if err == nil {
 		r.report(nil)
