@@ -83,7 +83,9 @@ n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off, p_error 1e-5
     - {name: accuracy, direction: maximize}
     - {name: latency_ms, direction: minimize}
   constraint: {max_accuracy_drop: 0.01}   # or max_latency_ms: 500
-  sampler: nsga2                  # nsga2, tpe, random, grid, or {name: nsga2, population: 10}
+  sampler: nsga2                  # nsga2, tpe, random, grid, or a mapping such as
+                                  # {name: nsga2, population: 10, mutation_prob: 0.4, eta: 3},
+                                  # {name: tpe, objective: latency_ms}, {name: grid, points: 5}
   trials: 60
   timeout: 10m
   workers: 1
@@ -138,6 +140,8 @@ func knobHelp(knob string) string {
 		return "range of " + knob + " (log-uniform), e.g. 1e-5,0.1, or a fixed value"
 	case tuner.KnobNInputBits:
 		return "range of " + knob + " (default: equal to n_a_bits)"
+	case tuner.KnobPruning, tuner.KnobSparsity:
+		return "range of " + knob + " (a share in [0, 1)), e.g. 0,0.7, or a fixed value"
 	}
 	return "range of " + knob + ", e.g. 2,8, or a fixed value"
 }
