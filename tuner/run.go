@@ -78,6 +78,8 @@ type trialAttrs struct {
 // knobs from the study's history unless it already has them, evaluates them while
 // recording heartbeats, and stores the values, the constraint values and the result's
 // attributes, or the error of a trial that failed; the study goes on after a failure.
+// Trials are deterministic, so a sampled setting that an earlier trial already has is
+// changed (see dedupe) rather than evaluated again.
 // RUNNING trials of dead processes on this host, and those without a heartbeat for the
 // WithHeartbeat time, are reaped and their knobs run again.
 //
