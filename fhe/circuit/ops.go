@@ -4,6 +4,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/conv"
 )
 
 // The levelled operations on batches (rows = samples), shared by the float forward pass
@@ -87,40 +89,7 @@ func convForward(x *mat.Dense, g convGeom, w *mat.Dense, b []float64, pad float6
 
 // im2col fills cols ((m·OH·OW) × (InC·KH·KW)) with the windows of rows r0..r0+m−1 of x.
 func im2col(x *mat.Dense, g convGeom, r0, m int, pad float64, cols *mat.Dense) {
-	oh, ow := g.outHW()
-	plane := g.InH * g.InW
-	for s := 0; s < m; s++ {
-		xs := x.RawRowView(r0 + s)
-		for p := 0; p < oh; p++ {
-			for q := 0; q < ow; q++ {
-				row := cols.RawRowView((s*oh+p)*ow + q)
-				i := 0
-				for c := 0; c < g.InC; c++ {
-					img := xs[c*plane : (c+1)*plane]
-					for ki := 0; ki < g.KH; ki++ {
-						y := p*g.Stride - g.Pad + ki
-						if y < 0 || y >= g.InH {
-							for j := 0; j < g.KW; j++ {
-								row[i+j] = pad
-							}
-							i += g.KW
-							continue
-						}
-						line := img[y*g.InW : (y+1)*g.InW]
-						for kj := 0; kj < g.KW; kj++ {
-							xx := q*g.Stride - g.Pad + kj
-							if xx < 0 || xx >= g.InW {
-								row[i] = pad
-							} else {
-								row[i] = line[xx]
-							}
-							i++
-						}
-					}
-				}
-			}
-		}
-	}
+	conv.Im2col(x, conv.Geom{InC: g.InC, InH: g.InH, InW: g.InW, KH: g.KH, KW: g.KW, Stride: g.Stride, Pad: g.Pad}, r0, m, pad, cols)
 }
 
 // poolForward returns factor times the K×K window sums of each channel of each row of x.

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/conv"
 )
 
 // im2colBudget bounds the size (in float64s) of the im2col matrix that a forward pass
@@ -117,38 +119,7 @@ func (l *Conv2d) apply(x *mat.Dense, _ bool) *mat.Dense {
 
 // im2col fills cols ((m·OH·OW) × (InC·KH·KW)) with the windows of samples r0..r0+m−1.
 func (l *Conv2d) im2col(x *mat.Dense, r0, m int, cols *mat.Dense) {
-	oh, ow := l.OutHW()
-	plane := l.InH * l.InW
-	for s := 0; s < m; s++ {
-		xs := x.RawRowView(r0 + s)
-		for p := 0; p < oh; p++ {
-			for q := 0; q < ow; q++ {
-				row := cols.RawRowView((s*oh+p)*ow + q)
-				i := 0
-				for c := 0; c < l.InC; c++ {
-					img := xs[c*plane : (c+1)*plane]
-					for ki := 0; ki < l.KH; ki++ {
-						y := p*l.Stride - l.Pad + ki
-						if y < 0 || y >= l.InH {
-							clear(row[i : i+l.KW])
-							i += l.KW
-							continue
-						}
-						line := img[y*l.InW : (y+1)*l.InW]
-						for kj := 0; kj < l.KW; kj++ {
-							xx := q*l.Stride - l.Pad + kj
-							if xx < 0 || xx >= l.InW {
-								row[i] = 0
-							} else {
-								row[i] = line[xx]
-							}
-							i++
-						}
-					}
-				}
-			}
-		}
-	}
+	conv.Im2col(x, conv.Geom{InC: l.InC, InH: l.InH, InW: l.InW, KH: l.KH, KW: l.KW, Stride: l.Stride, Pad: l.Pad}, r0, m, 0, cols)
 }
 
 // col2im adds the window gradients dcols back into dx rows 0..m−1 (dx is zeroed first).

@@ -45,5 +45,6 @@
 // [Save] and [Load] use the versioned binary format documented at [FormatVersion]: magic,
 // version, body length, layer records with little-endian float64s, CRC-32.
 //
-// This package prints nothing and imports no other fhetune package.
+// This package prints nothing and imports no other fhetune package but conv (the
+// shared im2col).
 package model
