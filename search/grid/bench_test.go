@@ -1,9 +1,9 @@
 package grid_test
 
 import (
-	"fmt"
 	"testing"
 
+	"github.com/fhetune/fhetune/search"
 	"github.com/fhetune/fhetune/search/grid"
 	"github.com/fhetune/fhetune/search/searchtest"
 )
@@ -11,19 +11,5 @@ import (
 // BenchmarkSample measures one Sample call on the six-knob space with 100, 1,000 and
 // 10,000 trials of history.
 func BenchmarkSample(b *testing.B) {
-	p := searchtest.Knobs()
-	for _, n := range []int{100, 1000, 10000} {
-		history := searchtest.RandomHistory(p, n, 1)
-		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
-			s, err := grid.New()
-			if err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				if _, err := s.Sample(p.Space, p.Dirs, history, n); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	searchtest.BenchmarkSample(b, func() (search.Sampler, error) { return grid.New() })
 }
