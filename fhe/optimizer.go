@@ -141,9 +141,10 @@ func newSolution(q Query, p Params) (Solution, error) {
 type Optimizer struct {
 	space Space
 
-	mu     sync.Mutex // protects memo and tables
+	mu     sync.Mutex // protects memo, tables and graphs
 	memo   map[Query]*memoEntry
 	tables map[int]*tablesEntry
+	graphs map[string]*graphEntry // Graph answers by canonical key, made on first use
 }
 
 type memoEntry struct {
@@ -214,13 +215,14 @@ func (o *Optimizer) optimize(q Query) (Solution, error) {
 	if err != nil {
 		return Solution{}, err
 	}
-	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
+	cs := &constraintSet{list: []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}}
+	w := atomicObjective(float64(q.SumSize), 1)
 	best := noCandidate()
-	for _, g := range t.byLowerBound(float64(q.SumSize), 1) {
+	for _, g := range t.byObjective(w) {
 		if g.lowerBound > best.cost {
 			break
 		}
-		t.searchGLWE(g.glwe, cons, float64(q.SumSize), 1, &best)
+		t.searchSet(g.glwe, cs, w, &best)
 	}
 	if !best.present {
 		return Solution{}, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
@@ -244,11 +246,12 @@ func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
+	cs := &constraintSet{list: []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}}
+	w := atomicObjective(float64(q.SumSize), 1)
 	var out []Solution
 	for i := range t.glwe {
 		best := noCandidate()
-		t.searchGLWE(&t.glwe[i], cons, float64(q.SumSize), 1, &best)
+		t.searchSet(&t.glwe[i], cs, w, &best)
 		if !best.present {
 			continue
 		}
@@ -293,9 +296,218 @@ func (o *Optimizer) decompositions(security int) (*decompositionTables, error) {
 
 // ---- the exact search ----
 
-// constraint is one decoding that the set must keep correct: f·V_BR + V_KS + V_MS ≤ bound.
+// constraint is one decoding that the set must keep correct:
+//
+//	f·V_BR + s·(V_KS + V_MS) + fresh·σ_min(kN)² ≤ bound
+//
+// with s, the coefficient of the keyswitch and modulus-switch terms, 1 for the input of a
+// bootstrap and 0 for an output decrypted as it is (output). A TLU of the atomic pattern
+// ([Optimizer.Optimize], [Optimizer.Circuit]) is {f: norm2², bound}: s = 1, no fresh term.
+// The fields after bound serve the joint optimizer ([Optimizer.Graph], graph_optimize.go).
 type constraint struct {
 	f, bound float64
+	// output drops the keyswitch and modulus-switch terms (coefficient 0 instead of 1).
+	output bool
+	// fresh is the coefficient of σ_min(kN)², the variance of a fresh encryption under
+	// the big key; c is fresh·σ_min(kN)² for the (k, N) being searched
+	// ([constraintSet.atGLWE] sets it).
+	fresh, c float64
+	// limit is the noise limit 2^(64−p−2) and count the decodings per inference, for the
+	// global error budget.
+	limit, count float64
+	// accept and reject bound the variance for the global budget's fast paths: every
+	// constraint at or below accept keeps the budget (an even split of it); one above
+	// reject breaks it alone.
+	accept, reject float64
+}
+
+// variance returns the constraint's variance at decoding for the terms n·V_cmux (before
+// the factor f), kN·V_ks1 and V_ms. For a TLU it is decodingVariance, bit for bit.
+func (c *constraint) variance(nCMux, ks, ms float64) float64 {
+	if c.output {
+		return c.f*nCMux + c.c
+	}
+	return decodingVariance(c.f, nCMux, ks, ms) + c.c
+}
+
+// globalSlack is the relative tolerance of a global error budget: the inverse error
+// function and erfc round trips lose a few ulps, and a split that meets its per-decoding
+// targets must meet the budget.
+const globalSlack = 1e-9
+
+// constraintSet is the constraints of one search and how they combine: each within its
+// bound (per-decoding p_error), or together within a global error budget,
+// Σ count·(−ln(1 − p_error)) ≤ −ln(1 − global_p_error)·(1 + globalSlack). Either way
+// feasibility only grows when a variance falls, which the exact search relies on. A set
+// is used by one search at a time (it holds scratch space).
+type constraintSet struct {
+	list   []constraint
+	global bool
+	budget float64
+	// fresh says whether some constraint has a fresh term (c then depends on (k, N)).
+	fresh bool
+	vs    []float64 // scratch: one variance per constraint
+}
+
+// atGLWE sets each constraint's constant term c for the (k, N) of g.
+func (s *constraintSet) atGLWE(g *glweTable) {
+	if !s.fresh {
+		return
+	}
+	for i := range s.list {
+		s.list[i].c = s.list[i].fresh * g.vBSK
+	}
+}
+
+// feasible reports whether every constraint holds for the given terms (n·V_cmux,
+// kN·V_ks1, V_ms).
+func (s *constraintSet) feasible(nCMux, ks, ms float64) bool {
+	if !s.global {
+		for i := range s.list {
+			if c := &s.list[i]; c.variance(nCMux, ks, ms) > c.bound {
+				return false
+			}
+		}
+		return true
+	}
+	vs := s.scratch()
+	for i := range s.list {
+		vs[i] = s.list[i].variance(nCMux, ks, ms)
+	}
+	return s.feasibleVariances(vs)
+}
+
+// scratch returns the variance buffer, one entry per constraint.
+func (s *constraintSet) scratch() []float64 {
+	if len(s.vs) != len(s.list) {
+		s.vs = make([]float64, len(s.list))
+	}
+	return s.vs
+}
+
+// feasibleVariances reports whether the constraints hold at the given variances (one
+// per constraint, in order).
+func (s *constraintSet) feasibleVariances(vs []float64) bool {
+	if !s.global {
+		for i := range s.list {
+			if vs[i] > s.list[i].bound {
+				return false
+			}
+		}
+		return true
+	}
+	all := true
+	for i := range s.list {
+		c := &s.list[i]
+		if vs[i] > c.reject {
+			return false
+		}
+		if vs[i] > c.accept {
+			all = false
+		}
+	}
+	if all {
+		return true
+	}
+	e := 0.0
+	for i := range s.list {
+		e += s.list[i].loss(vs[i])
+		if e > s.budget {
+			return false
+		}
+	}
+	return true
+}
+
+// loss returns count·(−ln(1 − p)), p the error probability at variance v: the share of
+// the global budget the constraint takes.
+func (c *constraint) loss(v float64) float64 {
+	p := PErrorOfKappa(c.limit / math.Sqrt(v))
+	return -c.count * math.Log1p(-p)
+}
+
+// ratioVariances returns the largest variance/bound over the constraints, or with a
+// global budget the share of the budget taken.
+func (s *constraintSet) ratioVariances(vs []float64) float64 {
+	r := 0.0
+	if !s.global {
+		for i := range s.list {
+			r = max(r, vs[i]/s.list[i].bound)
+		}
+		return r
+	}
+	for i := range s.list {
+		r += s.list[i].loss(vs[i])
+	}
+	return r / s.budget
+}
+
+// reachable reports whether some set may still meet every constraint when its blind
+// rotation adds at least nCMux (before the factor f) and the keyswitch and modulus switch
+// together at least floor: false means the constraints break at these lower bounds, with
+// room for rounding.
+func (s *constraintSet) reachable(nCMux, floor float64) bool {
+	if !s.global {
+		for i := range s.list {
+			c := &s.list[i]
+			lb := c.f*nCMux + c.c
+			if !c.output {
+				lb = c.f*nCMux + floor + c.c
+			}
+			if lb > c.bound*boundSlack {
+				return false
+			}
+		}
+		return true
+	}
+	vs := s.scratch()
+	for i := range s.list {
+		c := &s.list[i]
+		lb := c.f*nCMux + c.c
+		if !c.output {
+			lb = c.f*nCMux + floor + c.c
+		}
+		vs[i] = lb / boundSlack
+	}
+	return s.feasibleVariances(vs)
+}
+
+// ratio returns the largest variance/bound over the constraints (with a global budget,
+// the share of it taken) for the given terms.
+func (s *constraintSet) ratio(nCMux, ks, ms float64) float64 {
+	if !s.global {
+		r := 0.0
+		for i := range s.list {
+			c := &s.list[i]
+			r = max(r, c.variance(nCMux, ks, ms)/c.bound)
+		}
+		return r
+	}
+	vs := s.scratch()
+	for i := range s.list {
+		vs[i] = s.list[i].variance(nCMux, ks, ms)
+	}
+	return s.ratioVariances(vs)
+}
+
+// objective weighs the costs of a set: levelled·kN + pbs·PBS + ks·KS. A TLU of sum size
+// s is {s, 1, 1}; a circuit adds its counts.
+type objective struct {
+	levelled, pbs, ks float64
+}
+
+// atomicObjective is levelled·kN + atomic·(KS + PBS), the objective of TLUs.
+func atomicObjective(levelled, atomic float64) objective {
+	return objective{levelled: levelled, pbs: atomic, ks: atomic}
+}
+
+// cost returns the objective of a set with the given kN and PBS and KS complexities.
+// With equal PBS and KS weights it is atomCost, bit for bit.
+func (w objective) cost(kN int, pbs, ks float64) float64 {
+	if w.pbs == w.ks {
+		return atomCost(kN, w.levelled, w.pbs, pbs, ks)
+	}
+	return w.levelled*float64(kN) + (w.pbs*pbs + w.ks*ks)
 }
 
 // decomposition is one (level, log2 base) with its variance: per CMux for the blind
@@ -310,6 +522,7 @@ type decomposition struct {
 // is below that of every lower level (cost grows with the level).
 type glweTable struct {
 	k, logN, kN int
+	vBSK        float64 // σ_min(kN)²: the bootstrapping key's and a fresh encryption's noise
 	br          []decomposition
 	brCost      []float64 // CMux complexity of br[i]
 	msScale     float64   // q²/(2N)² of the modulus switch
@@ -339,7 +552,7 @@ func buildDecompositionTables(s Space, security int) (*decompositionTables, erro
 			if err != nil {
 				continue // insecure GLWE key
 			}
-			g := glweTable{k: k, logN: logN, kN: kN}
+			g := glweTable{k: k, logN: logN, kN: kN, vBSK: vBSK}
 			g.br = paretoDecompositions(func(level, logBase int) float64 {
 				return cmuxVariance(k, logN, level, logBase, vBSK)
 			})
@@ -460,11 +673,16 @@ type glweBound struct {
 // byLowerBound returns the (k, N) tables in increasing order of the cost of their
 // cheapest conceivable set: smallest n, first blind-rotation level, keyswitch level 1.
 func (t *decompositionTables) byLowerBound(levelled, atomic float64) []glweBound {
+	return t.byObjective(atomicObjective(levelled, atomic))
+}
+
+// byObjective is byLowerBound for any objective.
+func (t *decompositionTables) byObjective(w objective) []glweBound {
 	out := make([]glweBound, len(t.glwe))
 	n := t.space.MinLWEDimension
 	for i := range t.glwe {
 		g := &t.glwe[i]
-		out[i] = glweBound{g, atomCost(g.kN, levelled, atomic, float64(n)*g.brCost[0], keySwitchComplexity(g.kN, n, 1))}
+		out[i] = glweBound{g, w.cost(g.kN, float64(n)*g.brCost[0], keySwitchComplexity(g.kN, n, 1))}
 	}
 	slices.SortStableFunc(out, func(a, b glweBound) int {
 		switch {
@@ -487,7 +705,7 @@ func atomCost(kN int, levelled, atomic, pbs, ks float64) float64 {
 // candidate is one set met during the search, with its comparison keys.
 type candidate struct {
 	cost    float64
-	ratio   float64 // max over constraints of variance/bound
+	ratio   float64 // max over constraints of variance/bound (global budget: share taken)
 	cmux    float64 // CMux variance
 	ks1     float64 // keyswitch variance per coefficient
 	lit     ParamsLiteral
@@ -523,41 +741,9 @@ func literalLess(a, b ParamsLiteral) bool {
 	return slices.Compare(x[:], y[:]) < 0
 }
 
-// feasible reports whether every constraint holds for the given terms (n·V_cmux,
-// kN·V_ks1, V_ms).
-func feasible(cons []constraint, nCMux, ks, ms float64) bool {
-	for _, c := range cons {
-		if decodingVariance(c.f, nCMux, ks, ms) > c.bound {
-			return false
-		}
-	}
-	return true
-}
-
 // boundSlack widens the bounds in reachable so that rounding (a few ulps) can never
 // make a lower bound exceed a variance that the exact check would accept.
 const boundSlack = 1 + 1e-9
-
-// reachable reports whether some set may still meet every constraint when its blind
-// rotation adds at least nCMux (before norm2²) and the rest at least floor: false means
-// f·nCMux + floor is beyond a bound, with room for rounding.
-func reachable(cons []constraint, nCMux, floor float64) bool {
-	for _, c := range cons {
-		if c.f*nCMux+floor > c.bound*boundSlack {
-			return false
-		}
-	}
-	return true
-}
-
-// ratio returns the largest variance/bound over the constraints.
-func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
-	r := 0.0
-	for _, c := range cons {
-		r = max(r, decodingVariance(c.f, nCMux, ks, ms)/c.bound)
-	}
-	return r
-}
 
 // searchGLWE improves best with the sets of one (k, N). Exactness rests on these facts:
 //   - for fixed levels the cost strictly grows with n, so once the cheapest levels at n
@@ -576,6 +762,14 @@ func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
 //
 // Pruning uses strict comparisons so that equal-cost sets still meet the tie-break.
 func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levelled, atomic float64, best *candidate) {
+	t.searchSet(g, &constraintSet{list: cons}, atomicObjective(levelled, atomic), best)
+}
+
+// searchSet is searchGLWE for any constraint set (per-decoding bounds or a global
+// budget, outputs, fresh terms) and objective. The facts above hold for both: every
+// term's coefficient is non-negative and feasibility only grows as a variance falls.
+func (t *decompositionTables) searchSet(g *glweTable, cs *constraintSet, w objective, best *candidate) {
+	cs.atGLWE(g)
 	kN := float64(g.kN)
 	lastBR := g.br[len(g.br)-1].variance
 	minN := t.space.MinLWEDimension
@@ -586,30 +780,30 @@ func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levell
 		}
 		nf := float64(n)
 		ks1Cost := keySwitchComplexity(g.kN, n, ksl[0].level)
-		if atomCost(g.kN, levelled, atomic, nf*g.brCost[0], ks1Cost) > best.cost {
+		if w.cost(g.kN, nf*g.brCost[0], ks1Cost) > best.cost {
 			return
 		}
 		ms := modulusSwitchVarianceScaled(n, g.msScale)
-		if !feasible(cons, 0, 0, ms) || !reachable(cons, nf*lastBR, g.floor[n-minN]) {
+		if !cs.feasible(0, 0, ms) || !cs.reachable(nf*lastBR, g.floor[n-minN]) {
 			return
 		}
-		if !feasible(cons, nf*lastBR, kN*ksl[len(ksl)-1].variance, ms) {
+		if !cs.feasible(nf*lastBR, kN*ksl[len(ksl)-1].variance, ms) {
 			continue
 		}
 		jHi := len(ksl) - 1
 		for i, br := range g.br {
 			pbs := nf * g.brCost[i]
-			if atomCost(g.kN, levelled, atomic, pbs, ks1Cost) > best.cost {
+			if w.cost(g.kN, pbs, ks1Cost) > best.cost {
 				break
 			}
 			nCMux := nf * br.variance
-			if !feasible(cons, nCMux, kN*ksl[jHi].variance, ms) {
+			if !cs.feasible(nCMux, kN*ksl[jHi].variance, ms) {
 				continue
 			}
 			lo, hi := 0, jHi
 			for lo < hi {
 				mid := (lo + hi) / 2
-				if feasible(cons, nCMux, kN*ksl[mid].variance, ms) {
+				if cs.feasible(nCMux, kN*ksl[mid].variance, ms) {
 					hi = mid
 				} else {
 					lo = mid + 1
@@ -617,13 +811,13 @@ func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levell
 			}
 			jHi = lo
 			ks := ksl[lo]
-			c := atomCost(g.kN, levelled, atomic, pbs, keySwitchComplexity(g.kN, n, ks.level))
+			c := w.cost(g.kN, pbs, keySwitchComplexity(g.kN, n, ks.level))
 			if c > best.cost {
 				continue
 			}
 			cand := candidate{
 				cost:  c,
-				ratio: ratio(cons, nCMux, kN*ks.variance, ms),
+				ratio: cs.ratio(nCMux, kN*ks.variance, ms),
 				cmux:  br.variance,
 				ks1:   ks.variance,
 				lit: ParamsLiteral{GLWERank: g.k, LogPolyDegree: g.logN, LWEDimension: n,
