@@ -33,8 +33,12 @@ type Knobs struct {
 	Pruning float64 `json:"pruning"`
 	// Sparsity is the share of each layer's weights pinned at zero (unstructured), in [0, 1).
 	Sparsity float64 `json:"sparsity"`
-	// RoundingThresholdBits is rounding_threshold_bits; 0 means no rounding.
+	// RoundingThresholdBits is rounding_threshold_bits (2..8, Concrete ML's range); 0
+	// means no rounding.
 	RoundingThresholdBits int `json:"rounding_threshold_bits,omitempty"`
+	// RoundingMethod is rounding_threshold_bits' method: "exact" (the default, one
+	// bit-extraction bootstrap per removed bit) or "approximate".
+	RoundingMethod string `json:"rounding_method,omitempty"`
 	// PError is p_error per TLU and GlobalPError global_p_error for one inference; set at
 	// most one. With neither, Concrete ML's default p_error 2^−40 applies.
 	PError       float64 `json:"p_error,omitempty"`
@@ -58,8 +62,10 @@ func (k Knobs) strategy() (fhe.Strategy, error) {
 	return 0, fmt.Errorf("%w: strategy %q: want multi or mono", ErrKnobs, k.Strategy)
 }
 
-func (k Knobs) compileConfig() circuit.Config {
-	return circuit.Config{NWBits: k.NWBits, NABits: k.NABits, NInputBits: k.NInputBits, RoundingThresholdBits: k.RoundingThresholdBits}
+func (k Knobs) compileConfig() (circuit.Config, error) {
+	m, err := circuit.ParseRoundingMethod(k.RoundingMethod)
+	return circuit.Config{NWBits: k.NWBits, NABits: k.NABits, NInputBits: k.NInputBits,
+		RoundingThresholdBits: k.RoundingThresholdBits, RoundingMethod: m}, err
 }
 
 func (k Knobs) paramsConfig() (circuit.ParamsConfig, error) {
@@ -69,7 +75,11 @@ func (k Knobs) paramsConfig() (circuit.ParamsConfig, error) {
 
 // Check returns an error wrapping ErrKnobs that names the first knob out of range.
 func (k Knobs) Check() error {
-	if err := k.compileConfig().Check(); err != nil {
+	cc, err := k.compileConfig()
+	if err == nil {
+		err = cc.Check()
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrKnobs, err)
 	}
 	if !(k.Pruning >= 0 && k.Pruning < 1) {
@@ -130,25 +140,44 @@ type LayerResult struct {
 	// accumulators are decrypted without a TLU.
 	Name     string `json:"name"`
 	TLUCount int    `json:"tlu_count"`
+	// PBSCount counts its bootstraps per sample: the TLUs and, with exact rounding, one
+	// bit extraction per removed bit of each.
+	PBSCount int `json:"pbs_count"`
+	// Op is the levelled operation ("dense", "conv", "pool").
+	Op string `json:"op"`
 	// AccumulatorBits is the accumulator bit-width over the calibration data, TLUBits the
 	// TLU precision after rounding (0 for the output layer), LSBsRemoved the bits rounded
-	// off, and Log2Norm2 log2 of the weight 2-norm that feeds each accumulator.
+	// off, Rounding the rounding method ("exact", "approximate" or "" without rounding),
+	// and Log2Norm2 log2 of the weight 2-norm that feeds each accumulator.
 	AccumulatorBits int     `json:"accumulator_bits"`
 	TLUBits         int     `json:"tlu_bits"`
 	LSBsRemoved     int     `json:"lsbs_removed"`
+	Rounding        string  `json:"rounding,omitempty"`
 	Log2Norm2       float64 `json:"log2_norm2"`
-	// Params is the crypto set of the layer's TLUs (null for the output layer).
-	Params *fhe.ParamsLiteral `json:"params"`
-	// PError is the set's actual error probability per TLU; Shifts counts the TLU errors
-	// the simulation injected over the test set.
-	PError float64 `json:"p_error"`
-	Shifts int64   `json:"shifts"`
+	// Params is the crypto set of the layer's TLUs (for the output layer: of the key
+	// its outputs are decrypted with); InputParams the set of its accumulators' key
+	// (where its bit extractions run) when it differs.
+	Params      *fhe.ParamsLiteral `json:"params"`
+	InputParams *fhe.ParamsLiteral `json:"input_params,omitempty"`
+	// PError is the actual error probability of the layer's worst TLU decoding (the
+	// output's for the output layer), ExtractionPError of its worst bit extraction;
+	// Shifts counts the TLU errors the simulation injected over the test set and
+	// ExtractionErrors the misread bits.
+	PError           float64 `json:"p_error"`
+	ExtractionPError float64 `json:"extraction_p_error,omitempty"`
+	Shifts           int64   `json:"shifts"`
+	ExtractionErrors int64   `json:"extraction_errors,omitempty"`
 	// Overflows counts the test accumulators outside the calibration range; they wrap
 	// around in the TLU as they would under FHE.
 	Overflows int64 `json:"overflows"`
-	// PBSMS is one keyswitch + bootstrap on one core; BootstrapMS the layer's bootstraps
-	// spread over the cores; LevelledMS its dot products; LayerMS their sum.
+	// PBSMS is one TLU (keyswitch + bootstrap) on one core; TLUMS the layer's TLUs spread
+	// over the cores, RoundingMS its bit extractions, KeySwitchMS the part of TLUMS in
+	// keyswitches between partitions; BootstrapMS = TLUMS + RoundingMS; LevelledMS its
+	// dot products; LayerMS their sum.
 	PBSMS       float64 `json:"pbs_ms"`
+	TLUMS       float64 `json:"tlu_ms"`
+	RoundingMS  float64 `json:"rounding_ms"`
+	KeySwitchMS float64 `json:"keyswitch_between_keys_ms"`
 	BootstrapMS float64 `json:"bootstrap_ms"`
 	LevelledMS  float64 `json:"levelled_ms"`
 	LayerMS     float64 `json:"layer_ms"`
@@ -164,19 +193,24 @@ type Result struct {
 	FloatAccuracy     float64 `json:"float_accuracy"`
 	QuantizedAccuracy float64 `json:"quantized_accuracy"`
 	// LatencyMS is the estimated time of one encrypted inference; PBSCount its
-	// bootstraps; MaxTLUBits its widest TLU; Calibration the latency profile used.
+	// bootstraps (TLUs and bit extractions), TLUCount its table lookups; MaxTLUBits its
+	// widest TLU; Calibration the latency profile used.
 	LatencyMS   float64       `json:"latency_ms"`
 	PBSCount    int           `json:"pbs_count"`
+	TLUCount    int           `json:"tlu_count"`
 	MaxTLUBits  int           `json:"max_tlu_bits"`
 	Calibration string        `json:"calibration"`
 	Layers      []LayerResult `json:"layers"`
 	// BootstrapKeyMB and KeySwitchKeyMB are the evaluation key sizes.
 	BootstrapKeyMB float64 `json:"bootstrap_key_mb"`
 	KeySwitchKeyMB float64 `json:"keyswitch_key_mb"`
-	// PErrorPerTLU is the per-TLU target the sets were chosen for; GlobalPError the
-	// actual probability that one inference has any TLU error.
-	PErrorPerTLU float64 `json:"p_error_per_tlu"`
-	GlobalPError float64 `json:"global_p_error_actual"`
+	// PErrorPerTLU is the per-decoding target the sets were chosen for (0 with
+	// global_p_error, which the optimizer spends unevenly); GlobalPError the actual
+	// probability that one inference has any decoding error (TLUs, bit extractions,
+	// outputs); ExpectedErrors the expected erring decodings per inference.
+	PErrorPerTLU   float64 `json:"p_error_per_tlu"`
+	GlobalPError   float64 `json:"global_p_error_actual"`
+	ExpectedErrors float64 `json:"expected_errors"`
 	// Cores and Strategy are the ones used; Knobs echoes the knobs.
 	Cores    int    `json:"cores"`
 	Strategy string `json:"strategy"`
@@ -254,7 +288,8 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 	if res.FloatAccuracy, err = cnet.Accuracy(test, task.Test.Y); err != nil {
 		return Result{}, fmt.Errorf("%w: test data: %w", ErrTask, err)
 	}
-	c, err := circuit.Compile(cnet, calib, k.compileConfig())
+	cc, _ := k.compileConfig()
+	c, err := circuit.Compile(cnet, calib, cc)
 	if err != nil {
 		return Result{}, classify(err)
 	}
@@ -263,7 +298,11 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 	if err != nil {
 		return Result{}, classify(err)
 	}
-	sim, err := c.Simulate(test, task.Test.Y, circuit.PErrors(sol), task.Seed)
+	noise, err := c.Noise(sol)
+	if err != nil {
+		return Result{}, fmt.Errorf("tuner: %w", err)
+	}
+	sim, err := c.Simulate(test, task.Test.Y, &noise, task.Seed)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrTask, err)
 	}
@@ -276,18 +315,23 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 		return Result{}, fmt.Errorf("tuner: estimate latency: %w", err)
 	}
 	res.Accuracy, res.QuantizedAccuracy, res.Changed = sim.Accuracy, sim.QuantizedAccuracy, sim.Changed
-	res.LatencyMS, res.PBSCount, res.MaxTLUBits, res.Calibration = lat.TotalMS, lat.PBSCount, lat.MaxTLUBits, lat.Source
+	res.LatencyMS, res.PBSCount, res.TLUCount, res.MaxTLUBits, res.Calibration = lat.TotalMS, lat.PBSCount, lat.TLUCount, lat.MaxTLUBits, lat.Source
 	res.BootstrapKeyMB, res.KeySwitchKeyMB = lat.BootstrapKeyMB, lat.KeySwitchKeyMB
-	res.PErrorPerTLU, res.GlobalPError = sol.PErrorPerTLU, sol.GlobalPError
+	res.PErrorPerTLU, res.GlobalPError, res.ExpectedErrors = sol.PError, sol.GlobalPError, sol.ExpectedErrors
 	res.Cores, res.Strategy = cores, sol.Strategy.String()
 	for i, l := range c.Layers {
-		ll := lat.Layers[i]
-		lr := LayerResult{Name: l.Name, TLUCount: l.TLUCount, AccumulatorBits: l.AccumulatorBits, TLUBits: l.TLUBits,
-			LSBsRemoved: l.LSBsRemoved, Log2Norm2: l.Log2Norm2, PBSMS: ll.PBSMS, BootstrapMS: ll.BootstrapMS,
-			LevelledMS: ll.LevelledMS, LayerMS: ll.LayerMS}
-		if i < len(sol.Groups) {
-			lit := sol.Groups[i].Params.Literal()
-			lr.Params, lr.PError, lr.Shifts, lr.Overflows = &lit, sol.Groups[i].PError, sim.Layers[i].Shifts, sim.Layers[i].Overflows
+		ll, lp := lat.Layers[i], sol.Layers[i]
+		lit := lp.Params.Literal()
+		lr := LayerResult{Name: l.Name, TLUCount: l.TLUCount, PBSCount: l.PBSCount(), Op: l.Op, AccumulatorBits: l.AccumulatorBits,
+			TLUBits: l.TLUBits, LSBsRemoved: l.LSBsRemoved, Rounding: l.Rounding, Log2Norm2: l.Log2Norm2, Params: &lit,
+			PError: lp.PError, ExtractionPError: lp.ExtractionPError, PBSMS: ll.PBSMS, TLUMS: ll.TLUMS, RoundingMS: ll.RoundingMS,
+			KeySwitchMS: ll.KeySwitchMS, BootstrapMS: ll.BootstrapMS, LevelledMS: ll.LevelledMS, LayerMS: ll.LayerMS}
+		if lp.InputPartition != lp.Partition {
+			in := lp.Input.Literal()
+			lr.InputParams = &in
+		}
+		if i < len(sim.Layers) {
+			lr.Shifts, lr.ExtractionErrors, lr.Overflows = sim.Layers[i].Shifts, sim.Layers[i].ExtractionErrors, sim.Layers[i].Overflows
 		}
 		res.Layers = append(res.Layers, lr)
 	}
@@ -460,6 +504,14 @@ type ProfileTiming struct {
 
 // PBSMillis returns the profile's single-core KS+PBS time.
 func (t ProfileTiming) PBSMillis(p fhe.Params) float64 { return t.Profile.PredictMS(p) }
+
+// BootstrapMillis returns the profile's single-core time of the bootstrap part.
+func (t ProfileTiming) BootstrapMillis(p fhe.Params) float64 { return t.Profile.BootstrapMS(p) }
+
+// KeySwitchMillis returns the profile's single-core time of a keyswitch between keys.
+func (t ProfileTiming) KeySwitchMillis(from, to fhe.Params, level int) float64 {
+	return t.Profile.KeySwitchBetweenMS(from, to, level)
+}
 
 // ParallelMillis interpolates linearly in k between the single-core time (k = 1) and the
 // profile's time with all its measured workers busy, and extrapolates the same line

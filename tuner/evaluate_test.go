@@ -68,10 +68,10 @@ func testEnv(tb testing.TB) *tuner.Env {
 	return env
 }
 
-func TestEvaluateDigits8BitNearFloat(t *testing.T) {
+func TestEvaluateDigitsNearFloat(t *testing.T) {
 	_, task := digitsTask(t)
 	res, err := tuner.Evaluate(context.Background(), testEnv(t), task,
-		tuner.Knobs{NWBits: 8, NABits: 8, RoundingThresholdBits: 8, PError: 1e-9})
+		tuner.Knobs{NWBits: 6, NABits: 6, NInputBits: 8, RoundingThresholdBits: 8, PError: 1e-6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +83,18 @@ func TestEvaluateDigits8BitNearFloat(t *testing.T) {
 		t.Fatalf("float accuracy %v, model says %v", res.FloatAccuracy, want)
 	}
 	if res.QuantizedAccuracy < want-0.01 || res.Accuracy < want-0.01 {
-		t.Errorf("8-bit accuracy %v (quantized %v), float %v: more than 1%% apart", res.Accuracy, res.QuantizedAccuracy, want)
+		t.Errorf("6-bit accuracy %v (quantized %v), float %v: more than 1%% apart", res.Accuracy, res.QuantizedAccuracy, want)
 	}
-	if res.PBSCount != 128 || res.MaxTLUBits != 8 || len(res.Layers) != 3 || res.Layers[2].Params != nil || res.Layers[0].Params == nil {
+	if res.TLUCount != 128 || res.MaxTLUBits > 8 || len(res.Layers) != 3 || res.Layers[2].TLUCount != 0 || res.Layers[0].Params == nil {
 		t.Errorf("circuit: %+v", res)
 	}
-	sum := 0.0
+	sum, pbs := 0.0, 0
 	for _, l := range res.Layers {
 		sum += l.LayerMS
+		pbs += l.PBSCount
+	}
+	if pbs != res.PBSCount || pbs <= res.TLUCount {
+		t.Errorf("%d bootstraps, layers sum to %d, %d TLUs", res.PBSCount, pbs, res.TLUCount)
 	}
 	if math.Abs(sum-res.LatencyMS) > 1e-9*sum || res.LatencyMS <= 0 || res.Calibration != "test" || res.Cores != 2 {
 		t.Errorf("latency %v ms from layers summing to %v, calibration %q, cores %d", res.LatencyMS, sum, res.Calibration, res.Cores)
@@ -133,7 +137,7 @@ func TestEvaluatePruning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.PBSCount != 64 || res.Layers[0].TLUCount != 32 {
+	if res.TLUCount != 64 || res.Layers[0].TLUCount != 32 {
 		t.Errorf("pruning 0.5: %d PBS, %+v", res.PBSCount, res.Layers[0])
 	}
 	if res.FloatAccuracy < 0.85 {
@@ -148,8 +152,8 @@ func TestEvaluatePruning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if frac := float64(sp.ZeroWeights) / float64(sp.Weights); frac < 0.6 || sp.PBSCount != 128 {
-		t.Errorf("sparsity 0.6: %d of %d weights zero, %d PBS", sp.ZeroWeights, sp.Weights, sp.PBSCount)
+	if frac := float64(sp.ZeroWeights) / float64(sp.Weights); frac < 0.6 || sp.TLUCount != 128 {
+		t.Errorf("sparsity 0.6: %d of %d weights zero, %d TLUs", sp.ZeroWeights, sp.Weights, sp.TLUCount)
 	}
 	if w, z := task.Base.Sparsity(); z != 0 || w != 64*64+64*64+64*10 {
 		t.Errorf("Evaluate changed the base network: %d of %d weights zero", z, w)
@@ -235,7 +239,7 @@ func BenchmarkEvaluateDigits(b *testing.B) {
 // 10,000 images: the timing does not depend on its accuracy) with 4-bit knobs, and
 // returns it with the standardized test images, their labels, the float network and
 // the per-layer p_error of its crypto sets at p_error 0.01.
-func fashionCircuit(b *testing.B) (*circuit.Circuit, *circuit.Network, *mat.Dense, []int, []float64) {
+func fashionCircuit(b *testing.B) (*circuit.Circuit, *circuit.Network, *mat.Dense, []int, *circuit.Noise) {
 	ds, err := dataset.Load("fashion-mnist")
 	if errors.Is(err, dataset.ErrNotInstalled) {
 		b.Skipf("Fashion-MNIST is not installed (apt-get install -y %s): %v", dataset.FashionMNISTPackage, err)
@@ -265,7 +269,11 @@ func fashionCircuit(b *testing.B) (*circuit.Circuit, *circuit.Network, *mat.Dens
 	if err != nil {
 		b.Fatal(err)
 	}
-	return c, cnet, net.Standardize(task.Test.X), task.Test.Y, circuit.PErrors(sol)
+	noise, err := c.Noise(sol)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, cnet, net.Standardize(task.Test.X), task.Test.Y, &noise
 }
 
 // BenchmarkFashionSimulate times the simulation of the 10,000 Fashion-MNIST test images

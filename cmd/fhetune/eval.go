@@ -81,7 +81,8 @@ seed it was trained with, so that its test set was held out.`,
 	fl.IntVar(&f.knobs.NInputBits, "n-input-bits", 0, "n_input_bits: input bits, 1..16 (default n_a_bits)")
 	fl.Float64Var(&f.knobs.Pruning, "pruning", 0, "share of hidden neurons and channels removed, in [0, 1)")
 	fl.Float64Var(&f.knobs.Sparsity, "sparsity", 0, "share of each layer's weights set to zero, in [0, 1)")
-	fl.IntVar(&f.knobs.RoundingThresholdBits, "rounding-threshold-bits", 0, "round accumulators to this many most significant bits, 1..16 (default: no rounding)")
+	fl.IntVar(&f.knobs.RoundingThresholdBits, "rounding-threshold-bits", 0, "round accumulators to this many most significant bits, 2..8 as Concrete ML accepts (default: no rounding)")
+	fl.StringVar(&f.knobs.RoundingMethod, "rounding-method", "exact", "rounding: exact (one bit-extraction bootstrap per removed bit) or approximate (none, off by one near boundaries)")
 	fl.Float64Var(&f.knobs.PError, "p-error", 0, "error probability of each TLU, in (0, 1) (default 2^-40, Concrete ML's)")
 	fl.Float64Var(&f.knobs.GlobalPError, "global-p-error", 0, "probability that any TLU of one inference errs, in (0, 1); instead of --p-error")
 	fl.IntVar(&f.knobs.Cores, "cores", 0, "cores of the latency estimate (default: the cores the calibration measured)")
@@ -112,7 +113,7 @@ func (f evalFlags) check(c *cobra.Command) error {
 // flagNames rewrites knob names (n_w_bits) into flag names (--n-w-bits) in a message.
 func flagNames(err error) string {
 	msg := err.Error()
-	for _, k := range []string{"rounding_threshold_bits", "global_p_error", "n_input_bits", "n_w_bits", "n_a_bits", "p_error", "pruning", "sparsity", "strategy", "cores"} {
+	for _, k := range []string{"rounding_threshold_bits", "rounding_method", "global_p_error", "n_input_bits", "n_w_bits", "n_a_bits", "p_error", "pruning", "sparsity", "strategy", "cores"} {
 		msg = strings.Replace(msg, " "+k+" ", " --"+strings.ReplaceAll(k, "_", "-")+" ", 1)
 	}
 	return msg
@@ -270,29 +271,47 @@ func writeEval(w io.Writer, o evalOutput) error {
 	}
 	knobs += fmt.Sprintf(", pruning %g, sparsity %g", k.Pruning, k.Sparsity)
 	if k.RoundingThresholdBits != 0 {
-		knobs += fmt.Sprintf(", rounding_threshold_bits %d", k.RoundingThresholdBits)
+		method := k.RoundingMethod
+		if method == "" {
+			method = "exact"
+		}
+		knobs += fmt.Sprintf(", rounding_threshold_bits %d (%s)", k.RoundingThresholdBits, method)
 	}
 	fmt.Fprintf(tw, "knobs\t%s\n", knobs)
 	fmt.Fprintf(tw, "accuracy\t%.4f with FHE's TLU errors (%d predictions changed)\n", r.Accuracy, r.Changed)
 	fmt.Fprintf(tw, "quantized accuracy\t%.4f without errors\n", r.QuantizedAccuracy)
 	fmt.Fprintf(tw, "float accuracy\t%.4f (%d of %d weights zero)\n", r.FloatAccuracy, r.ZeroWeights, r.Weights)
 	fmt.Fprintf(tw, "latency\t%.1f ms per sample on %d cores (calibration %s)\n", r.LatencyMS, r.Cores, r.Calibration)
-	fmt.Fprintf(tw, "bootstraps\t%d, widest TLU %d bits, %s-parameter\n", r.PBSCount, r.MaxTLUBits, r.Strategy)
-	fmt.Fprintf(tw, "p_error\t%.3g per TLU, %.3g that one inference has any TLU error\n", r.PErrorPerTLU, r.GlobalPError)
+	fmt.Fprintf(tw, "bootstraps\t%d (%d TLUs, %d rounding extractions), widest TLU %d bits, %s-parameter\n", r.PBSCount, r.TLUCount,
+		r.PBSCount-r.TLUCount, r.MaxTLUBits, r.Strategy)
+	if r.PErrorPerTLU > 0 {
+		fmt.Fprintf(tw, "p_error\t%.3g per decoding, %.3g that one inference has any error\n", r.PErrorPerTLU, r.GlobalPError)
+	} else {
+		fmt.Fprintf(tw, "p_error\t%.3g that one inference has any error (global_p_error)\n", r.GlobalPError)
+	}
 	fmt.Fprintf(tw, "keys\tbootstrap %.1f MB, keyswitch %.1f MB\n\n", r.BootstrapKeyMB, r.KeySwitchKeyMB)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "layer\tTLUs\tacc bits\tTLU bits\trounded\tlog2 norm2\tcrypto set\tp_error\tPBS ms\tlevelled ms\tlayer ms\t\n")
+	fmt.Fprintf(tw, "layer\tTLUs\tPBS\tacc bits\tTLU bits\trounded\tlog2 norm2\tcrypto set\tp_error\tTLU ms\trounding ms\tlevelled ms\tlayer ms\t\n")
 	for _, l := range r.Layers {
-		set, pe, pbs, tlu := "output, decrypted", "-", "-", "-"
+		set, tlu := "-", "-"
 		if l.Params != nil {
-			set, pe, pbs, tlu = l.Params.String(), fmt.Sprintf("%.2g", l.PError), fmt.Sprintf("%.2f", l.PBSMS), fmt.Sprint(l.TLUBits)
+			set = l.Params.String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%.2f\t%s\t%s\t%s\t%.2f\t%.1f\t\n", l.Name, l.TLUCount, l.AccumulatorBits, tlu,
-			l.LSBsRemoved, l.Log2Norm2, set, pe, pbs, l.LevelledMS, l.LayerMS)
+		if l.TLUCount > 0 {
+			tlu = fmt.Sprint(l.TLUBits)
+		} else {
+			set += " (output)"
+		}
+		rounded := fmt.Sprint(l.LSBsRemoved)
+		if l.Rounding == "approximate" {
+			rounded += " approx"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%.2f\t%s\t%.2g\t%.1f\t%.1f\t%.2f\t%.1f\t\n", l.Name, l.TLUCount, l.PBSCount, l.AccumulatorBits, tlu,
+			rounded, l.Log2Norm2, set, l.PError, l.TLUMS, l.RoundingMS, l.LevelledMS, l.LayerMS)
 	}
-	fmt.Fprintf(tw, "total\t%d\t\t\t\t\t\t\t\t\t%.1f\t\n", r.PBSCount, r.LatencyMS)
+	fmt.Fprintf(tw, "total\t%d\t%d\t\t\t\t\t\t\t\t\t\t%.1f\t\n", r.TLUCount, r.PBSCount, r.LatencyMS)
 	return tw.Flush()
 }

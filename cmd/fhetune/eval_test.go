@@ -37,7 +37,7 @@ func TestEvalDigitsJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
 	}
-	for _, k := range []string{"accuracy", "float_accuracy", "quantized_accuracy", "latency_ms", "pbs_count", "max_tlu_bits", "calibration", "layers"} {
+	for _, k := range []string{"accuracy", "float_accuracy", "quantized_accuracy", "latency_ms", "pbs_count", "tlu_count", "max_tlu_bits", "calibration", "layers", "global_p_error_actual"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
 		}
@@ -46,7 +46,8 @@ func TestEvalDigitsJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.PBSCount != 90 || r.MaxTLUBits != 6 || len(r.Layers) != 3 || r.Calibration != "default" || r.Model != "mlp:64,64" ||
+	// 90 TLUs of 6 bits from 10-bit accumulators: exact rounding adds 4 extractions each.
+	if r.TLUCount != 90 || r.PBSCount != 450 || r.MaxTLUBits != 6 || len(r.Layers) != 3 || r.Calibration != "default" || r.Model != "mlp:64,64" ||
 		!(r.Accuracy > 0.8) || !(r.FloatAccuracy > 0.9) || !(r.LatencyMS > 0) {
 		t.Errorf("result %+v", r)
 	}
@@ -54,7 +55,8 @@ func TestEvalDigitsJSON(t *testing.T) {
 	if err := json.Unmarshal(m["layers"], &layers); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"name", "tlu_count", "accumulator_bits", "tlu_bits", "log2_norm2", "params", "pbs_ms", "layer_ms"} {
+	for _, k := range []string{"name", "tlu_count", "pbs_count", "accumulator_bits", "tlu_bits", "log2_norm2", "params", "pbs_ms",
+		"tlu_ms", "rounding_ms", "keyswitch_between_keys_ms", "layer_ms"} {
 		if _, ok := layers[0][k]; !ok {
 			t.Errorf("layer JSON lacks %q", k)
 		}
@@ -80,7 +82,7 @@ func TestEvalHumanOutput(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
 	for _, want := range []string{"accuracy", "quantized accuracy", "float accuracy", "latency", "on 1 cores", "mono-parameter",
-		"layer", "crypto set", "fc1", "fc2", "fc3", "output, decrypted", "total"} {
+		"layer", "crypto set", "fc1", "fc2", "fc3", "(output)", "rounding ms", "90 TLUs, 360 rounding extractions", "total"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -160,6 +160,23 @@ func (m Model) predictPart(p fhe.Params, part Part) float64 {
 	return sum
 }
 
+// keySwitchBetween sums the keyswitch terms for a keyswitch that decomposes all kN
+// input coefficients into level digits onto an n-dimensional key.
+func (m Model) keySwitchBetween(kN, n, level int) float64 {
+	sum := 0.0
+	for i, name := range m.Terms {
+		switch name {
+		case "ks_mac":
+			sum += m.Coef[i] * float64(kN) * float64(level) * float64(n+1)
+		case "ks_dec":
+			sum += m.Coef[i] * float64(kN) * float64(level)
+		case "ks_call":
+			sum += m.Coef[i]
+		}
+	}
+	return sum
+}
+
 // Point is one measured set as the fit sees it.
 type Point struct {
 	Params fhe.Params

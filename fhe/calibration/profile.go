@@ -162,6 +162,20 @@ type Profile struct {
 // of p on one core.
 func (pr Profile) PredictMS(p fhe.Params) float64 { return pr.Model.Predict(p) }
 
+// BootstrapMS returns the predicted milliseconds of the bootstrap part alone (blind
+// rotation and sample extraction) of p on one core.
+func (pr Profile) BootstrapMS(p fhe.Params) float64 { return pr.Model.predictPart(p, PartPBS) }
+
+// KeySwitchBetweenMS returns the predicted milliseconds of one keyswitch from from's big
+// key (k·N) to to's small key (n) with level levels, on one core: the fitted keyswitch
+// terms with the counts of that keyswitch. Between the keys of two partitions no
+// coefficient of the big key is shared with the small one, so all k·N are decomposed
+// (tfhe-go's atomic-pattern keyswitch skips the first n; the terms are the same
+// multiply-adds and calls).
+func (pr Profile) KeySwitchBetweenMS(from, to fhe.Params, level int) float64 {
+	return pr.Model.keySwitchBetween(from.GLWEDimension(), to.LWEDimension(), level)
+}
+
 // ParallelMS returns the predicted milliseconds of one bootstrap of p while all
 // [ParallelModel.Workers] cores run one.
 func (pr Profile) ParallelMS(p fhe.Params) float64 {

@@ -36,9 +36,10 @@ func BenchmarkSimulate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		noise := circuit.UniformNoise(c, 0.01)
 		b.Run(fmt.Sprintf("bits=%d", bits), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := c.Simulate(x, y, []float64{0.01, 0.01}, 1); err != nil {
+				if _, err := c.Simulate(x, y, &noise, 1); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,13 +1,15 @@
 package circuit
 
 import (
+	"math"
+
 	"gonum.org/v1/gonum/mat"
 )
 
 // Circuit is a compiled integer circuit: the input quantizer and a list of layers, each
-// a run of levelled integer operations (dot products, window sums) that ends in one TLU
-// per output element, except the last, whose accumulators are the outputs the client
-// decrypts (their arg max is the predicted class).
+// one levelled integer operation (a dot product, a convolution or a window sum) whose
+// accumulators feed one TLU per element, except the last, whose accumulators are the
+// outputs the client decrypts and dequantizes (their arg max is the predicted class).
 //
 // A Circuit is read-only after Compile; its methods are safe for concurrent use.
 type Circuit struct {
@@ -25,28 +27,40 @@ type Circuit struct {
 
 // LayerInfo describes one layer of a circuit.
 type LayerInfo struct {
-	// Name names the layer after the float layer whose dot product feeds it ("fc1",
-	// "conv2", "pool1" when only a window sum does).
+	// Name names the layer after the float layer whose operation feeds it ("fc1",
+	// "conv2", "pool1"; "input" when a TLU reads the inputs themselves).
 	Name string `json:"name"`
-	// Activation is "relu" or "identity" (a requantization between two dot products) for
-	// a TLU layer and "" for the output layer.
+	// Op is the levelled operation: "dense", "conv", "pool" or "none".
+	Op string `json:"op"`
+	// Activation is "relu" or "identity" (a requantization) for a TLU layer and "" for
+	// the output layer.
 	Activation string `json:"activation,omitempty"`
 	// Output is true for the last layer, which has no TLU.
 	Output bool `json:"output,omitempty"`
 	// TLUCount is the number of TLUs (output elements) per sample; 0 for the output layer.
 	TLUCount int `json:"tlu_count"`
-	// AccMin and AccMax are the accumulator range over the calibration data.
+	// Extractions is the number of bit-extraction bootstraps of each TLU: the LSBs removed
+	// by exact rounding (Concrete lowers round_bit_pattern into one bootstrap per removed
+	// bit), 0 with approximate rounding or none.
+	Extractions int `json:"extractions"`
+	// AccMin and AccMax are the accumulator range over the calibration data. The
+	// accumulator is the integer dot product (or window sum) alone: as in Concrete ML's
+	// quantized Gemm and Conv, the input zero point's correction and the bias are applied
+	// in the TLU, after rounding.
 	AccMin int64 `json:"acc_min"`
 	AccMax int64 `json:"acc_max"`
 	// AccumulatorBits is the bit-width of that range as Concrete counts it ([BitWidth]);
-	// Signed says whether it holds negative values.
+	// Signed says whether it holds negative values. For the output layer it is the
+	// precision of the output that the client decrypts.
 	AccumulatorBits int  `json:"accumulator_bits"`
 	Signed          bool `json:"signed"`
 	// LSBsRemoved is t, the number of least significant bits rounding removes (0 without
 	// rounding).
 	LSBsRemoved int `json:"lsbs_removed"`
-	// TLUBits is the TLU input precision: AccumulatorBits, or the rounding threshold when
-	// the accumulator is wider. 0 for the output layer.
+	// Rounding is "exact" or "approximate" when LSBsRemoved > 0, else "".
+	Rounding string `json:"rounding,omitempty"`
+	// TLUBits is the TLU input precision: AccumulatorBits, or rounding_threshold_bits
+	// when the accumulator is wider. 0 for the output layer.
 	TLUBits int `json:"tlu_bits"`
 	// Norm2 is ⌈√(Σ w²)⌉ over the integer weights from the layer's encrypted inputs to one
 	// accumulator, the largest over the accumulators (Concrete's MANP analysis rounds the
@@ -56,24 +70,38 @@ type LayerInfo struct {
 	// LevelledOps counts the ciphertext multiply-adds of the layer's levelled operations
 	// per sample (dense: weights pruned to zero are counted).
 	LevelledOps int64 `json:"levelled_ops"`
-	// SumSize is LevelledOps per TLU, rounded up: the size of the dot product feeding one
-	// TLU, as the optimizer's cost model takes it.
+	// SumSize is LevelledOps per accumulator, rounded up: the size of the dot product
+	// feeding one TLU, as the optimizer's cost model takes it.
 	SumSize int `json:"sum_size"`
 	// Quantizer is the activation quantizer of the TLU outputs (zero for the output layer).
 	Quantizer Quantizer `json:"quantizer"`
-	// Scale is the real value of one unit of the accumulator (its zero point is 0 unless a
-	// window sum ends the layer).
+	// Scale is the real value of one unit of the accumulator: real = Scale·acc + a
+	// per-neuron constant (the zero-point correction and the bias).
 	Scale float64 `json:"scale"`
 }
+
+// PBSCount returns the bootstraps of the layer per sample: its TLUs and their
+// extractions.
+func (l LayerInfo) PBSCount() int { return l.TLUCount * (1 + l.Extractions) }
 
 // TLULayers returns the number of layers that end in TLUs.
 func (c *Circuit) TLULayers() int { return len(c.Layers) - 1 }
 
-// PBSCount returns the number of TLUs (programmable bootstraps) of one inference.
-func (c *Circuit) PBSCount() int {
+// TLUCount returns the number of table lookups of one inference.
+func (c *Circuit) TLUCount() int {
 	n := 0
 	for _, l := range c.Layers {
 		n += l.TLUCount
+	}
+	return n
+}
+
+// PBSCount returns the number of programmable bootstraps of one inference: every TLU
+// and every bit extraction of exact rounding.
+func (c *Circuit) PBSCount() int {
+	n := 0
+	for _, l := range c.Layers {
+		n += l.PBSCount()
 	}
 	return n
 }
@@ -115,21 +143,39 @@ func (a activation) apply(v float64) float64 {
 	return v
 }
 
-// stage is one layer of the circuit: levelled operations, then a TLU (nil for the output).
+// stage is one layer of the circuit: at most one levelled operation, then a TLU (nil
+// for the output layer, which has out instead).
 type stage struct {
-	ops     []*intOp
+	op      *intOp
 	tlu     *tlu
+	out     *affine
 	inSize  int
 	outSize int
+	// norm2Sq holds the squared 2-norm of the integer weights feeding each group's
+	// accumulators (the noise factor of its inputs).
+	norm2Sq []int64
+	// group is the number of consecutive elements per group (a conv channel's
+	// positions; 1 for dense layers; all elements for a pool or no operation).
+	group int
 }
 
-// levelled applies the stage's levelled operations; with none it returns x itself.
+// levelled applies the stage's levelled operation; with none it returns x itself.
 func (s *stage) levelled(x *mat.Dense) *mat.Dense {
-	for _, op := range s.ops {
-		x = op.apply(x)
+	if s.op == nil {
+		return x
 	}
-	return x
+	return s.op.apply(x)
 }
+
+// affine is the dequantization of accumulators: real = a·acc + b[group].
+type affine struct {
+	a     float64
+	b     []float64
+	group int
+}
+
+// real returns the real value of accumulator v of element j.
+func (f *affine) real(j int, v float64) float64 { return f.a*v + f.b[j/f.group] }
 
 // opKind says what an intOp computes.
 type opKind int
@@ -146,10 +192,10 @@ type intOp struct {
 	// w holds the integer weights (Out × In, or OutC × InC·KH·KW), qw the same as int64.
 	w  *mat.Dense
 	qw []int64
-	// c holds the clear constants added per output (linear) or per channel (conv):
-	// round(bias/scale) − zero_point·Σ weights; pad is the input zero point, the integer
-	// that stands for a real 0 in the padding of a convolution.
-	c   []float64
+	// zeros is a zero per output row (the levelled kernels add a per-row constant).
+	zeros []float64
+	// pad is the input zero point, the integer that stands for a real 0 in the padding
+	// of a convolution (Concrete ML pads with it).
 	pad float64
 	// conv and pool give the shapes.
 	conv convGeom
@@ -161,9 +207,9 @@ type intOp struct {
 func (o *intOp) apply(x *mat.Dense) *mat.Dense {
 	switch o.kind {
 	case opLinear:
-		return linearForward(x, o.w, o.c)
+		return linearForward(x, o.w, o.zeros)
 	case opConv:
-		return convForward(x, o.conv, o.w, o.c, o.pad)
+		return convForward(x, o.conv, o.w, o.zeros, o.pad)
 	default:
 		return poolForward(x, o.pool, 1)
 	}
@@ -183,54 +229,85 @@ func (o *intOp) macs() int64 {
 	}
 }
 
-// tlu is the table lookup of a layer: the accumulator is rounded (t LSBs removed), its
-// P-bit pattern indexes the table, which holds the requantized activation of the value
-// that pattern stands for.
+// tableBudget bounds the float64s of a TLU's precomputed tables; larger TLUs compute
+// their function element by element.
+const tableBudget = 1 << 21
+
+// tlu is the table lookup of a layer. The accumulator v is rounded (t LSBs removed,
+// half up) to r; a signed r is offset by 2^(P−1) as Concrete's signed TLU does, giving
+// the index u, which a bootstrap reads modulo 2^(P+1) (the message and its padding bit):
+// u < 2^P returns f(r), u in the padding half returns −f(u − 2^P − offset), the
+// negacyclic wrap of a bootstrap. f requantizes the activation of the real value:
+// f(r) = Q(act(a·r·2^t + b[group])).
 type tlu struct {
 	act       activation
 	shift     int
 	precision int
-	signed    bool
-	mask      int64
-	table     []float64
+	offset    int64
+	method    RoundingMethod
+	fn        affine
 	outQ      Quantizer
+	// table holds f and its negacyclic half for every group and index
+	// (group·2^(P+1) + u), or nil when that would exceed tableBudget.
+	table []float64
 }
 
-// index returns the table index of an accumulator value: round to a multiple of 2^shift
-// (half up), keep the pattern's low precision bits (two's complement wraps as a bootstrap
-// does).
-func (t *tlu) index(acc float64) int64 {
-	a := int64(acc)
+// mask2 returns 2^(P+1) − 1, the index range a bootstrap reads.
+func (t *tlu) mask2() int64 { return int64(1)<<(t.precision+1) - 1 }
+
+// index returns the bootstrap index of an accumulator value under exact rounding.
+func (t *tlu) index(v int64) int64 {
 	if t.shift > 0 {
-		a = (a + int64(1)<<(t.shift-1)) >> t.shift
+		v = (v + int64(1)<<(t.shift-1)) >> t.shift
 	}
-	return a & t.mask
+	return (v + t.offset) & t.mask2()
 }
 
-// value returns the accumulator value a table index stands for.
-func (t *tlu) value(idx int64) int64 {
-	v := idx
-	if t.signed && idx >= int64(1)<<(t.precision-1) {
-		v = idx - int64(1)<<t.precision
+// f returns the requantized activation of the rounded value r for group g.
+func (t *tlu) f(g int, r int64) float64 {
+	return float64(t.outQ.Quantize(t.act.apply(t.fn.a*float64(r<<t.shift) + t.fn.b[g])))
+}
+
+// lookup returns the bootstrap's output for group g and index u in [0, 2^(P+1)).
+func (t *tlu) lookup(g int, u int64) float64 {
+	if t.table != nil {
+		return t.table[int64(g)<<(t.precision+1)+u]
 	}
-	return v << t.shift
+	return t.compute(g, u)
+}
+
+func (t *tlu) compute(g int, u int64) float64 {
+	half := int64(1) << t.precision
+	if u < half {
+		return t.f(g, u-t.offset)
+	}
+	return -t.f(g, u-half-t.offset)
+}
+
+// fillTable precomputes lookup when it fits tableBudget.
+func (t *tlu) fillTable() {
+	size := int64(len(t.fn.b)) << (t.precision + 1)
+	if size > tableBudget {
+		return
+	}
+	t.table = make([]float64, size)
+	n := int64(1) << (t.precision + 1)
+	for g := range t.fn.b {
+		for u := int64(0); u < n; u++ {
+			t.table[int64(g)*n+u] = t.compute(g, u)
+		}
+	}
 }
 
 // applyClean returns the TLU outputs of a batch of accumulators, without errors.
 func (t *tlu) applyClean(acc *mat.Dense) *mat.Dense {
 	r, c := acc.Dims()
 	out := mat.NewDense(r, c, nil)
-	// index, inlined: a shift of 0 adds 0.
-	shift, mask, table := uint(t.shift), t.mask, t.table
-	half := int64(0)
-	if shift > 0 {
-		half = int64(1) << (shift - 1)
-	}
 	for i := 0; i < r; i++ {
 		dst := out.RawRowView(i)
 		src := acc.RawRowView(i)[:len(dst)]
 		for j, a := range src {
-			dst[j] = table[((int64(a)+half)>>shift)&mask]
+			dst[j] = t.lookup(j/t.fn.group, t.index(int64(a)))
 		}
 	}
 	return out
@@ -257,6 +334,31 @@ func (c *Circuit) TLUOutputs(q *mat.Dense) (accs, outs []*mat.Dense) {
 	return accs, outs
 }
 
+// Logits returns the dequantized outputs (real values) of output accumulators acc, as
+// the client computes them after decryption.
+func (c *Circuit) Logits(acc *mat.Dense) *mat.Dense {
+	f := c.stages[len(c.stages)-1].out
+	r, col := acc.Dims()
+	out := mat.NewDense(r, col, nil)
+	for i := 0; i < r; i++ {
+		for j, v := range acc.RawRowView(i) {
+			out.Set(i, j, f.real(j, v))
+		}
+	}
+	return out
+}
+
+// predict returns the arg max of the dequantized output accumulators of one sample.
+func (f *affine) predict(acc []float64) int {
+	best, bi := math.Inf(-1), 0
+	for j, v := range acc {
+		if r := f.real(j, v); r > best {
+			best, bi = r, j
+		}
+	}
+	return bi
+}
+
 // QuantizeInputs returns the input quantizer applied to every element of the
 // standardized batch x.
 func (c *Circuit) QuantizeInputs(x *mat.Dense) *mat.Dense {
@@ -266,25 +368,15 @@ func (c *Circuit) QuantizeInputs(x *mat.Dense) *mat.Dense {
 	return out
 }
 
-// quantizeInputsTo writes the quantized x into dst (same shape): Quantize, with the
-// floor of a non-negative value taken by truncation.
+// quantizeInputsTo writes the quantized x into dst (same shape).
 func (c *Circuit) quantizeInputsTo(dst, x *mat.Dense) {
 	q := c.Input
-	s, zp, hi := q.Scale, float64(q.ZeroPoint)+0.5, float64(q.Max())
 	r, _ := x.Dims()
 	for i := 0; i < r; i++ {
 		d := dst.RawRowView(i)
 		src := x.RawRowView(i)[:len(d)]
 		for j, v := range src {
-			f := v/s + zp
-			switch {
-			case !(f >= 1): // also NaN; ⌊f⌋ ≤ 0 clips to 0
-				d[j] = 0
-			case f >= hi:
-				d[j] = hi
-			default:
-				d[j] = float64(int64(f))
-			}
+			d[j] = float64(q.Quantize(v))
 		}
 	}
 }

@@ -3,6 +3,7 @@ package circuit
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -13,20 +14,67 @@ const (
 	MaxBits = 16
 )
 
+// Bounds of rounding_threshold_bits: Concrete ML accepts 2..8
+// (common/utils.py, process_rounding_threshold_bits).
+const (
+	MinRoundingBits = 2
+	MaxRoundingBits = 8
+)
+
 // exactLimit is 2^53: integers held in float64 stay exact below it.
 const exactLimit = 1 << 53
 
+// RoundingMethod is how an accumulator is rounded to its most significant bits
+// (Concrete's rounding exactness).
+type RoundingMethod int
+
+const (
+	// Exact rounding (Concrete ML's default) removes the LSBs one at a time, each with a
+	// bit-extraction bootstrap on the whole accumulator, so the TLU sees exactly
+	// ⌊v/2^t⌉ (Concrete's FHEToTFHEScalar lowering of round, and the optimizer's
+	// add_expanded_round).
+	Exact RoundingMethod = iota
+	// Approximate rounding removes no bit: the TLU reads the accumulator at its P most
+	// significant bits directly, so no extraction is paid, but near a rounding boundary
+	// the noise decides: the index is off by one step, pseudo-randomly (Concrete's
+	// rounding guide, "Exactness").
+	Approximate
+)
+
+// String returns "exact" or "approximate".
+func (m RoundingMethod) String() string {
+	if m == Approximate {
+		return "approximate"
+	}
+	return "exact"
+}
+
+// ParseRoundingMethod reads "exact" or "approximate" (any case); "" is Exact.
+func ParseRoundingMethod(s string) (RoundingMethod, error) {
+	switch strings.ToLower(s) {
+	case "", "exact":
+		return Exact, nil
+	case "approximate":
+		return Approximate, nil
+	}
+	return 0, fmt.Errorf("%w: rounding_method %q: want exact or approximate", ErrConfig, s)
+}
+
 // Config holds the quantization knobs of Compile, with Concrete ML's names.
 type Config struct {
-	// NWBits is n_w_bits, the bits of the weights (symmetric, per layer), 1..16.
+	// NWBits is n_w_bits, the bits of the weights (per layer), 1..16.
 	NWBits int `json:"n_w_bits"`
 	// NABits is n_a_bits, the bits of the activations (TLU outputs), 1..16.
 	NABits int `json:"n_a_bits"`
 	// NInputBits is n_input_bits, the bits of the quantized inputs, 1..16; 0 means NABits.
 	NInputBits int `json:"n_input_bits"`
-	// RoundingThresholdBits is rounding_threshold_bits P: an accumulator wider than P bits
-	// is rounded to its P most significant bits before its TLU. 0 means no rounding.
+	// RoundingThresholdBits is rounding_threshold_bits P, 2..8: an accumulator wider
+	// than P bits is rounded to its P most significant bits before its TLU. 0 means no
+	// rounding.
 	RoundingThresholdBits int `json:"rounding_threshold_bits,omitempty"`
+	// RoundingMethod is rounding_threshold_bits' method: Exact (the default) or
+	// Approximate.
+	RoundingMethod RoundingMethod `json:"rounding_method"`
 }
 
 // WithDefaults returns c with NInputBits filled in.
@@ -47,7 +95,6 @@ func (c Config) Check() error {
 		{"n_w_bits", c.NWBits, false},
 		{"n_a_bits", c.NABits, false},
 		{"n_input_bits", c.NInputBits, true},
-		{"rounding_threshold_bits", c.RoundingThresholdBits, true},
 	} {
 		if k.zeroOkay && k.v == 0 {
 			continue
@@ -56,34 +103,42 @@ func (c Config) Check() error {
 			return fmt.Errorf("%w: %s %d outside %d..%d", ErrConfig, k.name, k.v, MinBits, MaxBits)
 		}
 	}
+	if r := c.RoundingThresholdBits; r != 0 && (r < MinRoundingBits || r > MaxRoundingBits) {
+		return fmt.Errorf("%w: rounding_threshold_bits %d outside %d..%d (Concrete ML's range)", ErrConfig, r, MinRoundingBits, MaxRoundingBits)
+	}
+	if c.RoundingMethod != Exact && c.RoundingMethod != Approximate {
+		return fmt.Errorf("%w: rounding_method %d is neither exact nor approximate", ErrConfig, int(c.RoundingMethod))
+	}
 	return nil
 }
 
 // Compile turns a float network into an integer circuit by post-training quantization,
-// the way Concrete ML does:
+// the way Concrete ML does (concrete-ml src/concrete/ml/quantization: post_training.py,
+// quantized_ops.py QuantizedGemm, QuantizedConv and QuantizedAvgPool, quantizers.py):
 //
-//   - Inputs are quantized to n_input_bits with Concrete ML's unsigned asymmetric
-//     quantizer ([NewQuantizer]) fitted to the calibration min/max.
-//   - Each Linear and Conv2d has its weights quantized symmetrically per layer to n_w_bits
-//     ([QuantizeWeights]); its bias is folded into the accumulator as
-//     round(b/(s_in·s_w)), and the input zero point as −zp·Σw, so the accumulator
-//     Σ q_w·q_in + c is an exact integer dot product of ciphertexts with clear integers.
-//     Padding reads the input zero point (a real 0).
-//   - AvgPool2d is a levelled window sum: the integers are added and 1/K² goes into the
-//     scale (zero point × K²), so a pool costs additions, never a TLU.
+//   - Inputs are quantized to n_input_bits with a quantizer fitted to the calibration
+//     min/max, signed when the data has negatives ([NewQuantizer]).
+//   - Each Linear and Conv2d has its weights quantized to n_w_bits ([QuantizeWeights]:
+//     symmetric when the distribution is, else asymmetric). The accumulator is the
+//     integer dot product Σ w·x alone; the input zero point's correction −zp·Σw and the
+//     float bias are applied inside the TLU that follows, after rounding, as Concrete
+//     ML's quantized Gemm does. Padding reads the input zero point (a real 0).
+//   - AvgPool2d is a window sum whose result is requantized by a TLU of its own
+//     (1/K², the zero point and the scale go into that TLU), as Concrete ML's
+//     QuantizedAvgPool is followed by the next layer's input quantization.
 //   - Each ReLU, with the requantization to n_a_bits that follows, becomes one TLU per
-//     element; two dot products in a row get an identity TLU (a requantization) between
-//     them. Activation quantizers are fitted to the calibration data as it flows through
-//     the integer circuit built so far.
-//   - The last layer's accumulators are the outputs; the client decrypts them and takes
-//     the arg max (no TLU).
+//     element; two levelled operations in a row get an identity TLU (a
+//     requantization) between them. Activation quantizers are fitted to the
+//     calibration data as it flows through the integer circuit built so far.
+//   - The last layer's accumulators are the outputs; the client decrypts them,
+//     dequantizes them (bias included) and takes the arg max (no TLU).
 //
 // For each TLU layer the accumulator range over the calibration data gives its
 // bit-width L ([BitWidth]). With rounding_threshold_bits P and L > P, t = L − P least
-// significant bits are rounded off ([RoundLSBs]) and the TLU takes P bits; if rounding up
-// the largest calibration value would overflow P bits, one more bit is removed (Concrete
-// adds a bit instead; this keeps the TLU at P bits). Accumulators of test data that leave
-// the calibration range wrap around modulo 2^P, as they would under FHE.
+// significant bits are rounded off and the TLU takes P bits, with no extra bit against
+// overflow (Concrete ML rounds with overflow_protection=False): a value rounded up past
+// the top of the range lands in the bootstrap's padding half and comes back negated, as
+// any out-of-range TLU input does under FHE.
 //
 // calib holds standardized calibration samples, one per row. Errors wrap ErrConfig,
 // ErrNetwork, ErrData, or ErrTooWide in a *LayerError naming the layer (an accumulator
@@ -108,57 +163,39 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 		}
 	}
 	c := &Circuit{Input: NewQuantizer(cfg.NInputBits, lo, hi), Config: cfg, inSize: net.InSize, outSize: sizes[len(sizes)-1]}
-	b := &builder{cfg: cfg, c: c, x: c.QuantizeInputs(calib), scale: c.Input.Scale, zp: c.Input.ZeroPoint,
-		maxAbs: float64(max(c.Input.Max(), abs64(c.Input.ZeroPoint))), size: net.InSize, inSize: net.InSize}
+	b := &builder{cfg: cfg, c: c, x: c.QuantizeInputs(calib), q: c.Input, size: net.InSize, inSize: net.InSize}
 	for _, l := range net.Layers {
+		var err error
 		switch l := l.(type) {
 		case *Linear:
-			if b.hasDot {
-				if err := b.close(actIdentity); err != nil {
-					return nil, err
-				}
-			}
-			b.fc++
-			if err := b.addDot(fmt.Sprintf("fc%d", b.fc), opLinear, l.W, l.B, convGeom{}, l.In, l.Out); err != nil {
-				return nil, err
+			if err = b.closeIfOp(); err == nil {
+				b.fc++
+				err = b.addDot(fmt.Sprintf("fc%d", b.fc), opLinear, l.W, l.B, convGeom{}, l.In, l.Out)
 			}
 		case *Conv2d:
-			if b.hasDot {
-				if err := b.close(actIdentity); err != nil {
-					return nil, err
-				}
-			}
-			b.conv++
-			g := convGeom{l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW}
-			if err := b.addDot(fmt.Sprintf("conv%d", b.conv), opConv, l.W, l.B, g, g.inSize(), g.outSize()); err != nil {
-				return nil, err
+			if err = b.closeIfOp(); err == nil {
+				b.conv++
+				g := convGeom{l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW}
+				err = b.addDot(fmt.Sprintf("conv%d", b.conv), opConv, l.W, l.B, g, g.inSize(), g.outSize())
 			}
 		case *AvgPool2d:
-			b.pool++
-			g := poolGeom{l.K, l.Stride, l.C, l.InH, l.InW}
-			if !b.hasDot {
-				b.name = fmt.Sprintf("pool%d", b.pool)
+			if err = b.closeIfOp(); err == nil {
+				b.pool++
+				b.addPool(fmt.Sprintf("pool%d", b.pool), poolGeom{l.K, l.Stride, l.C, l.InH, l.InW})
 			}
-			kk := int64(l.K * l.K)
-			b.ops = append(b.ops, &intOp{kind: opPool, pool: g, in: g.inSize(), out: g.outSize()})
-			b.scale /= float64(kk)
-			b.zp *= kk
-			b.maxAbs *= float64(kk)
-			b.size = g.outSize()
 		case ReLU:
-			if err := b.close(actReLU); err != nil {
-				return nil, err
-			}
+			err = b.close(actReLU)
 		case Flatten:
+		}
+		if err != nil {
+			return nil, err
 		}
 		if b.maxAbs >= exactLimit {
 			return nil, &LayerError{Layer: b.name, Why: fmt.Sprintf("integers reach %.3g, beyond the 2^53 that stay exact", b.maxAbs),
 				Hint: "use fewer bits", Err: ErrTooWide}
 		}
 	}
-	if err := b.closeOutput(); err != nil {
-		return nil, err
-	}
+	b.closeOutput()
 	if c.outSize != b.size {
 		return nil, fmt.Errorf("%w: circuit ends with %d outputs, the network with %d", ErrNetwork, b.size, c.outSize)
 	}
@@ -169,22 +206,76 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 type builder struct {
 	cfg Config
 	c   *Circuit
-	// x holds the calibration data at the input of the current stage, as integers.
+	// x holds the calibration data at the input of the current stage, as integers, and
+	// q is their quantizer.
 	x *mat.Dense
-	// scale and zp give the real value of the current integers: scale·(v − zp); maxAbs
-	// bounds their magnitude.
-	scale  float64
-	zp     int64
-	maxAbs float64
-	size   int
-	// ops are the levelled operations of the current stage; hasDot says whether one is
-	// a dot product.
-	ops    []*intOp
-	hasDot bool
-	name   string
-	inSize int
+	q Quantizer
+	// op is the current stage's levelled operation (nil: none yet); fn dequantizes its
+	// accumulators; maxAbs bounds their magnitude; norm2Sq and group describe its
+	// weights per group of elements.
+	op      *intOp
+	fn      affine
+	maxAbs  float64
+	norm2Sq []int64
+	group   int
+	size    int
+	name    string
+	inSize  int
 
 	fc, conv, pool int
+}
+
+// closeIfOp ends the current stage with an identity TLU when it has an operation.
+func (b *builder) closeIfOp() error {
+	if b.op == nil {
+		return nil
+	}
+	return b.close(actIdentity)
+}
+
+// addDot starts a stage with a quantized Linear or Conv2d.
+func (b *builder) addDot(name string, kind opKind, w, bias []float64, g convGeom, in, out int) error {
+	qw, wq := QuantizeWeights(w, b.cfg.NWBits)
+	rows, group := out, 1
+	if kind == opConv {
+		rows, group = g.OutC, out/g.OutC
+	}
+	cols := len(qw) / rows
+	op := &intOp{kind: kind, qw: qw, w: mat.NewDense(rows, cols, nil), zeros: make([]float64, rows), pad: float64(b.q.ZeroPoint), conv: g, in: in, out: out}
+	a := b.q.Scale * wq.Scale
+	fn := affine{a: a, b: make([]float64, rows), group: group}
+	norms := make([]int64, rows)
+	inMax := float64(max(abs64(b.q.Min()), abs64(b.q.Max()), abs64(b.q.ZeroPoint)))
+	bound := 0.0
+	for o := 0; o < rows; o++ {
+		row := op.w.RawRowView(o)
+		var sum, sumAbs, sq int64
+		for j := range row {
+			q := qw[o*cols+j]
+			row[j] = float64(q)
+			sum += q
+			sumAbs += abs64(q)
+			sq += q * q
+		}
+		// Concrete ML: real = s_in·s_w·(Σ w·x − zp_in·Σw) + bias.
+		fn.b[o] = a*float64(-b.q.ZeroPoint*sum) + bias[o]
+		norms[o] = sq
+		bound = max(bound, float64(sumAbs)*inMax)
+	}
+	b.op, b.fn, b.maxAbs, b.norm2Sq, b.group = op, fn, bound, norms, group
+	b.name, b.size = name, out
+	return nil
+}
+
+// addPool starts a stage with a window sum.
+func (b *builder) addPool(name string, g poolGeom) {
+	kk := float64(g.K * g.K)
+	b.op = &intOp{kind: opPool, pool: g, in: g.inSize(), out: g.outSize()}
+	// Concrete ML's QuantizedAvgPool: real = (sum/K² − zp)·scale.
+	b.fn = affine{a: b.q.Scale / kk, b: []float64{-b.q.Scale * float64(b.q.ZeroPoint)}, group: g.outSize()}
+	b.maxAbs = kk * float64(max(abs64(b.q.Min()), abs64(b.q.Max())))
+	b.norm2Sq, b.group = []int64{int64(g.K * g.K)}, g.outSize()
+	b.name, b.size = name, g.outSize()
 }
 
 func abs64(v int64) int64 {
@@ -194,47 +285,19 @@ func abs64(v int64) int64 {
 	return v
 }
 
-// addDot appends a quantized Linear or Conv2d to the current stage.
-func (b *builder) addDot(name string, kind opKind, w, bias []float64, g convGeom, in, out int) error {
-	qw, sw := QuantizeWeights(w, b.cfg.NWBits)
-	rows := out
-	if kind == opConv {
-		rows = g.OutC
-	}
-	cols := len(qw) / rows
-	op := &intOp{kind: kind, qw: qw, w: mat.NewDense(rows, cols, nil), c: make([]float64, rows), pad: float64(b.zp), conv: g, in: in, out: out}
-	s := b.scale * sw
-	bound := 0.0
-	for o := 0; o < rows; o++ {
-		row := op.w.RawRowView(o)
-		var sum, sumAbs int64
-		for j := range row {
-			q := qw[o*cols+j]
-			row[j] = float64(q)
-			sum += q
-			sumAbs += abs64(q)
-		}
-		op.c[o] = math.RoundToEven(bias[o]/s) - float64(b.zp*sum)
-		inMax := b.maxAbs
-		if kind == opConv {
-			inMax = max(inMax, math.Abs(op.pad))
-		}
-		bound = max(bound, float64(sumAbs)*inMax+math.Abs(op.c[o]))
-	}
-	b.ops = append(b.ops, op)
-	b.hasDot = true
-	b.name = name
-	b.scale, b.zp, b.maxAbs, b.size = s, 0, bound, out
-	return nil
-}
-
-// stageOf packs the current operations into a stage and computes its calibration
+// stageOf packs the current operation into a stage and computes its calibration
 // accumulators and the layer facts shared by TLU and output layers.
 func (b *builder) stageOf() (*stage, *mat.Dense, LayerInfo) {
-	if b.name == "" {
-		b.name = "input"
+	if b.op == nil {
+		// A TLU (or the output) reads the integers themselves.
+		b.fn = affine{a: b.q.Scale, b: []float64{-b.q.Scale * float64(b.q.ZeroPoint)}, group: b.size}
+		b.norm2Sq, b.group = []int64{1}, b.size
+		b.maxAbs = float64(max(abs64(b.q.Min()), abs64(b.q.Max())))
+		if b.name == "" {
+			b.name = "input"
+		}
 	}
-	st := &stage{ops: b.ops, inSize: b.inSize, outSize: b.size}
+	st := &stage{op: b.op, inSize: b.inSize, outSize: b.size, norm2Sq: b.norm2Sq, group: b.group}
 	acc := st.levelled(b.x)
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	r, _ := acc.Dims()
@@ -245,13 +308,18 @@ func (b *builder) stageOf() (*stage, *mat.Dense, LayerInfo) {
 		}
 	}
 	bits, signed := BitWidth(lo, hi)
-	sq := compositeNorm2Sq(st.ops)
-	info := LayerInfo{Name: b.name, AccMin: lo, AccMax: hi, AccumulatorBits: bits, Signed: signed,
-		Norm2: max(1, ceilSqrt(sq)), Scale: b.scale}
-	info.Log2Norm2 = math.Log2(float64(info.Norm2))
-	for _, op := range st.ops {
-		info.LevelledOps += op.macs()
+	var sq int64
+	for _, s := range b.norm2Sq {
+		sq = max(sq, s)
 	}
+	info := LayerInfo{Name: b.name, Op: "none", AccMin: lo, AccMax: hi, AccumulatorBits: bits, Signed: signed,
+		Norm2: max(1, ceilSqrt(sq)), Scale: b.fn.a}
+	info.Log2Norm2 = math.Log2(float64(info.Norm2))
+	if b.op != nil {
+		info.Op = [...]string{"dense", "conv", "pool"}[b.op.kind]
+		info.LevelledOps = b.op.macs()
+	}
+	info.SumSize = int((info.LevelledOps + int64(b.size) - 1) / int64(b.size))
 	return st, acc, info
 }
 
@@ -260,63 +328,58 @@ func (b *builder) close(act activation) error {
 	st, acc, info := b.stageOf()
 	info.Activation = act.String()
 	info.TLUCount = b.size
-	info.SumSize = int((info.LevelledOps + int64(b.size) - 1) / int64(b.size))
-	lo, hi := info.AccMin, info.AccMax
 	shift, prec := 0, info.AccumulatorBits
 	if p := b.cfg.RoundingThresholdBits; p > 0 && prec > p {
-		shift = prec - p
-		for {
-			w, _ := BitWidth(RoundLSBs(lo, shift)>>shift, RoundLSBs(hi, shift)>>shift)
-			if w <= p {
-				break
-			}
-			shift++
+		// Concrete ML: lsbs_to_remove = accumulator bits − n_bits, overflow_protection off.
+		shift, prec = prec-p, p
+		info.Rounding = b.cfg.RoundingMethod.String()
+		if b.cfg.RoundingMethod == Exact {
+			info.Extractions = shift
 		}
-		prec = p
 	}
 	if prec > MaxBits {
 		return &LayerError{Layer: info.Name, Err: ErrTooWide,
-			Why:  fmt.Sprintf("accumulator needs %d bits (calibration range %d..%d), more than the %d a TLU can take", info.AccumulatorBits, lo, hi, MaxBits),
+			Why:  fmt.Sprintf("accumulator needs %d bits (calibration range %d..%d), more than the %d a TLU can take", info.AccumulatorBits, info.AccMin, info.AccMax, MaxBits),
 			Hint: "set rounding_threshold_bits (e.g. 6) or use fewer n_w_bits/n_a_bits"}
 	}
-	t := &tlu{act: act, shift: shift, precision: prec, signed: RoundLSBs(lo, shift)>>shift < 0, mask: int64(1)<<prec - 1}
+	t := &tlu{act: act, shift: shift, precision: prec, method: b.cfg.RoundingMethod, fn: b.fn}
+	if info.Signed {
+		t.offset = int64(1) << (prec - 1)
+	}
 	// Fit the activation quantizer to the calibration activations, then fill the table.
 	flo, fhi := math.Inf(1), math.Inf(-1)
 	r, _ := acc.Dims()
 	for i := 0; i < r; i++ {
-		for _, v := range acc.RawRowView(i) {
-			f := act.apply(b.scale * float64(RoundLSBs(int64(v), shift)-b.zp))
+		for j, v := range acc.RawRowView(i) {
+			f := act.apply(b.fn.real(j, float64(RoundLSBs(int64(v), shift))))
 			flo, fhi = min(flo, f), max(fhi, f)
 		}
 	}
 	t.outQ = NewQuantizer(b.cfg.NABits, flo, fhi)
-	t.table = make([]float64, 1<<prec)
-	for idx := range t.table {
-		v := t.value(int64(idx))
-		t.table[idx] = float64(t.outQ.Quantize(act.apply(b.scale * float64(v-b.zp))))
-	}
+	t.fillTable()
 	st.tlu = t
 	info.LSBsRemoved, info.TLUBits, info.Quantizer = shift, prec, t.outQ
 	b.c.stages = append(b.c.stages, st)
 	b.c.Layers = append(b.c.Layers, info)
 
 	b.x = t.applyClean(acc)
-	b.scale, b.zp = t.outQ.Scale, t.outQ.ZeroPoint
-	b.maxAbs = float64(max(t.outQ.Max(), abs64(t.outQ.ZeroPoint)))
-	b.ops, b.hasDot, b.name, b.inSize = nil, false, "", b.size
+	b.q = t.outQ
+	b.maxAbs = float64(max(abs64(t.outQ.Min()), abs64(t.outQ.Max()), abs64(t.outQ.ZeroPoint)))
+	b.op, b.name, b.inSize = nil, "", b.size
 	return nil
 }
 
 // closeOutput ends the circuit with the output layer.
-func (b *builder) closeOutput() error {
-	if b.name == "" && len(b.ops) == 0 {
+func (b *builder) closeOutput() {
+	if b.op == nil {
 		b.name = "output"
 	}
 	st, _, info := b.stageOf()
 	info.Output = true
+	fn := b.fn
+	st.out = &fn
 	b.c.stages = append(b.c.stages, st)
 	b.c.Layers = append(b.c.Layers, info)
-	return nil
 }
 
 // ceilSqrt returns ⌈√v⌉ for v ≥ 0.

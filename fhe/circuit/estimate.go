@@ -14,6 +14,13 @@ type Timing interface {
 	// PBSMillis returns the milliseconds of one keyswitch + programmable bootstrap with
 	// p on one core while the others are idle.
 	PBSMillis(p fhe.Params) float64
+	// BootstrapMillis returns the milliseconds of the bootstrap alone (blind rotation
+	// and sample extraction, no keyswitch) with p on one core.
+	BootstrapMillis(p fhe.Params) float64
+	// KeySwitchMillis returns the milliseconds of one keyswitch from from's big key
+	// (dimension k·N) to to's small key (dimension n) with a decomposition of level
+	// levels, on one core: the keyswitch between the keys of two partitions.
+	KeySwitchMillis(from, to fhe.Params, level int) float64
 	// ParallelMillis returns the milliseconds of one keyswitch + bootstrap with p on one
 	// core while k ≥ 1 cores each run one (k = 1 is PBSMillis): cores compete for memory
 	// bandwidth and caches, so this grows with k.
@@ -29,7 +36,9 @@ type Timing interface {
 type Latency struct {
 	// TotalMS is the sum of the layers' times: the latency of one sample.
 	TotalMS float64 `json:"latency_ms"`
-	// PBSCount is the number of programmable bootstraps of one sample.
+	// TLUCount is the number of table lookups, PBSCount the number of programmable
+	// bootstraps (TLUs and the bit extractions of exact rounding) of one sample.
+	TLUCount int `json:"tlu_count"`
 	PBSCount int `json:"pbs_count"`
 	// MaxTLUBits is the largest TLU precision.
 	MaxTLUBits int `json:"max_tlu_bits"`
@@ -38,8 +47,8 @@ type Latency struct {
 	// Source is the Timing's source.
 	Source string `json:"calibration"`
 	// BootstrapKeyMB and KeySwitchKeyMB are the sizes, in MB (10^6 bytes), of the
-	// evaluation keys of all distinct sets (64-bit coefficients; the keyswitches between
-	// the sets of a multi-parameter circuit are not counted).
+	// evaluation keys: one bootstrap key per partition, one keyswitching key per
+	// keyswitch used (between partitions included).
 	BootstrapKeyMB float64 `json:"bootstrap_key_mb"`
 	KeySwitchKeyMB float64 `json:"keyswitch_key_mb"`
 	// Layers breaks the total down per circuit layer.
@@ -50,13 +59,20 @@ type Latency struct {
 type LayerLatency struct {
 	Name     string `json:"name"`
 	TLUCount int    `json:"tlu_count"`
-	// Params is the layer's crypto set: its own for a TLU layer, and for the output layer
-	// the set of the TLUs whose outputs it sums.
+	// PBSCount counts the layer's bootstraps: TLUs and bit extractions.
+	PBSCount int `json:"pbs_count"`
+	// Params is the layer's TLU set (for the output layer, the set of its key).
 	Params fhe.Params `json:"params"`
-	// PBSMS is one keyswitch + bootstrap on one core alone; 0 for the output layer.
+	// PBSMS is one TLU (its keyswitch and bootstrap) on one core alone; 0 for the
+	// output layer.
 	PBSMS float64 `json:"pbs_ms"`
-	// BootstrapMS is the time of the layer's bootstraps over the cores: ⌊T/c⌋ rounds of c
-	// parallel bootstraps and one round of the T mod c left.
+	// TLUMS is the time of the layer's TLUs over the cores, RoundingMS that of its bit
+	// extractions (t sequential rounds, each spread over the cores), and KeySwitchMS the
+	// part of TLUMS spent in keyswitches between partitions.
+	TLUMS       float64 `json:"tlu_ms"`
+	RoundingMS  float64 `json:"rounding_ms"`
+	KeySwitchMS float64 `json:"keyswitch_between_keys_ms"`
+	// BootstrapMS = TLUMS + RoundingMS.
 	BootstrapMS float64 `json:"bootstrap_ms"`
 	// LevelledMS is the time of the layer's dot products and window sums, spread evenly
 	// over the cores.
@@ -65,48 +81,73 @@ type LayerLatency struct {
 	LayerMS float64 `json:"layer_ms"`
 }
 
-// Estimate returns the latency of one inference of c with the sets of sol (from
-// ChooseParams) on cores cores (≥ 1): per TLU layer with T TLUs, ⌊T/cores⌋ rounds of
-// cores bootstraps in parallel at t.ParallelMillis(p, cores) each, plus a round of the
-// T mod cores left at t.ParallelMillis(p, T mod cores), plus the levelled work of the
-// layer (its multiply-adds at t.LevelledMillis, divided by cores). The dot product
-// feeding a TLU layer is counted with that layer's set; the output layer's with the set
-// of the last TLU layer.
-func (c *Circuit) Estimate(sol fhe.CircuitSolution, t Timing, cores int) (Latency, error) {
-	nt := c.TLULayers()
-	if len(sol.Groups) != nt {
-		return Latency{}, fmt.Errorf("%w: %d parameter sets for %d TLU layers", ErrConfig, len(sol.Groups), nt)
+// spread returns the time of count independent operations of single milliseconds each
+// on cores cores: ⌊count/cores⌋ rounds of cores in parallel and a round of the rest, at
+// the parallel slow-down that t gives p.
+func spread(t Timing, p fhe.Params, single float64, count, cores int) float64 {
+	alone := t.PBSMillis(p)
+	factor := func(k int) float64 {
+		if alone <= 0 {
+			return 1
+		}
+		return t.ParallelMillis(p, k) / alone
 	}
+	rounds, rest := count/cores, count%cores
+	ms := 0.0
+	if rounds > 0 {
+		ms += float64(rounds) * single * factor(cores)
+	}
+	if rest > 0 {
+		ms += single * factor(rest)
+	}
+	return ms
+}
+
+// Estimate returns the latency of one inference of c with the sets of sol (from
+// ChooseParams) on cores cores (≥ 1). Per TLU layer with T TLUs and t extractions each:
+// t rounds of T extractions (each a keyswitch + bootstrap with the accumulator's set;
+// round i + 1 needs round i), then the T TLUs (a keyswitch from the accumulator's key to
+// the TLU set's, then its bootstrap; a TLU in its accumulator's partition is one
+// calibrated keyswitch + bootstrap), each round of T spread over the cores (⌊T/c⌋ rounds
+// of c in parallel and one of the rest); plus the layer's levelled work at its
+// accumulator's set, divided by cores.
+func (c *Circuit) Estimate(sol *Solution, t Timing, cores int) (Latency, error) {
+	nt := c.TLULayers()
 	if nt == 0 {
 		return Latency{}, fmt.Errorf("%w: nothing to estimate", ErrNoTLU)
+	}
+	if sol == nil || len(sol.Layers) != len(c.Layers) {
+		return Latency{}, fmt.Errorf("%w: solution is not this circuit's", ErrConfig)
 	}
 	if cores < 1 {
 		return Latency{}, fmt.Errorf("%w: cores %d below 1", ErrConfig, cores)
 	}
-	lat := Latency{PBSCount: c.PBSCount(), MaxTLUBits: c.MaxTLUBits(), Cores: cores, Source: t.Source()}
-	seen := map[fhe.ParamsLiteral]bool{}
+	lat := Latency{TLUCount: c.TLUCount(), PBSCount: c.PBSCount(), MaxTLUBits: c.MaxTLUBits(), Cores: cores, Source: t.Source()}
+	for _, p := range sol.Sets.Partitions {
+		bsk, _ := KeyBytes(p)
+		lat.BootstrapKeyMB += bsk / 1e6
+	}
+	for sw := range sol.Graph.KS {
+		lat.KeySwitchKeyMB += keySwitchKeyBytes(sol.Sets.Partitions[sw.From], sol.Sets.Partitions[sw.To], sol.Sets.Switches[sw].Level) / 1e6
+	}
 	for i, l := range c.Layers {
-		ll := LayerLatency{Name: l.Name, TLUCount: l.TLUCount}
+		lp := sol.Layers[i]
+		ll := LayerLatency{Name: l.Name, TLUCount: l.TLUCount, PBSCount: l.PBSCount(), Params: lp.Params}
 		if i < nt {
-			ll.Params = sol.Groups[i].Params
-			ll.PBSMS = t.PBSMillis(ll.Params)
-			rounds, rest := l.TLUCount/cores, l.TLUCount%cores
-			if rounds > 0 {
-				ll.BootstrapMS = float64(rounds) * t.ParallelMillis(ll.Params, cores)
+			single, ks := t.PBSMillis(lp.Params), 0.0
+			if lp.InputPartition != lp.Partition {
+				ks = t.KeySwitchMillis(lp.Input, lp.Params, lp.KSLevel)
+				single = t.BootstrapMillis(lp.Params) + ks
 			}
-			if rest > 0 {
-				ll.BootstrapMS += t.ParallelMillis(ll.Params, rest)
+			ll.PBSMS = single
+			ll.TLUMS = spread(t, lp.Params, single, l.TLUCount, cores)
+			if single > 0 {
+				ll.KeySwitchMS = ll.TLUMS * ks / single
 			}
-			if lit := ll.Params.Literal(); !seen[lit] {
-				seen[lit] = true
-				bsk, ksk := KeyBytes(ll.Params)
-				lat.BootstrapKeyMB += bsk / 1e6
-				lat.KeySwitchKeyMB += ksk / 1e6
-			}
-		} else {
-			ll.Params = sol.Groups[nt-1].Params
+			ll.RoundingMS = float64(l.Extractions) * spread(t, lp.Input, t.PBSMillis(lp.Input), l.TLUCount, cores)
+			ll.BootstrapMS = ll.TLUMS + ll.RoundingMS
 		}
-		ll.LevelledMS = t.LevelledMillis(ll.Params, l.LevelledOps) / float64(cores)
+		ll.LevelledMS = t.LevelledMillis(lp.Input, l.LevelledOps) / float64(cores)
 		ll.LayerMS = ll.BootstrapMS + ll.LevelledMS
 		if math.IsNaN(ll.LayerMS) || math.IsInf(ll.LayerMS, 0) || ll.LayerMS < 0 {
 			return Latency{}, fmt.Errorf("%w: timing gives %v ms for layer %s", ErrConfig, ll.LayerMS, l.Name)
@@ -123,6 +164,12 @@ func (c *Circuit) Estimate(sol fhe.CircuitSolution, t Timing, cores int) (Latenc
 func KeyBytes(p fhe.Params) (bootstrap, keyswitch float64) {
 	k1 := float64(p.GLWERank() + 1)
 	bootstrap = 8 * float64(p.LWEDimension()) * k1 * k1 * float64(p.BRLevel()) * float64(p.PolyDegree())
-	keyswitch = 8 * float64(p.GLWEDimension()) * float64(p.KSLevel()) * float64(p.LWEDimension()+1)
+	keyswitch = keySwitchKeyBytes(p, p, p.KSLevel())
 	return bootstrap, keyswitch
+}
+
+// keySwitchKeyBytes is the size of a keyswitching key from from's big key to to's
+// small key: k·N·level LWE ciphertexts of dimension n, 8 bytes a coefficient.
+func keySwitchKeyBytes(from, to fhe.Params, level int) float64 {
+	return 8 * float64(from.GLWEDimension()) * float64(level) * float64(to.LWEDimension()+1)
 }

@@ -86,6 +86,11 @@ type complexityTiming struct{ msPerOp float64 }
 func (t complexityTiming) PBSMillis(p fhe.Params) float64 {
 	return t.msPerOp * (p.PBSComplexity() + p.KeySwitchComplexity())
 }
+func (t complexityTiming) BootstrapMillis(p fhe.Params) float64 { return t.msPerOp * p.PBSComplexity() }
+func (t complexityTiming) KeySwitchMillis(from, to fhe.Params, level int) float64 {
+	_, c, _ := fhe.KeySwitchBetween(from, to, level, 1, fhe.DefaultSecurity)
+	return t.msPerOp * c
+}
 func (t complexityTiming) ParallelMillis(p fhe.Params, k int) float64 {
 	return t.PBSMillis(p) * (1 + 0.1*float64(k-1))
 }

@@ -3,28 +3,34 @@ package circuit
 import (
 	"math"
 	"math/bits"
+	"slices"
 )
 
-// Quantizer is Concrete ML's unsigned asymmetric uniform quantizer of inputs and
-// activations: n bits, a scale and an integer zero point, so that an integer q stands for
-// the real value Scale·(q − ZeroPoint).
+// Quantizer is Concrete ML's uniform asymmetric quantizer of inputs and activations
+// (concrete-ml src/concrete/ml/quantization/quantizers.py, UniformQuantizer): n bits, a
+// scale and an integer zero point, so that an integer q stands for the real value
+// Scale·(q − ZeroPoint). A signed quantizer (Concrete ML picks one when the calibration
+// values have negatives, post_training.py _get_input_quant_opts) holds integers in
+// [−2^(n−1), 2^(n−1) − 1], an unsigned one in [0, 2^n − 1].
 type Quantizer struct {
 	Bits      int     `json:"bits"`
 	Scale     float64 `json:"scale"`
 	ZeroPoint int64   `json:"zero_point"`
+	Signed    bool    `json:"signed,omitempty"`
 }
 
 // stabilityConst is the range below which Concrete ML treats a tensor as one value.
 const stabilityConst = 1e-6
 
-// NewQuantizer fits a bits-bit unsigned quantizer to the calibration range [lo, hi]:
+// NewQuantizer fits a bits-bit quantizer to the calibration range [lo, hi], signed when
+// lo < 0 (offset o = 2^(bits−1), else 0), as Concrete ML's
+// compute_quantization_parameters does:
 //
-//	scale = (hi − lo)/(2^bits − 1), zero_point = round(−lo·(2^bits − 1)/(hi − lo))
+//	scale = (hi − lo)/(2^bits − 1), zero_point = round((hi·(−o) − lo·(2^bits − 1 − o))/(hi − lo))
 //
-// (round half to even, as numpy rounds).
-//
-// When hi − lo < 10^−6 the range is one value v: a value near 0 gets scale 1 and zero
-// point round(−lo); any other v gets scale v and zero point 0, so that v quantizes to 1.
+// (round half to even, as numpy rounds). When hi − lo < 10^−6 the range is one value v
+// and the quantizer is unsigned: a value near 0 gets scale 1 and zero point round(−lo);
+// any other v gets scale v and zero point 0, so that v quantizes to 1.
 func NewQuantizer(bits int, lo, hi float64) Quantizer {
 	levels := float64(uint64(1)<<bits - 1)
 	if hi-lo < stabilityConst {
@@ -33,21 +39,32 @@ func NewQuantizer(bits int, lo, hi float64) Quantizer {
 		}
 		return Quantizer{Bits: bits, Scale: hi, ZeroPoint: 0}
 	}
-	return Quantizer{
-		Bits:      bits,
-		Scale:     (hi - lo) / levels,
-		ZeroPoint: int64(math.RoundToEven(-lo * levels / (hi - lo))),
-	}
+	q := Quantizer{Bits: bits, Scale: (hi - lo) / levels, Signed: lo < 0}
+	o := float64(q.offset())
+	q.ZeroPoint = int64(math.RoundToEven((hi*(-o) - lo*(levels-o)) / (hi - lo)))
+	return q
 }
 
-// Max returns the largest integer, 2^Bits − 1.
-func (q Quantizer) Max() int64 { return int64(1)<<q.Bits - 1 }
+// offset returns 2^(Bits−1) for a signed quantizer and 0 otherwise.
+func (q Quantizer) offset() int64 {
+	if q.Signed {
+		return int64(1) << (q.Bits - 1)
+	}
+	return 0
+}
 
-// Quantize returns ⌊x/Scale + (ZeroPoint + ½)⌋ clipped to [0, 2^Bits − 1].
+// Min returns the smallest integer: −2^(Bits−1) when signed, else 0.
+func (q Quantizer) Min() int64 { return -q.offset() }
+
+// Max returns the largest integer: 2^(Bits−1) − 1 when signed, else 2^Bits − 1.
+func (q Quantizer) Max() int64 { return int64(1)<<q.Bits - 1 - q.offset() }
+
+// Quantize returns round(x/Scale + ZeroPoint) (half to even, numpy's rint, as Concrete ML
+// quantizes) clipped to [Min, Max].
 func (q Quantizer) Quantize(x float64) int64 {
-	v := math.Floor(x/q.Scale + (float64(q.ZeroPoint) + 0.5))
-	if !(v > 0) { // also NaN
-		return 0
+	v := math.RoundToEven(x/q.Scale + float64(q.ZeroPoint))
+	if lo := float64(q.Min()); !(v > lo) { // also NaN
+		return q.Min()
 	}
 	if m := float64(q.Max()); v > m {
 		return q.Max()
@@ -58,29 +75,89 @@ func (q Quantizer) Quantize(x float64) int64 {
 // Dequantize returns Scale·(v − ZeroPoint).
 func (q Quantizer) Dequantize(v int64) float64 { return q.Scale * float64(v-q.ZeroPoint) }
 
-// QuantizeWeights quantizes one layer's weights symmetrically to n bits: scale =
-// max|w|/(2^(n−1) − 1) and q = ⌊w/scale + ½⌋, so |q| ≤ 2^(n−1) − 1
-// and a zero (pruned) weight stays 0. With n = 1 the formula has no level left; the
-// weights then become sign(w) ∈ {−1, 0, 1} with scale max|w|. All-zero weights get scale 1.
-func QuantizeWeights(w []float64, n int) (q []int64, scale float64) {
+// WeightQuantizer quantizes one layer's weights. Concrete ML quantizes weights whose
+// distribution is roughly symmetric around zero symmetrically and signed (zero point 0),
+// and other weights asymmetrically and unsigned (post_training.py,
+// _check_distribution_is_symmetric_around_zero).
+type WeightQuantizer struct {
+	Bits      int     `json:"bits"`
+	Scale     float64 `json:"scale"`
+	ZeroPoint int64   `json:"zero_point"`
+	Symmetric bool    `json:"symmetric"`
+}
+
+// SymmetricAroundZero is Concrete ML's check of a weight distribution: with vmin and vmax
+// its 3rd and 97th percentiles (numpy's linear interpolation) and r = |vmin/vmax| (0 when
+// |vmax| < 0.001), the weights are symmetric unless both percentiles have one sign or r
+// is outside [1/3, 3].
+func SymmetricAroundZero(w []float64) bool {
+	if len(w) == 0 {
+		return true
+	}
+	s := slices.Clone(w)
+	slices.Sort(s)
+	vmin, vmax := percentile(s, 3), percentile(s, 97)
+	r := 0.0
+	if math.Abs(vmax) >= 0.001 {
+		r = math.Abs(vmin / vmax)
+	}
+	const maxSkew = 3
+	return !((vmin > 0 && vmax > 0) || (vmin < 0 && vmax < 0) || r < 1.0/maxSkew || r > maxSkew)
+}
+
+// percentile returns numpy.percentile(sorted, p) with linear interpolation.
+func percentile(sorted []float64, p float64) float64 {
+	pos := p / 100 * float64(len(sorted)-1)
+	i := int(math.Floor(pos))
+	if i >= len(sorted)-1 {
+		return sorted[len(sorted)-1]
+	}
+	f := pos - float64(i)
+	return sorted[i] + f*(sorted[i+1]-sorted[i])
+}
+
+// QuantizeWeights quantizes one layer's weights to n bits as Concrete ML does and
+// returns the effective integer weights q − zero_point (what the accumulator multiplies
+// the inputs by: Concrete ML's quantized Gemm adds −zero_point·Σ inputs when the zero
+// point is not 0) with the quantizer.
+//
+// Symmetric (see [SymmetricAroundZero]): scale = max|w|/(2^(n−1) − 1), q = rint(w/scale)
+// clipped to [−2^(n−1), 2^(n−1) − 1]; a zero (pruned) weight stays 0. With n = 1 the
+// formula has no level left; the weights then become sign(w) ∈ {−1, 0, 1} with scale
+// max|w|. Asymmetric: the unsigned quantizer of [min w, max w] ([NewQuantizer] with lo ≥ 0
+// treated as unsigned), so pruned weights map to the zero point and stay 0 once it is
+// subtracted. All-zero weights get scale 1.
+func QuantizeWeights(w []float64, n int) (q []int64, wq WeightQuantizer) {
+	lo, hi := math.Inf(1), math.Inf(-1)
 	m := 0.0
 	for _, v := range w {
 		m = max(m, math.Abs(v))
+		lo, hi = min(lo, v), max(hi, v)
 	}
 	q = make([]int64, len(w))
 	if m == 0 {
-		return q, 1
+		return q, WeightQuantizer{Bits: n, Scale: 1, Symmetric: true}
 	}
-	levels := float64(int64(1)<<(n-1) - 1)
-	if n == 1 {
-		levels = 1
+	if n == 1 || SymmetricAroundZero(w) {
+		levels := float64(int64(1)<<(n-1) - 1)
+		if n == 1 {
+			levels = 1
+		}
+		scale, lowest := m/levels, -levels-1
+		if n == 1 {
+			lowest = -1
+		}
+		for i, v := range w {
+			q[i] = int64(max(lowest, min(levels, math.RoundToEven(v/scale))))
+		}
+		return q, WeightQuantizer{Bits: n, Scale: scale, Symmetric: true}
 	}
-	scale = m / levels
+	uq := Quantizer{Bits: n, Scale: (hi - lo) / float64(uint64(1)<<n-1)}
+	uq.ZeroPoint = int64(math.RoundToEven(-lo / uq.Scale))
 	for i, v := range w {
-		r := math.Floor(v/scale + 0.5)
-		q[i] = int64(max(-levels, min(levels, r)))
+		q[i] = uq.Quantize(v) - uq.ZeroPoint
 	}
-	return q, scale
+	return q, WeightQuantizer{Bits: n, Scale: uq.Scale, ZeroPoint: uq.ZeroPoint}
 }
 
 // BitWidth returns the bits Concrete gives an integer range [lo, hi] and whether it is

@@ -18,7 +18,7 @@ func binomialOK(k, n int64, p float64) bool {
 
 func TestShiftSamplerRate(t *testing.T) {
 	for _, p := range []float64{0.05, 0.3, 1e-3} {
-		s := newShiftSampler(p, 42, 0)
+		s := newShiftSampler([]float64{p}, 1, 1, 42, 0)
 		const n = 1_000_000
 		var k int64
 		for s.next < n {
@@ -31,11 +31,31 @@ func TestShiftSamplerRate(t *testing.T) {
 			t.Errorf("p=%v: %d errors in %d evaluations, expected %.0f", p, k, n, n*p)
 		}
 	}
-	if s := newShiftSampler(1e-40, 1, 0); s.next < 1<<50 {
+	if s := newShiftSampler([]float64{1e-40}, 1, 1, 1, 0); s.next < 1<<50 {
 		t.Errorf("p=1e-40: first error at %d", s.next)
 	}
-	if s := newShiftSampler(0, 1, 0); s.next != math.MaxInt64 {
+	if s := newShiftSampler([]float64{0}, 1, 1, 1, 0); s.next != math.MaxInt64 {
 		t.Errorf("p=0: first error at %d", s.next)
+	}
+}
+
+func TestShiftSamplerGroups(t *testing.T) {
+	// Two groups of 3 elements out of 6 per sample, at 0.2 and 0.02: thinning keeps each
+	// group at its own rate.
+	ps := []float64{0.2, 0.02}
+	s := newShiftSampler(ps, 3, 6, 5, 1)
+	const samples = 200_000
+	var k [2]int64
+	for s.next < samples*6 {
+		at := s.next
+		if e := s.shift(at); e != 0 {
+			k[int(at%6)/3]++
+		}
+	}
+	for g, p := range ps {
+		if !binomialOK(k[g], samples*3, p) {
+			t.Errorf("group %d: %d errors in %d evaluations, expected %.0f", g, k[g], samples*3, samples*3*p)
+		}
 	}
 }
 
@@ -43,7 +63,7 @@ func TestShiftSamplerMagnitudes(t *testing.T) {
 	// Given e ≠ 0, |e| ≥ 2 with probability T(1.5)/T(0.5) and |e| ≥ 3 with T(2.5)/T(0.5),
 	// T(x) = erfc(√2·κ·x)/2; the sign is fair.
 	for _, p := range []float64{0.6, 0.9} {
-		s := newShiftSampler(p, 7, 3)
+		s := newShiftSampler([]float64{p}, 1, 1, 7, 3)
 		const n = 200_000
 		var ge2, ge3, neg int64
 		for i := int64(0); i < n; i++ {
@@ -59,7 +79,7 @@ func TestShiftSamplerMagnitudes(t *testing.T) {
 				ge3++
 			}
 		}
-		p2, p3 := s.tail(1.5)/s.tail(0.5), s.tail(2.5)/s.tail(0.5)
+		p2, p3 := s.tail(0, 1.5)/s.tail(0, 0.5), s.tail(0, 2.5)/s.tail(0, 0.5)
 		if !binomialOK(ge2, n, p2) || !binomialOK(ge3, n, p3) || !binomialOK(neg, n, 0.5) {
 			t.Errorf("p=%v: |e|≥2 %d (want %.0f), |e|≥3 %d (want %.0f), negative %d of %d",
 				p, ge2, n*p2, ge3, n*p3, neg, n)
@@ -67,15 +87,42 @@ func TestShiftSamplerMagnitudes(t *testing.T) {
 	}
 }
 
+func TestApproxDeviation(t *testing.T) {
+	// A value at a quarter past its cell's boundary under noise of σ = 0.25 steps moves
+	// down with probability Q(1) and up with Q(3).
+	const f, sigma, n = 0.25, 0.25, 400_000
+	rng := rand.New(rand.NewPCG(3, 4))
+	var up, down int64
+	for range n {
+		switch d := approxDeviation(f, sigma, rng.Float64()); {
+		case d > 0:
+			up++
+		case d < 0:
+			down++
+		}
+	}
+	if !binomialOK(down, n, gaussTail(1)) || !binomialOK(up, n, gaussTail(3)) {
+		t.Errorf("down %d (want %.0f), up %d (want %.0f)", down, n*gaussTail(1), up, n*gaussTail(3))
+	}
+	if d := approxDeviation(0.5, 0, 0.1); d != 0 {
+		t.Errorf("no noise moved the index by %d", d)
+	}
+}
+
 // referenceNoisy runs every sample through every layer with the same errors as simulate
 // would draw, with no shortcut, and returns the predictions.
-func referenceNoisy(c *Circuit, x *mat.Dense, pErrors []float64, seed uint64) []int {
+func referenceNoisy(c *Circuit, x *mat.Dense, noise *Noise, seed uint64) []int {
 	q := c.QuantizeInputs(x)
 	n, _ := q.Dims()
 	all := make([]int, n)
 	for i := range all {
 		all[i] = i
 	}
+	samplers := make([]layerSampler, c.TLULayers())
+	for i := range samplers {
+		samplers[i], _ = c.newLayerSampler(i, noise.Layers[i], seed)
+	}
+	job := c.drawErrors(0, n, samplers, make([]SimLayer, len(samplers)))
 	cur := q
 	for l, s := range c.stages {
 		acc := mat.DenseCopyOf(s.levelled(cur))
@@ -83,19 +130,12 @@ func referenceNoisy(c *Circuit, x *mat.Dense, pErrors []float64, seed uint64) []
 			cur = acc
 			break
 		}
-		sm := newShiftSampler(pErrors[l], seed, uint64(l))
-		total := int64(n) * int64(s.outSize)
-		var evs []event
-		for sm.next < total {
-			at := sm.next
-			e := sm.shift(at)
-			evs = append(evs, event{int(at / int64(s.outSize)), int(at % int64(s.outSize)), e})
-		}
-		cur = s.tlu.applyEvents(acc, all, evs)
+		cur = c.applyNoisy(l, acc, all, job, samplers[l], seed)
 	}
 	preds := make([]int, n)
+	out := c.stages[len(c.stages)-1].out
 	for i := range preds {
-		preds[i] = argmax(cur.RawRowView(i))
+		preds[i] = out.predict(cur.RawRowView(i))
 	}
 	return preds
 }
@@ -109,31 +149,35 @@ func TestSimulateMatchesReference(t *testing.T) {
 			x.RawMatrix().Data[i] = rng.NormFloat64()
 		}
 		y := make([]int, 400)
-		c, err := Compile(net, x, Config{NWBits: 6, NABits: 5, RoundingThresholdBits: 7})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps := make([]float64, c.TLULayers())
-		for i := range ps {
-			ps[i] = 0.1 * float64(i+1)
-		}
-		want := referenceNoisy(c, x, ps, 99)
-		var first SimResult
-		for _, batch := range []int{0, 1, 7, 64} {
-			res, got, err := c.simulate(x, y, ps, 99, batch)
+		for _, method := range []RoundingMethod{Exact, Approximate} {
+			c, err := Compile(net, x, Config{NWBits: 6, NABits: 5, RoundingThresholdBits: 5, RoundingMethod: method})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got, want) {
-				t.Errorf("%s, batch %d: predictions differ from the reference", name, batch)
-			}
-			if batch == 0 {
-				first = res
-				if res.Changed == 0 {
-					t.Errorf("%s: errors changed no prediction", name)
+			noise := UniformNoise(c, 0.05)
+			for i := range noise.Layers {
+				for g := range noise.Layers[i].TLU {
+					noise.Layers[i].TLU[g] = sigmaOfPError(0.03 * float64(i+g%3+1))
 				}
-			} else if !slicesEqualLayers(res.Layers, first.Layers) {
-				t.Errorf("%s, batch %d: layer counts %+v differ from %+v", name, batch, res.Layers, first.Layers)
+			}
+			want := referenceNoisy(c, x, &noise, 99)
+			var first SimResult
+			for _, batch := range []int{0, 1, 7, 64} {
+				res, got, err := c.simulate(x, y, &noise, 99, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s %v, batch %d: predictions differ from the reference", name, method, batch)
+				}
+				if batch == 0 {
+					first = res
+					if res.Changed == 0 {
+						t.Errorf("%s %v: errors changed no prediction", name, method)
+					}
+				} else if !slicesEqualLayers(res.Layers, first.Layers) {
+					t.Errorf("%s %v, batch %d: layer counts %+v differ from %+v", name, method, batch, res.Layers, first.Layers)
+				}
 			}
 		}
 	}
