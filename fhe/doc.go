@@ -19,6 +19,10 @@
 //     [Query]; explain.go: [Solution.Explain].
 //   - circuit_params.go: sets for a whole circuit of TLU groups ([Optimizer.Circuit]),
 //     one per group or one shared.
+//   - graph.go: a circuit cut into parameter partitions with keyswitches between them
+//     ([Graph], [Decoding], [GraphSolution], [KeySwitchBetween]); graph_optimize.go:
+//     their joint choice ([Optimizer.Graph]), after Concrete's multi-parameter
+//     optimizer.
 //
 // # The optimizer
 //

@@ -75,6 +75,7 @@ func noiseLimit(precision int) float64 { return pow2(logQ - precision - paddingB
 
 // VarianceBound returns the largest variance at decoding (modular units) that keeps a
 // p-bit TLU's error probability at most pError: (2^(64−p−2)/κ)², κ = [Kappa](pError).
+// Precision 0, a bit extraction reading the padding bit ([Decoding]), gives (2^62/κ)².
 func VarianceBound(precision int, pError float64) float64 {
 	s := noiseLimit(precision) / Kappa(pError)
 	return s * s
@@ -82,6 +83,7 @@ func VarianceBound(precision int, pError float64) float64 {
 
 // PErrorOfVariance returns the probability that a p-bit TLU input with Gaussian noise
 // of the given modular variance decodes wrongly: erfc(2^(64−p−2)/(σ·√2)), σ = √variance.
+// Precision 0 is allowed, as in [VarianceBound].
 func PErrorOfVariance(precision int, variance float64) float64 {
 	return PErrorOfKappa(noiseLimit(precision) / math.Sqrt(variance))
 }
