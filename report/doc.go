@@ -15,8 +15,9 @@
 //
 // Conventions: accuracy is a fraction in [0, 1]; times are milliseconds; knob values are
 // float64 under Concrete ML's names (n_w_bits, n_a_bits, pruning, sparsity,
-// rounding_threshold_bits, p_error, global_p_error), and a knob that is off (no rounding)
-// is absent from the trial's map. Output is deterministic: the same Study gives the same
+// rounding_threshold_bits, rounding_method, p_error, global_p_error), and a knob that is
+// off (no rounding) is absent from the trial's map. A categorical knob such as
+// rounding_method holds the index of its value, named by [Study].KnobLabels. Output is deterministic: the same Study gives the same
 // bytes. Writing is all-or-nothing (see [Write]).
 //
 // This package imports gonum.org/v1/plot and the standard library only; it must not import

@@ -94,7 +94,7 @@ func indexHTML(v *view, figs []figure, svgs [][]byte) ([]byte, error) {
 		}
 		for _, k := range v.knobs {
 			if x, ok := t.Knobs[k]; ok {
-				row.Knobs = append(row.Knobs, formatKnob(x))
+				row.Knobs = append(row.Knobs, v.knobText(k, x))
 			} else {
 				row.Knobs = append(row.Knobs, "off")
 			}

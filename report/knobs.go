@@ -13,6 +13,7 @@ import (
 
 // knobAxis describes how one knob's values are laid out on an x axis.
 type knobAxis struct {
+	v        *view
 	name     string
 	discrete bool      // integer values, few of them: jittered, one tick per value
 	log      bool      // positive values over two decades or more: log axis
@@ -23,7 +24,7 @@ type knobAxis struct {
 }
 
 func newKnobAxis(v *view, name string) knobAxis {
-	ka := knobAxis{name: name, discrete: true}
+	ka := knobAxis{v: v, name: name, discrete: true}
 	for _, t := range v.complete {
 		x, ok := t.Knobs[name]
 		if !ok {
@@ -39,7 +40,7 @@ func newKnobAxis(v *view, name string) knobAxis {
 	}
 	slices.Sort(ka.values)
 	lo, hi := ka.values[0], ka.values[len(ka.values)-1]
-	if len(ka.values) > 24 {
+	if len(ka.values) > 24 && len(v.s.KnobLabels[name]) == 0 {
 		ka.discrete = false
 	}
 	ka.log = !ka.discrete && lo > 0 && hi/lo >= 100
@@ -86,14 +87,14 @@ func (ka knobAxis) x(t *Trial) float64 {
 }
 
 // Ticks implements plot.Ticker: one tick per value for a discrete knob or one with at
-// most five values, the default or log ticks otherwise, and an "off" tick when some
-// trials lack the knob.
+// most five values (a categorical knob's labelled with its names), the default or log
+// ticks otherwise, and an "off" tick when some trials lack the knob.
 func (ka knobAxis) Ticks(lo, hi float64) []plot.Tick {
 	var ticks []plot.Tick
 	switch {
 	case ka.discrete || len(ka.values) <= 5:
 		for _, x := range ka.values {
-			ticks = append(ticks, plot.Tick{Value: x, Label: formatKnob(x)})
+			ticks = append(ticks, plot.Tick{Value: x, Label: ka.v.knobText(ka.name, x)})
 		}
 	case ka.log:
 		top := hi

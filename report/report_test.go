@@ -293,6 +293,45 @@ func TestWriteKnobOff(t *testing.T) {
 	}
 }
 
+// TestWriteCategoricalKnob: rounding_method is stored as an index and shown by name on
+// the knob plot's axis and in the front table.
+func TestWriteCategoricalKnob(t *testing.T) {
+	s := smallStudy()
+	s.KnobLabels = map[string][]string{"rounding_method": {"exact", "approximate"}}
+	for i := range s.Trials {
+		s.Trials[i].Knobs["rounding_method"] = float64(i % 2)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := report.Write(dir, s, report.Options{Formats: []string{"svg"}}); err != nil {
+		t.Fatal(err)
+	}
+	knobs := readFile(t, filepath.Join(dir, "knobs.svg"))
+	texts := svgTexts(t, knobs)
+	for _, w := range []string{"rounding_method", "exact", "approximate"} {
+		if !slices.Contains(texts, w) {
+			t.Errorf("knobs.svg has no text %q", w)
+		}
+	}
+	if n := countFilledPaths(t, knobs, report.ColTrial); n != 4*4*2 {
+		t.Errorf("knobs.svg: %d trial markers, want 32 (4 trials, 4 knobs, 2 panels)", n)
+	}
+	root := parseXML(t, readFile(t, filepath.Join(dir, "index.html")))
+	rows := root.tableAfter("front").findAll("tr")
+	// Front by latency: #1 (approximate), #3 (approximate), #0 (exact).
+	for i, want := range [][]string{{"#1", "3", "4", "approximate"}, {"#3", "5", "6", "approximate"}, {"#0", "6", "off", "exact"}} {
+		if got := rows[1+i].texts("td")[:4]; !slices.Equal(got, want) {
+			t.Errorf("front row %d = %q, want %q", i, got, want)
+		}
+	}
+	for _, bad := range []float64{2, 0.5, -1} {
+		s.Trials[2].Knobs["rounding_method"] = bad
+		err := report.Write(filepath.Join(t.TempDir(), "bad"), s, report.Options{})
+		if !errors.Is(err, report.ErrInvalidStudy) || !strings.Contains(err.Error(), "trial 2: knob rounding_method") {
+			t.Errorf("rounding_method %v: err = %v, want ErrInvalidStudy naming it", bad, err)
+		}
+	}
+}
+
 func TestWriteInvalidStudy(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

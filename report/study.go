@@ -22,7 +22,7 @@ const StateComplete = "COMPLETE"
 // defaultKnobs is the order in which knobs are shown when Study.Knobs is empty.
 var defaultKnobs = []string{
 	"n_w_bits", "n_a_bits", "n_input_bits", "pruning", "sparsity",
-	"rounding_threshold_bits", "p_error", "global_p_error",
+	"rounding_threshold_bits", "rounding_method", "p_error", "global_p_error",
 }
 
 // Study is everything a report shows, as plain JSON-tagged data. The caller fills it from
@@ -38,9 +38,14 @@ type Study struct {
 	FloatAccuracy float64 `json:"float_accuracy"`
 	// Knobs are the knob names in the order to show them. A knob that no complete trial
 	// has is left out. Empty means the knobs the trials have in this order: n_w_bits,
-	// n_a_bits, n_input_bits, pruning, sparsity, rounding_threshold_bits, p_error,
-	// global_p_error, then any others sorted by name.
+	// n_a_bits, n_input_bits, pruning, sparsity, rounding_threshold_bits,
+	// rounding_method, p_error, global_p_error, then any others sorted by name.
 	Knobs []string `json:"knobs,omitempty"`
+	// KnobLabels names the values of categorical knobs: value i of knob K is shown as
+	// KnobLabels[K][i] on the knob plot's axis and in the front table (rounding_method:
+	// ["exact", "approximate"]). A trial's value of such a knob must be an index of its
+	// labels. Knobs without labels are numbers.
+	KnobLabels map[string][]string `json:"knob_labels,omitempty"`
 	// ChosenTrial is the trial whose per-layer time is broken down; nil means the first
 	// pick, or else the most accurate trial on the front.
 	ChosenTrial *int `json:"chosen_trial,omitempty"`
@@ -183,6 +188,11 @@ func newView(s *Study) (*view, error) {
 			if !finite(x) {
 				return nil, invalid("trial %d: knob %s is %v", t.Number, name, x)
 			}
+			if labels, ok := s.KnobLabels[name]; ok {
+				if i := int(x); float64(i) != x || i < 0 || i >= len(labels) {
+					return nil, invalid("trial %d: knob %s is %v, not the index of one of its %d labels", t.Number, name, x, len(labels))
+				}
+			}
 		}
 		if t.State != StateComplete {
 			if t.OnFront {
@@ -277,6 +287,16 @@ func newView(s *Study) (*view, error) {
 
 	v.knobs = v.shownKnobs()
 	return v, nil
+}
+
+// knobText formats a knob's value: its label for a categorical knob, else the number.
+func (v *view) knobText(name string, x float64) string {
+	if labels := v.s.KnobLabels[name]; len(labels) > 0 {
+		if i := int(x); float64(i) == x && i >= 0 && i < len(labels) {
+			return labels[i]
+		}
+	}
+	return formatKnob(x)
 }
 
 // better reports whether accuracy a beats b in the study's direction.

@@ -136,7 +136,7 @@ func TestConcreteConfig(t *testing.T) {
 	}{
 		{"dict", []studies.Param{param("n_w_bits", 3), param("n_a_bits", 6), param("pruning", 0.25), param("sparsity", 0),
 			param("rounding_threshold_bits", 5), param("p_error", 0.001)},
-			`{"n_bits":{"model_inputs":6,"model_outputs":6,"op_inputs":6,"op_weights":3},"rounding_threshold_bits":5,"p_error":0.001,"global_p_error":null}`},
+			`{"n_bits":{"model_inputs":6,"model_outputs":6,"op_inputs":6,"op_weights":3},"rounding_threshold_bits":{"n_bits":5,"method":"EXACT"},"p_error":0.001,"global_p_error":null}`},
 		{"int", []studies.Param{param("n_w_bits", 7), param("n_a_bits", 7), param("pruning", 0), param("sparsity", 0),
 			param("rounding_threshold_bits", 0), param("p_error", 0.01)},
 			`{"n_bits":7,"rounding_threshold_bits":null,"p_error":0.01,"global_p_error":null}`},
@@ -145,7 +145,16 @@ func TestConcreteConfig(t *testing.T) {
 			`{"n_bits":{"model_inputs":4,"model_outputs":5,"op_inputs":4,"op_weights":4},"rounding_threshold_bits":null,"p_error":0.01,"global_p_error":null}`},
 		{"global p_error and inputs", []studies.Param{param("n_w_bits", 8), param("n_a_bits", 8), param("n_input_bits", 6),
 			param("pruning", 0), param("sparsity", 0), param("rounding_threshold_bits", 6), param("global_p_error", 0.05)},
-			`{"n_bits":{"model_inputs":6,"model_outputs":8,"op_inputs":8,"op_weights":8},"rounding_threshold_bits":6,"p_error":null,"global_p_error":0.05}`},
+			`{"n_bits":{"model_inputs":6,"model_outputs":8,"op_inputs":8,"op_weights":8},"rounding_threshold_bits":{"n_bits":6,"method":"EXACT"},"p_error":null,"global_p_error":0.05}`},
+		{"approximate rounding", []studies.Param{param("n_w_bits", 6), param("n_a_bits", 6), param("pruning", 0), param("sparsity", 0),
+			param("rounding_threshold_bits", 4), param("rounding_method", 1), param("p_error", 0.01)},
+			`{"n_bits":6,"rounding_threshold_bits":{"n_bits":4,"method":"APPROXIMATE"},"p_error":0.01,"global_p_error":null}`},
+		{"exact rounding stored", []studies.Param{param("n_w_bits", 6), param("n_a_bits", 6), param("pruning", 0), param("sparsity", 0),
+			param("rounding_threshold_bits", 8), param("rounding_method", 0), param("p_error", 0.01)},
+			`{"n_bits":6,"rounding_threshold_bits":{"n_bits":8,"method":"EXACT"},"p_error":0.01,"global_p_error":null}`},
+		{"no rounding, approximate method", []studies.Param{param("n_w_bits", 7), param("n_a_bits", 7), param("pruning", 0), param("sparsity", 0),
+			param("rounding_threshold_bits", 0), param("rounding_method", 1), param("p_error", 0.01)},
+			`{"n_bits":7,"rounding_threshold_bits":null,"p_error":0.01,"global_p_error":null}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tr := studies.Trial{Number: 4, State: studies.Complete, Params: c.params, Values: []float64{0.9, 120}}

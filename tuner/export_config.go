@@ -2,14 +2,15 @@ package tuner
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/fhetune/fhetune/studies"
 	"github.com/fhetune/fhetune/tuner/model"
 )
 
 // ConcreteConfig is a trial's knobs in the form Concrete ML takes them: the keyword
-// arguments of compile_torch_model (n_bits, rounding_threshold_bits, p_error or
-// global_p_error), the Configuration fields of the crypto settings, and the pruning to
+// arguments of compile_torch_model (n_bits, rounding_threshold_bits with its method,
+// p_error or global_p_error), the Configuration fields of the crypto settings, and the pruning to
 // apply to the network before compiling it.
 type ConcreteConfig struct {
 	Study   string `json:"study"`
@@ -36,11 +37,21 @@ type CompileArgs struct {
 	// (n_w_bits) and model_outputs (max(n_a_bits, 5), Concrete ML's default; fhetune
 	// decrypts the last layer's accumulators, so it does not constrain them).
 	NBits any `json:"n_bits"`
-	// RoundingThresholdBits is null for no rounding.
-	RoundingThresholdBits *int `json:"rounding_threshold_bits"`
+	// RoundingThresholdBits is null for no rounding, else the dict form Concrete ML
+	// accepts ({"n_bits": 6, "method": "APPROXIMATE"}; common/utils.py,
+	// process_rounding_threshold_bits), which carries rounding_method.
+	RoundingThresholdBits *RoundingConfig `json:"rounding_threshold_bits"`
 	// PError and GlobalPError: one is set, the other null.
 	PError       *float64 `json:"p_error"`
 	GlobalPError *float64 `json:"global_p_error"`
+}
+
+// RoundingConfig is rounding_threshold_bits in Concrete ML's dict form.
+type RoundingConfig struct {
+	// NBits is the number of most significant bits kept, 2..8.
+	NBits int `json:"n_bits"`
+	// Method is the name of Concrete's fhe.Exactness: "EXACT" or "APPROXIMATE".
+	Method string `json:"method"`
 }
 
 // ConcreteConfiguration holds the crypto settings under concrete's Configuration names.
@@ -97,8 +108,11 @@ func ConcreteConfigOf(st studies.Study, t studies.Trial, base *model.Network) (C
 		c.CompileArgs.NBits = map[string]int{"model_inputs": in, "op_inputs": k.NABits, "op_weights": k.NWBits, "model_outputs": out}
 	}
 	if k.RoundingThresholdBits > 0 {
-		r := k.RoundingThresholdBits
-		c.CompileArgs.RoundingThresholdBits = &r
+		m := k.RoundingMethod
+		if m == "" {
+			m = RoundingExact
+		}
+		c.CompileArgs.RoundingThresholdBits = &RoundingConfig{NBits: k.RoundingThresholdBits, Method: strings.ToUpper(m)}
 	}
 	switch {
 	case k.GlobalPError > 0:

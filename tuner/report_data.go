@@ -23,16 +23,19 @@ func TrialResult(t studies.Trial) (res Result, ok bool, err error) {
 }
 
 // SearchedKnobs returns the knobs the spec's search space varies, in KnobNames order:
-// those with a range of more than one value (rounding_threshold_bits with "off" counts).
-// Knobs that are fixed, off or left to follow another knob are not listed.
+// those with a range of more than one value (rounding_threshold_bits with "off" counts)
+// and rounding_method when it lists both methods. Knobs that are fixed, off or left to
+// follow another knob are not listed.
 func SearchedKnobs(s Spec) []string {
 	var names []string
 	for _, k := range s.Space.knobRanges() {
 		r := *k.r
-		if r == nil || r.OnlyOff || r.Empty || r.Fixed() {
-			continue
+		if r != nil && !r.OnlyOff && !r.Empty && !r.Fixed() {
+			names = append(names, k.name)
 		}
-		names = append(names, k.name)
+		if m := s.Space.RoundingMethod; k.name == KnobRoundingThresholdBits && m != nil && len(m.Methods) > 1 {
+			names = append(names, KnobRoundingMethod)
+		}
 	}
 	return names
 }

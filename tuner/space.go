@@ -2,6 +2,7 @@ package tuner
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -20,6 +21,7 @@ const (
 	KnobPruning               = "pruning"
 	KnobSparsity              = "sparsity"
 	KnobRoundingThresholdBits = "rounding_threshold_bits"
+	KnobRoundingMethod        = "rounding_method"
 	KnobPError                = "p_error"
 	KnobGlobalPError          = "global_p_error"
 )
@@ -27,16 +29,59 @@ const (
 // KnobNames lists the knobs in the order studies show them.
 func KnobNames() []string {
 	return []string{KnobNWBits, KnobNABits, KnobNInputBits, KnobPruning, KnobSparsity, KnobRoundingThresholdBits,
-		KnobPError, KnobGlobalPError}
+		KnobRoundingMethod, KnobPError, KnobGlobalPError}
+}
+
+// Rounding methods, the values of rounding_method (Concrete ML's Exactness, lower case).
+const (
+	// RoundingExact removes the rounded bits one bit-extraction bootstrap at a time, so
+	// the TLU sees the exactly rounded accumulator (Concrete ML's default).
+	RoundingExact = "exact"
+	// RoundingApproximate removes no bit with a bootstrap: the TLU reads the accumulator's
+	// most significant bits directly, off by one near rounding boundaries.
+	RoundingApproximate = "approximate"
+)
+
+// RoundingMethods lists the rounding methods in the order trials store them: a trial's
+// rounding_method parameter is the method's index (0 exact, 1 approximate).
+func RoundingMethods() []string { return []string{RoundingExact, RoundingApproximate} }
+
+// KnobChoices returns the names of a categorical knob's values, indexed by the value a
+// trial stores (rounding_method: exact, approximate), and nil for a numeric knob.
+func KnobChoices(name string) []string {
+	if name == KnobRoundingMethod {
+		return RoundingMethods()
+	}
+	return nil
+}
+
+// KnobLabel returns the name of a categorical knob's stored value ("approximate" for
+// rounding_method 1), and false for a numeric knob or a value that names no choice.
+func KnobLabel(name string, v float64) (string, bool) {
+	cs := KnobChoices(name)
+	if i := int(v); float64(i) == v && i >= 0 && i < len(cs) {
+		return cs[i], true
+	}
+	return "", false
+}
+
+// methodName returns the rounding method a stored rounding_method value names; a value
+// that names none is returned as a number, which Knobs.Check refuses.
+func methodName(v float64) string {
+	if m, ok := KnobLabel(KnobRoundingMethod, v); ok {
+		return m
+	}
+	return fmtNum(v)
 }
 
 // knobKind says how a knob's range is checked and searched.
 type knobKind int
 
 const (
-	bitsKnob  knobKind = iota + 1 // integer bit-width in circuit.MinBits..MaxBits
-	shareKnob                     // share in [0, 1), uniform
-	probKnob                      // probability in (0, 1), log-uniform
+	bitsKnob     knobKind = iota + 1 // integer bit-width in circuit.MinBits..MaxBits
+	roundingKnob                     // rounding_threshold_bits: circuit.MinRoundingBits..MaxRoundingBits, or off
+	shareKnob                        // share in [0, 1), uniform
+	probKnob                         // probability in (0, 1), log-uniform
 )
 
 func securityLevels() []int { return fhe.SecurityLevels() }
@@ -58,7 +103,7 @@ func (sp *SpaceSpec) knobRanges() []struct {
 		{KnobNInputBits, bitsKnob, &sp.NInputBits},
 		{KnobPruning, shareKnob, &sp.Pruning},
 		{KnobSparsity, shareKnob, &sp.Sparsity},
-		{KnobRoundingThresholdBits, bitsKnob, &sp.RoundingThresholdBits},
+		{KnobRoundingThresholdBits, roundingKnob, &sp.RoundingThresholdBits},
 		{KnobPError, probKnob, &sp.PError},
 		{KnobGlobalPError, probKnob, &sp.GlobalPError},
 	}
@@ -80,6 +125,9 @@ func (r *Spec) resolveSpace() error {
 	if sp.GlobalPError == nil {
 		defaults[KnobPError] = &Range{Low: 1e-5, High: 0.1}
 	}
+	if err := r.resolveRoundingMethod(); err != nil {
+		return err
+	}
 	for _, k := range sp.knobRanges() {
 		if *k.r == nil {
 			if d, ok := defaults[k.name]; ok {
@@ -99,6 +147,49 @@ func (r *Spec) resolveSpace() error {
 		}
 		c.Line = 0
 	}
+	if m, rt := sp.RoundingMethod, sp.RoundingThresholdBits; !m.Fixed() && rt != nil && rt.OnlyOff {
+		return r.errf("space."+KnobRoundingMethod, "%s: searching the rounding method does nothing with rounding_threshold_bits off", m)
+	}
+	return nil
+}
+
+// resolveRoundingMethod checks space.rounding_method and the method of
+// rounding_threshold_bits' dict form, which must agree; the method moves to
+// space.rounding_method (default: exact), and the range keeps none.
+func (r *Spec) resolveRoundingMethod() error {
+	sp := &r.Space
+	var m MethodChoice
+	if sp.RoundingMethod != nil {
+		m = *sp.RoundingMethod
+		m.Methods = slices.Clone(m.Methods)
+		methods, err := resolveMethods(m.Methods)
+		if err != nil {
+			field := "space." + KnobRoundingMethod
+			if m.Line > 0 {
+				return &SpecError{File: r.file, Line: m.Line, Field: field, Why: err.Error()}
+			}
+			return r.errf(field, "%s", err)
+		}
+		m.Methods, m.Line = methods, 0
+	}
+	if rt := sp.RoundingThresholdBits; rt != nil && rt.Method != "" {
+		field := "space." + KnobRoundingThresholdBits + ".method"
+		methods, err := resolveMethods([]string{rt.Method})
+		if err != nil {
+			return r.errf(field, "%s", err)
+		}
+		if sp.RoundingMethod != nil && !slices.Equal(m.Methods, methods) {
+			return r.errf(field, "%s conflicts with space.%s %s: give the method once", methods[0], KnobRoundingMethod, m)
+		}
+		m.Methods = methods
+		c := *rt
+		c.Method = ""
+		sp.RoundingThresholdBits = &c
+	}
+	if len(m.Methods) == 0 {
+		m.Methods = []string{RoundingExact}
+	}
+	sp.RoundingMethod = &m
 	return nil
 }
 
@@ -108,6 +199,8 @@ func checkRange(name string, kind knobKind, r *Range) error {
 		return fmt.Errorf("empty range []: want a value, [low, high]%s", map[bool]string{true: " or off", false: ""}[name == KnobRoundingThresholdBits])
 	case (r.OnlyOff || r.Off) && name != KnobRoundingThresholdBits:
 		return fmt.Errorf("only rounding_threshold_bits can be off")
+	case r.Method != "" && name != KnobRoundingThresholdBits:
+		return fmt.Errorf("only rounding_threshold_bits takes a method")
 	case r.OnlyOff:
 		return nil
 	case r.Low > r.High:
@@ -122,6 +215,21 @@ func checkRange(name string, kind knobKind, r *Range) error {
 		}
 		if r.Low < circuit.MinBits || r.High > circuit.MaxBits {
 			return fmt.Errorf("%s: bit-widths must lie in %d..%d", r, circuit.MinBits, circuit.MaxBits)
+		}
+	case roundingKnob:
+		// Concrete ML refuses other values (common/utils.py, process_rounding_threshold_bits).
+		if r.Low != math.Trunc(r.Low) || r.High != math.Trunc(r.High) || r.Step != math.Trunc(r.Step) {
+			return fmt.Errorf("%s: bit-widths are whole numbers", r)
+		}
+		for _, v := range []float64{r.Low, r.High} {
+			if v < circuit.MinRoundingBits || v > circuit.MaxRoundingBits {
+				msg := fmt.Sprintf("%s is outside %d..%d, the range Concrete ML accepts (or off)",
+					fmtNum(v), circuit.MinRoundingBits, circuit.MaxRoundingBits)
+				if !r.Fixed() {
+					msg = r.String() + ": " + msg
+				}
+				return errors.New(msg)
+			}
 		}
 	case shareKnob:
 		if !(r.Low >= 0 && r.High < 1) {
@@ -159,33 +267,12 @@ type knobSpace struct {
 func compileSpace(s Spec) (knobSpace, error) {
 	ks := knobSpace{fixed: map[string]float64{}, fhe: s.FHE}
 	for _, k := range s.Space.knobRanges() {
-		r := *k.r
-		if r == nil {
-			continue
+		if r := *k.r; r != nil {
+			ks.addRange(k.name, k.kind, *r)
 		}
-		switch {
-		case r.OnlyOff:
-			ks.fixed[k.name] = 0
-			continue
-		case r.Fixed():
-			ks.fixed[k.name] = r.Low
-			continue
+		if k.name == KnobRoundingThresholdBits {
+			ks.addMethods(s.Space.RoundingMethod)
 		}
-		p := search.Param{Name: k.name, Low: r.Low, High: r.High, Step: r.Step}
-		switch k.kind {
-		case bitsKnob:
-			p.Kind = search.Int
-			if r.Off {
-				step := max(1, r.Step)
-				p.High = r.Low + step*(math.Floor((r.High-r.Low)/step)+1)
-				ks.roundOff = p.High
-			}
-		case shareKnob:
-			p.Kind = search.Float
-		case probKnob:
-			p.Kind = search.LogFloat
-		}
-		ks.space.Params = append(ks.space.Params, p)
 	}
 	if len(ks.space.Params) == 0 {
 		return ks, &SpecError{File: s.file, Field: "space", Why: "every knob is fixed: nothing to search"}
@@ -194,6 +281,49 @@ func compileSpace(s Spec) (knobSpace, error) {
 		return ks, &SpecError{File: s.file, Field: "space", Why: err.Error()}
 	}
 	return ks, nil
+}
+
+// addRange adds a knob of a checked range: fixed, or a parameter of the space.
+func (ks *knobSpace) addRange(name string, kind knobKind, r Range) {
+	switch {
+	case r.OnlyOff:
+		ks.fixed[name] = 0
+		return
+	case r.Fixed():
+		ks.fixed[name] = r.Low
+		return
+	}
+	p := search.Param{Name: name, Low: r.Low, High: r.High, Step: r.Step}
+	switch kind {
+	case bitsKnob, roundingKnob:
+		p.Kind = search.Int
+		if r.Off {
+			step := max(1, r.Step)
+			p.High = r.Low + step*(math.Floor((r.High-r.Low)/step)+1)
+			ks.roundOff = p.High
+		}
+	case shareKnob:
+		p.Kind = search.Float
+	case probKnob:
+		p.Kind = search.LogFloat
+	}
+	ks.space.Params = append(ks.space.Params, p)
+}
+
+// addMethods adds rounding_method: fixed (nil means exact), or a categorical parameter
+// whose choices are in RoundingMethods order, so that its internal value is the value
+// trials store.
+func (ks *knobSpace) addMethods(m *MethodChoice) {
+	methods := []string{RoundingExact}
+	if m != nil && len(m.Methods) > 0 {
+		methods = m.Methods
+	}
+	if len(methods) == 1 {
+		ks.fixed[KnobRoundingMethod] = float64(slices.Index(RoundingMethods(), methods[0]))
+		return
+	}
+	ks.space.Params = append(ks.space.Params, search.Param{Name: KnobRoundingMethod, Kind: search.Categorical,
+		Choices: slices.Clone(methods)})
 }
 
 // toKnob maps a searched knob's internal value to its knob value.
@@ -229,6 +359,13 @@ func (ks knobSpace) params(values map[string]float64) []studies.Param {
 
 // distribution describes a searched knob in a trial's stored parameters.
 func (ks knobSpace) distribution(p search.Param) json.RawMessage {
+	if p.Kind == search.Categorical {
+		b, _ := json.Marshal(struct {
+			Kind    string   `json:"kind"`
+			Choices []string `json:"choices"`
+		}{p.Kind.String(), p.Choices})
+		return b
+	}
 	d := struct {
 		Kind string  `json:"kind"`
 		Low  float64 `json:"low"`
@@ -261,6 +398,8 @@ func (ks knobSpace) internal(ps []studies.Param) (map[string]float64, bool) {
 
 // KnobValues returns a trial's knob values by name from its stored parameters; a
 // rounding_threshold_bits of 0 (no rounding) is left out, as the report expects.
+// rounding_method is its index in RoundingMethods (see KnobLabel); a trial stored
+// before that knob existed rounds exactly, so it gets 0.
 func KnobValues(ps []studies.Param) map[string]float64 {
 	m := map[string]float64{}
 	for _, p := range ps {
@@ -272,10 +411,14 @@ func KnobValues(ps []studies.Param) map[string]float64 {
 		}
 		m[p.Name] = p.Value
 	}
+	if _, ok := m[KnobRoundingMethod]; !ok && len(m) > 0 {
+		m[KnobRoundingMethod] = 0
+	}
 	return m
 }
 
 // KnobsOf returns the Knobs of a trial's stored parameters with the spec's FHE settings.
+// A trial without rounding_method (stored before the knob existed) rounds exactly.
 func KnobsOf(ps []studies.Param, f FHESpec) Knobs {
 	k := Knobs{Cores: f.Cores, Strategy: f.Strategy, Security: f.Security}
 	for _, p := range ps {
@@ -292,6 +435,8 @@ func KnobsOf(ps []studies.Param, f FHESpec) Knobs {
 			k.Sparsity = p.Value
 		case KnobRoundingThresholdBits:
 			k.RoundingThresholdBits = int(p.Value)
+		case KnobRoundingMethod:
+			k.RoundingMethod = methodName(p.Value)
 		case KnobPError:
 			k.PError = p.Value
 		case KnobGlobalPError:

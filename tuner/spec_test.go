@@ -91,7 +91,7 @@ func TestParseSpecFull(t *testing.T) {
 	if got := p.Space(); !got.Equal(want) {
 		t.Fatalf("space:\n got %v\nwant %v", got.Params, want.Params)
 	}
-	if f := p.Fixed(); !reflect.DeepEqual(f, map[string]float64{"n_a_bits": 4}) {
+	if f := p.Fixed(); !reflect.DeepEqual(f, map[string]float64{"n_a_bits": 4, "rounding_method": 0}) {
 		t.Fatalf("fixed knobs: %v", f)
 	}
 }

@@ -153,6 +153,14 @@ func reportStudy(st studies.Study, trials []studies.Trial) (report.Study, error)
 	if specErr == nil {
 		rs.Knobs = tuner.SearchedKnobs(spec)
 	}
+	for _, k := range tuner.KnobNames() {
+		if labels := tuner.KnobChoices(k); labels != nil {
+			if rs.KnobLabels == nil {
+				rs.KnobLabels = map[string][]string{}
+			}
+			rs.KnobLabels[k] = labels
+		}
+	}
 	objs := slices.Clone(planeObjectives)
 	for i := range objs {
 		if j := st.Objective(objs[i].Name); j >= 0 {

@@ -27,11 +27,16 @@ func newStudyCmd(a *app) *cobra.Command {
 // formatValue prints an objective value with six significant digits.
 func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
-// formatParams prints parameters as name=value pairs in stored order.
+// formatParams prints parameters as name=value pairs in stored order, knobs with a
+// name for their value by that name (rounding_threshold_bits=off, rounding_method=exact).
 func formatParams(ps []studies.Param) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
-		parts[i] = p.Name + "=" + formatValue(p.Value)
+		v := formatValue(p.Value)
+		if s, ok := paramValue(p).(string); ok {
+			v = s
+		}
+		parts[i] = p.Name + "=" + v
 	}
 	return strings.Join(parts, " ")
 }

@@ -48,7 +48,8 @@ func newStudyExportCmd(a *app) *cobra.Command {
 		Use:   "export NAME --format csv|json [--out FILE]",
 		Short: "Write every trial with its knobs, values and attributes as CSV or JSON",
 		Long: `export writes every trial of a study, in any state, by number: its state, objective
-values, knobs (rounding_threshold_bits "off" when there is no rounding), error, worker,
+values, knobs (rounding_threshold_bits "off" when there is no rounding, rounding_method
+"exact" or "approximate"), error, worker,
 times and every attribute the evaluation stored (accuracies, PBS count, key sizes,
 per-layer crypto parameters and timings). CSV has one row per trial and one column per
 value, knob and attribute, with nested attributes (layers, constraints) as JSON text;
@@ -173,10 +174,14 @@ func exportJSON(st studies.Study, trials []studies.Trial) exportDoc {
 	return d
 }
 
-// paramValue is a knob's exported value: "off" for rounding_threshold_bits 0.
+// paramValue is a knob's exported value: "off" for rounding_threshold_bits 0, a
+// categorical knob's name (rounding_method "exact" or "approximate"), else the number.
 func paramValue(p studies.Param) any {
 	if p.Name == tuner.KnobRoundingThresholdBits && p.Value == 0 {
 		return "off"
+	}
+	if label, ok := tuner.KnobLabel(p.Name, p.Value); ok {
+		return label
 	}
 	return p.Value
 }

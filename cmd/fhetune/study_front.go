@@ -15,7 +15,8 @@ import (
 type frontRow struct {
 	Trial  int                `json:"trial"`
 	Values map[string]float64 `json:"values"`
-	// Knobs holds the knob values; a rounding_threshold_bits of "off" is the string.
+	// Knobs holds the knob values; a rounding_threshold_bits of "off" and the
+	// rounding_method ("exact", "approximate") are strings.
 	Knobs map[string]any `json:"knobs"`
 }
 
@@ -65,11 +66,7 @@ func frontRowOf(t studies.Trial, objs []studies.Objective) frontRow {
 		}
 	}
 	for _, p := range t.Params {
-		if p.Name == tuner.KnobRoundingThresholdBits && p.Value == 0 {
-			r.Knobs[p.Name] = "off"
-		} else {
-			r.Knobs[p.Name] = p.Value
-		}
+		r.Knobs[p.Name] = paramValue(p)
 	}
 	return r
 }

@@ -168,8 +168,11 @@ func paramsKnobText(ps []studies.Param) string {
 	return strings.Join(parts, " ")
 }
 
-// knobText formats one knob value.
+// knobText formats one knob value (a categorical knob's by name: rounding_method=exact).
 func knobText(name string, v float64) string {
+	if label, ok := tuner.KnobLabel(name, v); ok {
+		return label
+	}
 	switch name {
 	case tuner.KnobPError, tuner.KnobGlobalPError:
 		return fmt.Sprintf("%.3g", v)

@@ -18,7 +18,14 @@ import (
 type studyShowDoc struct {
 	studies.StudySummary
 	Artifacts []studies.ArtifactInfo `json:"artifacts"`
-	Front     []studies.Trial        `json:"front"`
+	Front     []showTrial            `json:"front"`
+}
+
+// showTrial is a front trial of `study show --json`: the stored trial, and its knobs as
+// the other commands print them (rounding_threshold_bits "off", rounding_method by name).
+type showTrial struct {
+	studies.Trial
+	Knobs map[string]any `json:"knobs"`
 }
 
 func newStudyShowCmd(a *app) *cobra.Command {
@@ -42,13 +49,18 @@ func newStudyShowCmd(a *app) *cobra.Command {
 			if doc.Artifacts, err = s.Artifacts(ctx, sum.ID); err != nil {
 				return err
 			}
-			if doc.Front, err = s.ParetoFront(ctx, sum.ID); err != nil {
+			front, err := s.ParetoFront(ctx, sum.ID)
+			if err != nil {
 				return err
 			}
 			if doc.Artifacts == nil {
 				doc.Artifacts = []studies.ArtifactInfo{}
 			}
-			sortFront(doc.Front, sum.Objectives)
+			sortFront(front, sum.Objectives)
+			doc.Front = make([]showTrial, len(front))
+			for i, t := range front {
+				doc.Front[i] = showTrial{Trial: t, Knobs: frontRowOf(t, sum.Objectives).Knobs}
+			}
 			if asJSON {
 				return writeJSON(a.stdout, doc)
 			}

@@ -64,8 +64,8 @@ latency from the calibrated cost model, until the study has its number of trials
 progress on stderr and ends with the Pareto front and the command for the report.
 
 Without --spec it runs the built-in default study: digits, the default MLP, n_w_bits and
-n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off, p_error 1e-5..0.1,
-60 NSGA-II trials. Every flag overrides the spec. A spec file (YAML):
+n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off (exact rounding),
+p_error 1e-5..0.1, 60 NSGA-II trials. Every flag overrides the spec. A spec file (YAML):
 
   name: digits-mlp
   dataset: digits                 # digits, breast-cancer, fashion-mnist or csv:PATH
@@ -77,7 +77,9 @@ n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off, p_error 1e-5
     n_input_bits: 8               # a number fixes a knob; left out: follows n_a_bits
     pruning: [0, 0.7]
     sparsity: 0
-    rounding_threshold_bits: [3, 8, off]   # or [3, 8], or off
+    rounding_threshold_bits: [3, 8, off]   # 2..8 (Concrete ML's range): or [3, 8], 6, off, or
+                                  # Concrete ML's dict {n_bits: [3, 8], method: approximate}
+    rounding_method: exact        # the default; approximate, or [exact, approximate] to search
     p_error: [1e-5, 0.1]          # log-uniform; or global_p_error: [1e-3, 0.1]
   objectives:                     # the default
     - {name: accuracy, direction: maximize}
@@ -135,7 +137,9 @@ func flagName(knob string) string { return strings.ReplaceAll(knob, "_", "-") }
 func knobHelp(knob string) string {
 	switch knob {
 	case tuner.KnobRoundingThresholdBits:
-		return "range of " + knob + ": 3,8 or 3,8,off or off or a fixed value"
+		return "range of " + knob + " (2..8): 3,8 or 3,8,off or off or a fixed value, or \"{n_bits: 6, method: approximate}\""
+	case tuner.KnobRoundingMethod:
+		return "rounding method: exact (default), approximate, or both (searched)"
 	case tuner.KnobPError, tuner.KnobGlobalPError:
 		return "range of " + knob + " (log-uniform), e.g. 1e-5,0.1, or a fixed value"
 	case tuner.KnobNInputBits:
@@ -193,11 +197,25 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 		if !set(name) {
 			continue
 		}
+		sp := &s.Space
+		if k == tuner.KnobRoundingMethod {
+			m, err := tuner.ParseMethodChoice(*f.ranges[k])
+			if err != nil {
+				return badInput("--%s: %v", name, err)
+			}
+			sp.RoundingMethod = &m
+			if rt := sp.RoundingThresholdBits; rt != nil && rt.Method != "" && !set(flagName(tuner.KnobRoundingThresholdBits)) {
+				// The flag overrides the method of the spec's rounding_threshold_bits.
+				c := *rt
+				c.Method = ""
+				sp.RoundingThresholdBits = &c
+			}
+			continue
+		}
 		r, err := tuner.ParseRange(*f.ranges[k])
 		if err != nil {
 			return badInput("--%s: %v", name, err)
 		}
-		sp := &s.Space
 		switch k {
 		case tuner.KnobNWBits:
 			sp.NWBits = &r
@@ -211,6 +229,9 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 			sp.Sparsity = &r
 		case tuner.KnobRoundingThresholdBits:
 			sp.RoundingThresholdBits = &r
+			if r.Method != "" && !set(flagName(tuner.KnobRoundingMethod)) {
+				sp.RoundingMethod = nil // the flag's method overrides the spec's rounding_method
+			}
 		case tuner.KnobPError:
 			sp.PError, sp.GlobalPError = &r, nil
 		case tuner.KnobGlobalPError:

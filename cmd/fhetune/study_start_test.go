@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,9 @@ func TestStudyStartBadInput(t *testing.T) {
 	unknown := write("unknown.yaml", "name: x\ntrials: 5\nsampler:\n  name: nsga2\n  populaton: 4\n")
 	inverted := write("inverted.yaml", "space:\n  pruning: [0.6, 0.2]\n")
 	empty := write("empty.yaml", "space:\n  n_a_bits: []\n")
+	method := write("method.yaml", "space:\n  n_w_bits: [2, 6]\n  rounding_method: [exact, fast]\n")
+	conflict := write("conflict.yaml", "space:\n  rounding_threshold_bits: {n_bits: 6, method: approximate}\n  rounding_method: exact\n")
+	rounding := write("rounding.yaml", "space:\n  rounding_threshold_bits: [1, 8]\n")
 	junkModel := write("junk.fhtm", "not a model")
 	for _, c := range []struct {
 		name string
@@ -43,7 +47,16 @@ func TestStudyStartBadInput(t *testing.T) {
 		{"low above high", []string{"--spec", inverted}, []string{"line 2", "space.pruning", "low above high"}},
 		{"empty range", []string{"--spec", empty}, []string{"line 2", "space.n_a_bits", "empty range"}},
 		{"missing spec", []string{"--spec", filepath.Join(dir, "none.yaml")}, []string{"none.yaml", "cannot read"}},
+		{"unknown method", []string{"--spec", method}, []string{method, "line 3", "space.rounding_method", `unknown method "fast"`}},
+		{"conflicting method", []string{"--spec", conflict}, []string{conflict, "line 2", "space.rounding_threshold_bits.method", "conflicts"}},
+		{"rounding below 2", []string{"--spec", rounding}, []string{rounding, "line 2", "[1, 8]: 1 is outside 2..8"}},
 		{"flag range", []string{"--n-w-bits", "9,4"}, []string{"space.n_w_bits", "low above high"}},
+		{"flag method", []string{"--rounding-method", "fast"}, []string{"--rounding-method", `unknown method "fast"`, "want exact, approximate or both"}},
+		{"flag method twice", []string{"--rounding-method", "exact,exact"}, []string{"--rounding-method", "given twice"}},
+		{"flag rounding 9", []string{"--rounding-threshold-bits", "9"}, []string{"space.rounding_threshold_bits", "9 is outside 2..8"}},
+		{"flag rounding 1", []string{"--rounding-threshold-bits", "1,8,off"}, []string{"1 is outside 2..8"}},
+		{"flag rounding method conflict", []string{"--rounding-threshold-bits", "{n_bits: 6, method: exact}", "--rounding-method", "approximate"},
+			[]string{"space.rounding_threshold_bits.method", "conflicts"}},
 		{"flag range syntax", []string{"--p-error", "1e-5,lots"}, []string{"--p-error", "not a finite number"}},
 		{"both p_errors", []string{"--p-error", "0.01", "--global-p-error", "0.1"}, []string{"not both"}},
 		{"trials", []string{"--trials", "0"}, []string{"--trials 0"}},
@@ -157,7 +170,7 @@ func TestStudyStartResumeBestExport(t *testing.T) {
 		t.Fatalf("export csv: exit %d, %v, %d rows", code, err, len(rows))
 	}
 	head := strings.Join(rows[0], ",")
-	for _, col := range []string{"number,state,accuracy,latency_ms,n_w_bits,n_a_bits,pruning,sparsity,rounding_threshold_bits,p_error,error",
+	for _, col := range []string{"number,state,accuracy,latency_ms,n_w_bits,n_a_bits,pruning,sparsity,rounding_threshold_bits,rounding_method,p_error,error",
 		"float_accuracy", "pbs_count", "layers", "eval_ms"} {
 		if !strings.Contains(head, col) {
 			t.Fatalf("csv header lacks %q: %s", col, head)
@@ -193,6 +206,122 @@ func TestStudyStartResumeBestExport(t *testing.T) {
 		code, _, errOut = studyCLI(t, append([]string{"--db", db, "study", "export-config", "default"}, bad...)...)
 		if code != 2 || strings.Count(errOut, "\n") != 1 {
 			t.Fatalf("export-config %v: exit %d, %q", bad, code, errOut)
+		}
+	}
+}
+
+// TestStudyStartRoundingMethod runs a grid study over both rounding methods through the
+// CLI (digits, the other knobs fixed) and reads the methods back by name in the progress
+// lines, the front table, study show, export (CSV and JSON), best, the report and
+// export-config of an approximate trial.
+func TestStudyStartRoundingMethod(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	code, out, errOut := studyCLI(t, "--db", db, "study", "start", "--name", "methods", "--sampler", "grid", "--trials", "10",
+		"--n-w-bits", "4", "--n-a-bits", "4", "--pruning", "0", "--p-error", "0.01", "--rounding-threshold-bits", "5,6",
+		"--rounding-method", "both")
+	if code != 0 {
+		t.Fatalf("study start: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// 2 widths × 2 methods; the progress lines name the method (it is searched).
+	if !strings.Contains(out, "4 of 4 trials done") || strings.Count(errOut, "\ntrial ") != 4 ||
+		strings.Count(errOut, "rounding_method=exact)") != 2 || strings.Count(errOut, "rounding_method=approximate)") != 2 {
+		t.Fatalf("progress:\n%s\n%s", errOut, out)
+	}
+	// Approximate rounding pays no bit extraction: the fastest trial, on the front, uses it.
+	if !strings.Contains(out, "ROUNDING_METHOD") || !strings.Contains(out, "approximate") {
+		t.Fatalf("front table:\n%s", out)
+	}
+
+	code, out, _ = studyCLI(t, "--db", db, "study", "show", "methods", "--json")
+	var show struct {
+		Front []struct {
+			Knobs map[string]any `json:"knobs"`
+		} `json:"front"`
+	}
+	if err := json.Unmarshal([]byte(out), &show); err != nil || code != 0 || len(show.Front) == 0 {
+		t.Fatalf("study show --json: exit %d, %v\n%s", code, err, out)
+	}
+	for _, f := range show.Front {
+		if m := f.Knobs["rounding_method"]; m != "exact" && m != "approximate" {
+			t.Fatalf("study show --json front knobs %v", f.Knobs)
+		}
+	}
+	code, out, _ = studyCLI(t, "--db", db, "study", "show", "methods")
+	if code != 0 || !strings.Contains(out, "rounding_method=approximate") {
+		t.Fatalf("study show: exit %d\n%s", code, out)
+	}
+
+	code, out, _ = studyCLI(t, "--db", db, "study", "export", "methods", "--format", "csv")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(rows) != 5 {
+		t.Fatalf("export csv: exit %d, %v, %d rows", code, err, len(rows))
+	}
+	col := slices.Index(rows[0], "rounding_method")
+	if col < 0 || rows[0][col-1] != "rounding_threshold_bits" {
+		t.Fatalf("csv header %v", rows[0])
+	}
+	count := map[string]int{}
+	for _, r := range rows[1:] {
+		count[r[col]]++
+	}
+	if count["exact"] != 2 || count["approximate"] != 2 {
+		t.Fatalf("csv rounding_method column %v", count)
+	}
+
+	code, out, _ = studyCLI(t, "--db", db, "study", "export", "methods", "--format", "json")
+	var exp exportDoc
+	if err := json.Unmarshal([]byte(out), &exp); err != nil || code != 0 || len(exp.Trials) != 4 {
+		t.Fatalf("export json: exit %d, %v", code, err)
+	}
+	approximate := -1
+	for _, tr := range exp.Trials {
+		switch tr.Params["rounding_method"] {
+		case "approximate":
+			approximate = tr.Number
+		case "exact":
+		default:
+			t.Fatalf("export json trial %d params %v", tr.Number, tr.Params)
+		}
+	}
+
+	code, out, _ = studyCLI(t, "--db", db, "study", "best", "methods", "--max-accuracy-drop", "1", "--json")
+	var best studyBestDoc
+	if err := json.Unmarshal([]byte(out), &best); err != nil || code != 0 || best.Knobs["rounding_method"] != "approximate" {
+		t.Fatalf("best (the fastest trial): exit %d, %v, %+v", code, err, best)
+	}
+
+	// export-config of an approximate trial: Concrete ML's dict form.
+	code, out, errOut = studyCLI(t, "--db", db, "study", "export-config", "methods", "--trial", strconv.Itoa(approximate))
+	if code != 0 {
+		t.Fatalf("export-config: exit %d, %s", code, errOut)
+	}
+	var cfg struct {
+		CompileArgs struct {
+			RoundingThresholdBits map[string]any `json:"rounding_threshold_bits"`
+		} `json:"compile_args"`
+	}
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	rtb := cfg.CompileArgs.RoundingThresholdBits
+	if len(rtb) != 2 || rtb["method"] != "APPROXIMATE" || (rtb["n_bits"] != 5.0 && rtb["n_bits"] != 6.0) {
+		t.Fatalf("export-config rounding_threshold_bits %v:\n%s", rtb, out)
+	}
+
+	// The report plots the method by name.
+	rep := filepath.Join(dir, "report")
+	code, _, errOut = studyCLI(t, "--db", db, "report", "methods", "--out", rep, "--format", "svg")
+	if code != 0 {
+		t.Fatalf("report: exit %d, %s", code, errOut)
+	}
+	knobs, err := os.ReadFile(filepath.Join(rep, "knobs.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{">rounding_method<", ">exact<", ">approximate<"} {
+		if !strings.Contains(string(knobs), w) {
+			t.Errorf("knobs.svg does not say %s", w)
 		}
 	}
 }
