@@ -28,32 +28,37 @@ const maxGraphRounds = 11
 // # What is exact
 //
 // With one partition the search is exact over the optimizer's [Space], as
-// [Optimizer.Optimize] is (the same search, generalized to several decodings, outputs,
-// fresh terms and a global budget, whose feasibility also only grows as a variance
-// falls): a graph holding one TLU decoding {BR: [norm2²], Bootstrap} with PBS [1], KS
-// {0→0: 1} and Levelled [sum size] gets Optimize's set.
+// [Optimizer.Optimize] is: the same search, generalized to several decodings, outputs,
+// fresh terms and a global budget, all of which keep its premise that feasibility only
+// grows as a variance falls. A graph holding one TLU decoding {BR: [norm2²], Bootstrap}
+// with PBS [1], KS {0→0: 1} and Levelled [sum size] gets Optimize's set.
 //
 // With several partitions the search is Concrete's coordinate descent
 // (optimize/mod.rs optimize): partitions are re-optimized one at a time, highest first,
-// for at most 11 rounds or until a round changes nothing. Each step is exact given the
-// other partitions: it searches the partition's k, N, n and blind-rotation
-// decomposition over the whole space and, for each, the cheapest decomposition of every
-// keyswitch of the graph (each decoding holds one keyswitch, so with per-decoding
-// bounds they are independent, as Concrete's optimize_many_independant_ks says; with a
-// global budget a small branch and bound shares it among them). Steps never make the
-// cost worse, but the descent may stop at a point that no single partition can improve
-// while a joint move could: the result is a local optimum, not a proven one. The descent
-// starts from the independent solution (each partition solved alone on the decodings it
-// bootstraps or decrypts, all their terms taken as its own, as [Optimizer.Circuit] does)
-// and from the shared solution (one set for every partition, solved exactly); with a
-// global budget also from the answer at the even split [PErrorPerTLU](GlobalPError,
-// total count), so the uneven split is never worse than the even one. Every feasible
-// start is descended and the cheapest end point returned. When no start is feasible, the
-// least infeasible one is first repaired as Concrete does ("optimize for feasibility
-// only"): each step then minimizes the worst variance/bound instead of the cost. The
-// search is deterministic. Once the decomposition tables exist, a chain of three
-// partitions and ten decodings takes a few milliseconds with PError and a few tens
-// with GlobalPError on one core (BenchmarkGraph).
+// for at most 11 rounds or until a round changes nothing. With PError each step is
+// exact given the other partitions: it searches the partition's k, N, n and
+// blind-rotation decomposition over the whole space and, for each, the cheapest
+// decomposition of every keyswitch (each decoding holds one keyswitch, so they are
+// independent, as Concrete's optimize_many_independant_ks says). With GlobalPError the
+// keyswitches share the budget: a step re-chooses those whose decodings the partition
+// changes, jointly (a multiple-choice knapsack solved on Pareto fronts, exact while a
+// front holds at most 256 points), and the others keep theirs until their own
+// partitions' steps. Steps never make the cost worse, but the descent may stop at a
+// point that no single partition can improve while a joint move could: the result is a
+// local optimum, not a proven one.
+//
+// The descent starts from the independent answer (each partition solved alone on the
+// decodings it bootstraps or decrypts, all their terms taken as its own, as
+// [Optimizer.Circuit] does) and from the shared answer (one set for every partition,
+// solved exactly); with GlobalPError also from the answer at the even split
+// [PErrorPerTLU](GlobalPError, total count), so the uneven split is never worse than the
+// even one. Every feasible start is descended and the cheapest end point returned. When
+// no start is feasible, the least infeasible one is first repaired as Concrete does
+// ("optimize for feasibility only"): each step then minimizes the worst variance/bound
+// instead of the cost. The search is deterministic. Once the decomposition tables
+// exist, a chain of three partitions and ten decodings takes a few milliseconds with
+// PError and a few tens with GlobalPError on one core (BenchmarkGraph); graphs of many
+// partitions under a global budget may take a second.
 //
 // Answers are memoized by a canonical key of the graph. Graph is safe for concurrent
 // use. Errors wrap [ErrInvalidQuery] (or [ErrUnsupportedSecurity]) for a bad graph and
@@ -133,11 +138,16 @@ type graphSearch struct {
 	decs  []graphDecoding
 	sw    []graphSwitch
 	swIdx map[Switch]int
-	// cs holds one constraint per decoding: bound (the per-decoding target's), and for a
-	// global budget limit, count, accept and reject.
-	cs       constraintSet
-	pEven    float64 // per-decoding target: PError, or the even split of GlobalPError
-	pbs, lev []float64
+	// cs holds one constraint per decoding: its bound (at the per-decoding target), and
+	// for a global budget limit, count, accept and reject.
+	cs    constraintSet
+	pEven float64 // per-decoding target: PError, or the even split of GlobalPError
+	// global and budget: a global target, −ln(1 − GlobalPError)·(1 + globalSlack).
+	global bool
+	budget float64
+	// evenBound is each decoding's bound at pEven, as reported.
+	evenBound []float64
+	pbs, lev  []float64
 	// ksFloor[j] is the least keyswitch variance per coefficient over every n ≥
 	// MinLWEDimension + j (+Inf where none is secure).
 	ksFloor []float64
@@ -154,12 +164,16 @@ type graphSearch struct {
 	swAct          []bool    // active switches (scope)
 	order          []glweOrder
 
-	// chooseGlobal's memo and search state.
-	lossMemo           [][]float64 // per switch and entry: budget share
-	minE, minC         []float64   // suffix sums of least share and least cost
-	dfsCur             []int
-	dfsBest, dfsBudget float64
-	dfsFound           bool
+	// chooseGlobal's memo and scratch space.
+	lossMemo   [][]memoLoss   // per switch and entry: budget share
+	outMemo    []memoLoss     // per output decoding: budget share
+	gen        uint64         // generation of the memos, raised by resetLoss
+	swGen      []uint64       // per switch: the generation its memo is valid for
+	outGen     []uint64       // per decoding: likewise for outputs
+	minE, minC []float64      // suffix sums of least share and least cost
+	costRow    []float64      // one switch's costs per entry
+	fronts     [][]frontPoint // Pareto fronts after each switch
+	actSw      []int          // the active switches
 }
 
 // solveGraph answers a normalized graph.
@@ -175,7 +189,9 @@ func (o *Optimizer) solveGraph(g Graph) (GraphSolution, error) {
 		return w.solveOne()
 	}
 	var starts []graphState
-	if g.GlobalPError != 0 {
+	if w.global {
+		// The answer at the even split is feasible for the budget: the uneven split
+		// starts from it and can only do better.
 		even := g
 		even.PError, even.GlobalPError = w.pEven, 0
 		if sol, err := o.Graph(even); err == nil {
@@ -248,8 +264,9 @@ func (o *Optimizer) newGraphSearch(g Graph) (*graphSearch, error) {
 	w.pEven = g.PError
 	if g.GlobalPError != 0 {
 		w.pEven = PErrorPerTLU(g.GlobalPError, total)
-		w.cs.global = true
-		w.cs.budget = -math.Log1p(-g.GlobalPError) * (1 + globalSlack)
+		w.global = true
+		w.budget = -math.Log1p(-g.GlobalPError) * (1 + globalSlack)
+		w.cs.global, w.cs.budget = true, w.budget
 	}
 	w.decs = make([]graphDecoding, len(g.Decodings))
 	w.cs.list = make([]constraint, len(g.Decodings))
@@ -261,6 +278,7 @@ func (o *Optimizer) newGraphSearch(g Graph) (*graphSearch, error) {
 		}
 		w.decs[i] = gd
 		w.cs.list[i] = w.decodingConstraint(d, 1)
+		w.evenBound = append(w.evenBound, VarianceBound(d.Precision, w.pEven))
 	}
 	w.pbs = make([]float64, p)
 	for i, c := range g.PBS {
@@ -281,11 +299,20 @@ func (o *Optimizer) newGraphSearch(g Graph) (*graphSearch, error) {
 	w.vs, w.pre, w.fr, w.msDec = make([]float64, nd), make([]float64, nd), make([]float64, nd), make([]float64, nd)
 	w.vsLeast = make([]float64, nd)
 	w.swAct = make([]bool, len(w.sw))
-	w.lossMemo = make([][]float64, len(w.sw))
+	w.lossMemo = make([][]memoLoss, len(w.sw))
 	for i := range w.lossMemo {
-		w.lossMemo[i] = make([]float64, logQ+1)
+		w.lossMemo[i] = make([]memoLoss, logQ+1)
 	}
-	w.minE, w.minC, w.dfsCur = make([]float64, len(w.sw)+1), make([]float64, len(w.sw)+1), make([]int, len(w.sw))
+	w.outMemo, w.outGen, w.swGen = make([]memoLoss, nd), make([]uint64, nd), make([]uint64, len(w.sw))
+	w.gen = 1 // memos start invalid (gen 0)
+	for i := range w.outGen {
+		w.outGen[i] = 1
+	}
+	for i := range w.swGen {
+		w.swGen[i] = 1
+	}
+	w.minE, w.minC = make([]float64, len(w.sw)+1), make([]float64, len(w.sw)+1)
+	w.costRow, w.fronts = make([]float64, logQ+1), make([][]frontPoint, len(w.sw)+1)
 	return w, nil
 }
 
@@ -325,10 +352,9 @@ func (w *graphSearch) precheck() error {
 		if dd.boot {
 			v += ks + ms
 		}
-		c := &w.cs.list[d]
-		capV := c.bound
-		if w.cs.global {
-			capV = c.reject
+		capV := w.cs.list[d].bound
+		if w.global {
+			capV = w.soloBound(d)
 		}
 		if v > capV*boundSlack {
 			dec := w.g.Decodings[d]
@@ -339,9 +365,16 @@ func (w *graphSearch) precheck() error {
 	return nil
 }
 
+// soloBound returns the variance at which decoding d alone would take the whole global
+// budget, widened by 1e-6 for rounding.
+func (w *graphSearch) soloBound(d int) float64 {
+	dec := w.g.Decodings[d]
+	return VarianceBound(dec.Precision, -math.Expm1(-w.budget/float64(dec.Count))) * (1 + 1e-6)
+}
+
 // target describes the graph's error target for messages.
 func (w *graphSearch) target() string {
-	if w.cs.global {
+	if w.global {
 		return fmt.Sprintf("global_p_error %g", w.g.GlobalPError)
 	}
 	return fmt.Sprintf("p_error %g", w.g.PError)
@@ -359,7 +392,7 @@ func (w *graphSearch) decodingConstraint(d Decoding, margin float64) constraint 
 	c.bound = VarianceBound(d.Precision, w.pEven) * margin
 	if w.cs.global {
 		c.accept = c.bound
-		budget := -math.Log1p(-w.g.GlobalPError) * (1 + globalSlack) * margin
+		budget := w.budget * margin
 		c.reject = VarianceBound(d.Precision, -math.Expm1(-budget/c.count)) * (1 + 1e-6)
 	}
 	return c
@@ -379,7 +412,10 @@ func (w *graphSearch) solveOne() (GraphSolution, error) {
 	}
 	lit, ok := w.exact(cs, obj)
 	if !ok {
-		st, _ := w.descend(w.cheapestState())
+		// Name the decoding furthest from its bound at the least noisy point.
+		st := w.cheapestState()
+		ev := w.evaluate(st)
+		w.stepRepair(&st, 0, &ev)
 		return GraphSolution{}, w.noSolution(st)
 	}
 	st, ok := w.stateOfLiteral([]ParamsLiteral{lit})
@@ -709,8 +745,8 @@ func (w *graphSearch) leastSwitches() {
 // into w.choice, and reports whether one exists. With per-decoding bounds every switch
 // is independent, since a decoding holds one keyswitch (Concrete's
 // optimize_many_independant_ks): the smallest feasible entry of its Pareto list, by
-// bisection. With a global budget every switch shares it (chooseGlobal); costCut
-// bounds the switches' total cost (Σ count·complexity) worth finding.
+// bisection. With a global budget the switches share it (chooseGlobal); costCut bounds
+// the active switches' total cost (Σ count·complexity) worth finding.
 func (w *graphSearch) chooseSwitches(costCut float64) bool {
 	if w.cs.global {
 		return w.chooseGlobal(costCut)
@@ -758,10 +794,13 @@ func (w *graphSearch) switchOK(s, j int) bool {
 }
 
 // minEntry returns the smallest entry of switch s whose decodings all stay within
-// their caps at the prepared terms (the bound, or with a global budget the variance at
-// which one decoding alone takes it all), −1 if none: no feasible choice of s at these
-// terms, or at smaller ones, uses an earlier entry.
+// their caps at the prepared terms (their bounds, or with a global budget the variance
+// at which one decoding alone takes all of it), −1 if none: no feasible choice of s at
+// these terms, or at smaller ones, uses an earlier entry.
 func (w *graphSearch) minEntry(s int) int {
+	if len(w.sw[s].decs) == 0 {
+		return 0
+	}
 	ok := func(j int) bool {
 		ks := w.ksVariance(s, j)
 		for _, d := range w.sw[s].decs {
@@ -791,15 +830,17 @@ func (w *graphSearch) minEntry(s int) int {
 	return lo
 }
 
-// resetLoss forgets the budget shares of the active switches (resetLoss after scope(−1)
-// forgets all).
+// resetLoss forgets the budget shares of the active switches and outputs.
 func (w *graphSearch) resetLoss() {
+	w.gen++
 	for s := range w.sw {
 		if w.swAct[s] {
-			m := w.lossMemo[s]
-			for j := range m {
-				m[j] = math.NaN()
-			}
+			w.swGen[s] = w.gen
+		}
+	}
+	for _, d := range w.act {
+		if w.decs[d].sw < 0 {
+			w.outGen[d] = w.gen
 		}
 	}
 }
@@ -807,78 +848,172 @@ func (w *graphSearch) resetLoss() {
 // loss returns the budget share of the decodings through switch s at entry j,
 // memoized until resetLoss.
 func (w *graphSearch) loss(s, j int) float64 {
-	if v := w.lossMemo[s][j]; !math.IsNaN(v) {
-		return v
+	if m := &w.lossMemo[s][j]; m.gen == w.swGen[s] {
+		return m.e
 	}
 	ks := w.ksVariance(s, j)
 	e := 0.0
 	for _, d := range w.sw[s].decs {
 		e += w.cs.list[d].loss(w.variance(d, ks))
 	}
-	w.lossMemo[s][j] = e
+	w.lossMemo[s][j] = memoLoss{e: e, gen: w.swGen[s]}
 	return e
 }
 
+// outLoss returns the budget share of output decoding d (no keyswitch), memoized until
+// resetLoss.
+func (w *graphSearch) outLoss(d int) float64 {
+	if m := &w.outMemo[d]; m.gen == w.outGen[d] {
+		return m.e
+	}
+	e := w.cs.list[d].loss(w.variance(d, 0))
+	w.outMemo[d] = memoLoss{e: e, gen: w.outGen[d]}
+	return e
+}
+
+// memoLoss is a memoized budget share, valid while gen is its owner's generation.
+type memoLoss struct {
+	e   float64
+	gen uint64
+}
+
+// maxFront bounds the Pareto fronts of chooseGlobal.
+const maxFront = 256
+
 // chooseGlobal is chooseSwitches with a global budget. The decodings through switch s
 // take E_s(j) = Σ count·(−ln(1 − p_d)) at entry j, the others E_0; it minimizes
-// Σ_s count_s·cost_s(j_s) subject to E_0 + Σ_s E_s(j_s) ≤ budget, exactly, by a depth-first
-// search over the switches with entries in increasing cost, cut by the least remaining
-// cost and error. Every switch is re-chosen; the shares of inactive switches stay
-// memoized.
+// Σ_s count_s·cost_s(j_s) over the active switches, the others keeping their entry,
+// subject to E_0 + Σ_s E_s(j_s) ≤ budget (a multiple-choice knapsack), by dynamic
+// programming over the switches: after each one only the Pareto front of (cost, share)
+// of the choices so far is kept (a dominated partial choice has no better completion
+// than its dominator), cut by the least cost and share of the switches left and by
+// costCut. This is exact while every front holds at most maxFront points; a longer one
+// is thinned to maxFront points evenly spread along it, the cheapest and the least
+// noisy kept.
 func (w *graphSearch) chooseGlobal(costCut float64) bool {
-	ns := len(w.sw)
-	minE, minC := w.minE[:ns+1], w.minC[:ns+1]
-	minC[ns] = 0
-	for s := ns - 1; s >= 0; s-- {
-		minC[s] = minC[s+1] + w.sw[s].count*w.ksCost(s, 0)
+	e0 := 0.0
+	for d := range w.decs {
+		if w.decs[d].sw < 0 {
+			e0 += w.outLoss(d)
+		}
+	}
+	act := w.actSw[:0]
+	for s := range w.sw {
+		if w.swAct[s] {
+			act = append(act, s)
+		} else {
+			e0 += w.loss(s, w.choice[s])
+		}
+	}
+	w.actSw = act
+	budget := w.cs.budget
+	if e0 > budget {
+		return false
+	}
+	na := len(act)
+	minE, minC := w.minE[:na+1], w.minC[:na+1]
+	minE[na], minC[na] = 0, 0
+	for k := na - 1; k >= 0; k-- {
+		s := act[k]
+		minC[k] = minC[k+1] + w.sw[s].count*w.ksCost(s, 0)
 	}
 	if minC[0] > costCut {
 		return false
 	}
-	budget := w.cs.budget
-	e0 := 0.0
-	for d := range w.decs {
-		if w.decs[d].sw < 0 {
-			e0 += w.cs.list[d].loss(w.variance(d, 0))
-		}
-	}
-	if e0 > budget {
-		return false
-	}
-	minE[ns] = 0
-	for s := ns - 1; s >= 0; s-- {
-		minE[s] = minE[s+1] + w.loss(s, len(w.ksList(s))-1)
+	for k := na - 1; k >= 0; k-- {
+		s := act[k]
+		minE[k] = minE[k+1] + w.loss(s, len(w.ksList(s))-1)
 	}
 	if e0+minE[0] > budget {
 		return false
 	}
-	w.dfsBest, w.dfsFound, w.dfsBudget = costCut, false, budget-e0
-	w.dfs(0, 0, 0)
-	return w.dfsFound
+	avail := budget - e0
+	prev := append(w.fronts[0][:0], frontPoint{parent: -1})
+	w.fronts[0] = prev
+	for k, s := range act {
+		l := len(w.ksList(s))
+		costs := w.costRow[:l]
+		for j := range costs {
+			costs[j] = w.sw[s].count * w.ksCost(s, j)
+		}
+		next := w.fronts[k+1][:0]
+		for fi, f := range prev {
+			// The first entry within the budget, by bisection: the share falls with j.
+			fits := func(j int) bool { return f.e+w.loss(s, j)+minE[k+1] <= avail }
+			lo, hi := 0, l-1
+			if !fits(hi) {
+				continue
+			}
+			for lo < hi {
+				if mid := (lo + hi) / 2; fits(mid) {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			for j := lo; j < l; j++ {
+				c := f.c + costs[j]
+				if c+minC[k+1] > costCut {
+					break // the cost grows with j
+				}
+				e := f.e + w.loss(s, j)
+				if e+minE[k+1] > avail {
+					continue
+				}
+				next = append(next, frontPoint{c: c, e: e, parent: int32(fi), j: int32(j)})
+			}
+		}
+		slices.SortFunc(next, func(a, b frontPoint) int {
+			if a.c != b.c {
+				return cmpFloat(a.c, b.c)
+			}
+			return cmpFloat(a.e, b.e)
+		})
+		front := next[:0]
+		least := math.Inf(1)
+		for _, x := range next {
+			if x.e < least {
+				front = append(front, x)
+				least = x.e
+			}
+		}
+		if n := len(front); n > maxFront {
+			for i := range maxFront {
+				front[i] = front[i*(n-1)/(maxFront-1)]
+			}
+			front = front[:maxFront]
+		}
+		w.fronts[k+1] = front
+		if len(front) == 0 {
+			return false
+		}
+		prev = front
+	}
+	// The cheapest complete choice is the first of the last front.
+	for k, i := na, 0; k > 0; k-- {
+		x := w.fronts[k][i]
+		w.choice[act[k-1]] = int(x.j)
+		i = int(x.parent)
+	}
+	return true
 }
 
-// dfs is chooseGlobal's search from switch k with error e and cost c so far.
-func (w *graphSearch) dfs(k int, e, c float64) {
-	ns := len(w.sw)
-	if k == ns {
-		if c < w.dfsBest || !w.dfsFound && c <= w.dfsBest {
-			w.dfsBest, w.dfsFound = c, true
-			copy(w.choice, w.dfsCur)
-		}
-		return
+// frontPoint is a choice of the first active switches in chooseGlobal: its cost and
+// budget share, and its last entry j with the index of the rest in the previous front.
+type frontPoint struct {
+	c, e      float64
+	parent, j int32
+}
+
+// cmpFloat orders two float64 that are not NaN.
+func cmpFloat(a, b float64) int {
+	if a < b {
+		return -1
 	}
-	for j := range w.ksList(k) {
-		cj := c + w.sw[k].count*w.ksCost(k, j)
-		if lb := cj + w.minC[k+1]; lb > w.dfsBest || w.dfsFound && lb == w.dfsBest {
-			break // the cost grows with j
-		}
-		ej := e + w.loss(k, j)
-		if ej+w.minE[k+1] > w.dfsBudget {
-			continue
-		}
-		w.dfsCur[k] = j
-		w.dfs(k+1, ej, cj)
+	if a > b {
+		return 1
 	}
+	return 0
 }
 
 // ---- coordinate descent ----
@@ -915,9 +1050,10 @@ func (a graphEval) better(b graphEval) bool {
 }
 
 // stepCost re-optimizes partition p of the feasible point st for cost, every other
-// partition fixed and every switch re-chosen: exact over p's k, N, n and blind-rotation
-// decomposition. It rests on the facts searchGLWE uses, for one partition among
-// several:
+// partition fixed, with every switch's cheapest feasible entry (with a global budget:
+// the active switches chosen together, the others kept): exact over p's k, N, n and
+// blind-rotation decomposition. It rests on the facts searchGLWE uses, for one
+// partition among several:
 //   - a lower bound of the cost with p at each (k, N) (smallest n, first blind-rotation
 //     level, every keyswitch at level 1) orders the (k, N) and ends the search;
 //   - for fixed levels the cost grows with n (p's bootstraps, the keyswitches into p), so
@@ -927,8 +1063,10 @@ func (a graphEval) better(b graphEval) bool {
 //     is at least kN·ksFloor[n], so once these lower bounds break the constraints, no
 //     larger n is feasible;
 //   - at fixed n the blind-rotation levels come in increasing cost and decreasing
-//     variance; once every switch sits on its cheapest entry a higher level only costs
-//     more.
+//     variance; once every active switch sits on its cheapest entry a higher level only
+//     costs more;
+//   - no switch can use an entry below the first within the caps at p's least noisy
+//     blind rotation (minEntry), which bounds the cost at n from below.
 //
 // Only the decodings and switches that p touches are recomputed (scope).
 func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
@@ -946,14 +1084,14 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 	copy(w.vsLeast, w.vs)
 	w.computeVariances()
 	w.scope(p)
-	fixed, ksFixed := 0.0, 0.0
+	fixed, ksFixed, ksInactive := 0.0, 0.0, 0.0
 	for q := range w.parts {
 		if q != p {
 			fixed += w.pbs[q]*w.pbsCost[q] + w.lev[q]*float64(w.kN[q])
 		}
 	}
-	// Switches that p touches cost at least level 1; the others at least their
-	// smallest entry within the caps, which p cannot change when they are inactive.
+	// Switches that p touches cost at least level 1, and so do the other active ones;
+	// the inactive ones keep their entry.
 	var touch, actOther []int
 	for s := range w.sw {
 		sw := &w.sw[s]
@@ -963,8 +1101,10 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 		case w.swAct[s]:
 			actOther = append(actOther, s)
 			ksFixed += sw.count * keySwitchComplexity(w.kN[sw.From], w.n[sw.To], 1)
-		default:
-			ksFixed += sw.count * w.ksCost(s, max(0, w.minEntry(s)))
+		default: // keeps its entry: the cheapest feasible one, or with a global budget its own
+			c := sw.count * w.ksCost(s, w.choice[s])
+			ksFixed += c
+			ksInactive += c
 		}
 	}
 	// ksLB is the least cost of the switches with p at (kN, n): every level at 1.
@@ -1068,7 +1208,7 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 				if w.cs.global {
 					w.resetLoss()
 				}
-				if !w.chooseSwitches(bestEv.cost - fixed - own - w.pbs[p]*w.pbsCost[p]) {
+				if !w.chooseSwitches(bestEv.cost - fixed - ksInactive - own - w.pbs[p]*w.pbsCost[p]) {
 					continue
 				}
 				if c := w.cost(); c <= bestEv.cost {
@@ -1083,8 +1223,8 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 						bestEv, found = ev, true
 					}
 				}
-				if !slices.ContainsFunc(w.choice, func(j int) bool { return j > 0 }) {
-					break
+				if w.cheapestSwitches() {
+					break // a higher level only adds cost
 				}
 			}
 		}
@@ -1093,6 +1233,16 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 		return false
 	}
 	*st, *cur = best, bestEv
+	return true
+}
+
+// cheapestSwitches reports whether every active switch sits on its cheapest entry.
+func (w *graphSearch) cheapestSwitches() bool {
+	for s, j := range w.choice {
+		if j > 0 && w.swAct[s] {
+			return false
+		}
+	}
 	return true
 }
 
@@ -1184,7 +1334,7 @@ func (w *graphSearch) solution(st graphState) (GraphSolution, error) {
 	logOK := 0.0
 	for d, dec := range w.g.Decodings {
 		pe := PErrorOfVariance(dec.Precision, w.vs[d])
-		out.Decodings[d] = DecodingSolution{Name: dec.Name, Variance: w.vs[d], Bound: w.cs.list[d].bound, PError: pe}
+		out.Decodings[d] = DecodingSolution{Name: dec.Name, Variance: w.vs[d], Bound: w.evenBound[d], PError: pe}
 		c := float64(dec.Count)
 		logOK += c * math.Log1p(-pe)
 		out.ExpectedErrors += c * pe

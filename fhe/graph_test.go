@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -606,6 +607,63 @@ func TestGraphGlobalPError(t *testing.T) {
 	}
 	if !(sg.Complexity < se.Complexity) || !slices.ContainsFunc(sg.Decodings, func(d fhe.DecodingSolution) bool { return d.PError > fhe.PErrorPerTLU(0.01, 120) }) {
 		t.Errorf("global %.0f %+v, even split %.0f", sg.Complexity, sg.Decodings, se.Complexity)
+	}
+}
+
+// randomGraph draws a graph of the given partitions with a seeded generator: decodings
+// of 0..8 bits on one or two partitions' bootstraps, some on fresh inputs, most of them
+// bootstrapped in a random partition, the rest outputs.
+func randomGraph(r *rand.Rand, parts int, global bool) fhe.Graph {
+	g := fhe.Graph{Partitions: parts, PBS: make([]int, parts), KS: map[fhe.Switch]int{}, Levelled: make([]float64, parts)}
+	if global {
+		g.GlobalPError = math.Pow(10, -1-5*r.Float64())
+	} else {
+		g.PError = math.Pow(10, -2-10*r.Float64())
+	}
+	for i := range 2 + r.IntN(3*parts) {
+		src := r.IntN(parts)
+		d := fhe.Decoding{Name: fmt.Sprint("d", i), Precision: r.IntN(9), Count: 1 + r.IntN(100), BR: make([]float64, parts), Src: src}
+		d.BR[src] = math.Exp2(float64(r.IntN(16)))
+		if r.IntN(3) == 0 {
+			d.BR[r.IntN(parts)] += math.Exp2(float64(r.IntN(10)))
+		}
+		if r.IntN(5) == 0 {
+			d.Fresh = make([]float64, parts)
+			d.Fresh[src] = math.Exp2(float64(r.IntN(20)))
+		}
+		if r.IntN(5) != 0 {
+			d.Bootstrap, d.Dst = true, r.IntN(parts)
+			g.KS[fhe.Switch{From: d.Src, To: d.Dst}] += d.Count
+			g.PBS[d.Dst] += d.Count
+		}
+		g.Decodings = append(g.Decodings, d)
+	}
+	for p := range parts {
+		g.Levelled[p] = float64(r.IntN(10000))
+	}
+	return g
+}
+
+// TestGraphRandomFeasible checks every answer to seeded random graphs of one to four
+// partitions, with either target, against the sets it names.
+func TestGraphRandomFeasible(t *testing.T) {
+	o := newOptimizer(t)
+	r := rand.New(rand.NewPCG(7, 11))
+	solved := 0
+	for i := range 40 {
+		g := randomGraph(r, 1+i%4, i%3 == 0)
+		s, err := o.Graph(g)
+		if errors.Is(err, fhe.ErrNoSolution) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("graph %d: %v", i, err)
+		}
+		solved++
+		checkGraph(t, g, s)
+	}
+	if solved < 30 {
+		t.Errorf("only %d of 40 graphs solved", solved)
 	}
 }
 

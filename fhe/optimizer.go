@@ -135,9 +135,9 @@ func newSolution(q Query, p Params) (Solution, error) {
 // the smaller CMux and keyswitch variances, then the smaller parameters in the order k,
 // log2 N, n, br level, br base, ks level, ks base.
 //
-// Answers are memoized per query, and the per-(k, N) and per-n decomposition tables per
-// security level, so an Optimizer is best kept for the life of a program. It is safe for
-// concurrent use.
+// Answers are memoized per query (and per graph, [Optimizer.Graph]), and the per-(k, N)
+// and per-n decomposition tables per security level, so an Optimizer is best kept for
+// the life of a program. It is safe for concurrent use.
 type Optimizer struct {
 	space Space
 
@@ -215,14 +215,13 @@ func (o *Optimizer) optimize(q Query) (Solution, error) {
 	if err != nil {
 		return Solution{}, err
 	}
-	cs := &constraintSet{list: []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}}
-	w := atomicObjective(float64(q.SumSize), 1)
+	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
 	best := noCandidate()
-	for _, g := range t.byObjective(w) {
+	for _, g := range t.byLowerBound(float64(q.SumSize), 1) {
 		if g.lowerBound > best.cost {
 			break
 		}
-		t.searchSet(g.glwe, cs, w, &best)
+		t.searchGLWE(g.glwe, cons, float64(q.SumSize), 1, &best)
 	}
 	if !best.present {
 		return Solution{}, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
@@ -246,12 +245,11 @@ func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs := &constraintSet{list: []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}}
-	w := atomicObjective(float64(q.SumSize), 1)
+	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
 	var out []Solution
 	for i := range t.glwe {
 		best := noCandidate()
-		t.searchSet(&t.glwe[i], cs, w, &best)
+		t.searchGLWE(&t.glwe[i], cons, float64(q.SumSize), 1, &best)
 		if !best.present {
 			continue
 		}
@@ -359,17 +357,21 @@ func (s *constraintSet) atGLWE(g *glweTable) {
 	}
 }
 
-// feasible reports whether every constraint holds for the given terms (n·V_cmux,
-// kN·V_ks1, V_ms).
-func (s *constraintSet) feasible(nCMux, ks, ms float64) bool {
-	if !s.global {
-		for i := range s.list {
-			if c := &s.list[i]; c.variance(nCMux, ks, ms) > c.bound {
-				return false
-			}
+// feasibleGeneral is feasible for any constraint (outputs, fresh terms). It is small
+// enough for the compiler to inline, which searchSet relies on for its speed; a global
+// budget takes [constraintSet.feasibleGlobal].
+func feasibleGeneral(cons []constraint, nCMux, ks, ms float64) bool {
+	for i := range cons {
+		if c := &cons[i]; c.variance(nCMux, ks, ms) > c.bound {
+			return false
 		}
-		return true
 	}
+	return true
+}
+
+// feasibleGlobal reports whether the constraints keep the global budget for the given
+// terms.
+func (s *constraintSet) feasibleGlobal(nCMux, ks, ms float64) bool {
 	vs := s.scratch()
 	for i := range s.list {
 		vs[i] = s.list[i].variance(nCMux, ks, ms)
@@ -420,8 +422,12 @@ func (s *constraintSet) feasibleVariances(vs []float64) bool {
 }
 
 // loss returns count·(−ln(1 − p)), p the error probability at variance v: the share of
-// the global budget the constraint takes.
+// the global budget the constraint takes; +Inf beyond reject, where it alone breaks the
+// budget.
 func (c *constraint) loss(v float64) float64 {
+	if v > c.reject {
+		return math.Inf(1)
+	}
 	p := PErrorOfKappa(c.limit / math.Sqrt(v))
 	return -c.count * math.Log1p(-p)
 }
@@ -442,24 +448,27 @@ func (s *constraintSet) ratioVariances(vs []float64) float64 {
 	return r / s.budget
 }
 
-// reachable reports whether some set may still meet every constraint when its blind
-// rotation adds at least nCMux (before the factor f) and the keyswitch and modulus switch
-// together at least floor: false means the constraints break at these lower bounds, with
-// room for rounding.
-func (s *constraintSet) reachable(nCMux, floor float64) bool {
-	if !s.global {
-		for i := range s.list {
-			c := &s.list[i]
-			lb := c.f*nCMux + c.c
-			if !c.output {
-				lb = c.f*nCMux + floor + c.c
-			}
-			if lb > c.bound*boundSlack {
-				return false
-			}
+// reachableGeneral is reachable for any constraint: false means the constraints break
+// when the blind rotation adds at least nCMux (before the factor f) and the keyswitch
+// and modulus switch together at least floor (outputs have neither), with room for
+// rounding. Inlined like feasibleGeneral; a global budget takes
+// [constraintSet.reachableGlobal].
+func reachableGeneral(cons []constraint, nCMux, floor float64) bool {
+	for i := range cons {
+		c := &cons[i]
+		lb := c.f*nCMux + c.c
+		if !c.output {
+			lb = c.f*nCMux + floor + c.c
 		}
-		return true
+		if lb > c.bound*boundSlack {
+			return false
+		}
 	}
+	return true
+}
+
+// reachableGlobal is reachable for a global budget.
+func (s *constraintSet) reachableGlobal(nCMux, floor float64) bool {
 	vs := s.scratch()
 	for i := range s.list {
 		c := &s.list[i]
@@ -472,17 +481,20 @@ func (s *constraintSet) reachable(nCMux, floor float64) bool {
 	return s.feasibleVariances(vs)
 }
 
-// ratio returns the largest variance/bound over the constraints (with a global budget,
-// the share of it taken) for the given terms.
-func (s *constraintSet) ratio(nCMux, ks, ms float64) float64 {
-	if !s.global {
-		r := 0.0
-		for i := range s.list {
-			c := &s.list[i]
-			r = max(r, c.variance(nCMux, ks, ms)/c.bound)
-		}
-		return r
+// ratioGeneral is ratio for any constraint. Inlined like feasibleGeneral; a global
+// budget takes [constraintSet.ratioGlobal].
+func ratioGeneral(cons []constraint, nCMux, ks, ms float64) float64 {
+	r := 0.0
+	for i := range cons {
+		c := &cons[i]
+		r = max(r, c.variance(nCMux, ks, ms)/c.bound)
 	}
+	return r
+}
+
+// ratioGlobal returns the share of the global budget the constraints take for the
+// given terms.
+func (s *constraintSet) ratioGlobal(nCMux, ks, ms float64) float64 {
 	vs := s.scratch()
 	for i := range s.list {
 		vs[i] = s.list[i].variance(nCMux, ks, ms)
@@ -673,7 +685,22 @@ type glweBound struct {
 // byLowerBound returns the (k, N) tables in increasing order of the cost of their
 // cheapest conceivable set: smallest n, first blind-rotation level, keyswitch level 1.
 func (t *decompositionTables) byLowerBound(levelled, atomic float64) []glweBound {
-	return t.byObjective(atomicObjective(levelled, atomic))
+	out := make([]glweBound, len(t.glwe))
+	n := t.space.MinLWEDimension
+	for i := range t.glwe {
+		g := &t.glwe[i]
+		out[i] = glweBound{g, atomCost(g.kN, levelled, atomic, float64(n)*g.brCost[0], keySwitchComplexity(g.kN, n, 1))}
+	}
+	slices.SortStableFunc(out, func(a, b glweBound) int {
+		switch {
+		case a.lowerBound < b.lowerBound:
+			return -1
+		case a.lowerBound > b.lowerBound:
+			return 1
+		}
+		return 0
+	})
+	return out
 }
 
 // byObjective is byLowerBound for any objective.
@@ -745,6 +772,39 @@ func literalLess(a, b ParamsLiteral) bool {
 // make a lower bound exceed a variance that the exact check would accept.
 const boundSlack = 1 + 1e-9
 
+// feasible reports whether every constraint holds for the given terms (n·V_cmux,
+// kN·V_ks1, V_ms). It reads f and bound only: the constraints of TLUs (searchGLWE).
+func feasible(cons []constraint, nCMux, ks, ms float64) bool {
+	for i := range cons {
+		if c := &cons[i]; decodingVariance(c.f, nCMux, ks, ms) > c.bound {
+			return false
+		}
+	}
+	return true
+}
+
+// reachable reports whether some set may still meet every constraint when its blind
+// rotation adds at least nCMux (before norm2²) and the rest at least floor: false means
+// f·nCMux + floor is beyond a bound, with room for rounding (TLUs, as feasible).
+func reachable(cons []constraint, nCMux, floor float64) bool {
+	for i := range cons {
+		if c := &cons[i]; c.f*nCMux+floor > c.bound*boundSlack {
+			return false
+		}
+	}
+	return true
+}
+
+// ratio returns the largest variance/bound over the constraints (TLUs, as feasible).
+func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
+	r := 0.0
+	for i := range cons {
+		c := &cons[i]
+		r = max(r, decodingVariance(c.f, nCMux, ks, ms)/c.bound)
+	}
+	return r
+}
+
 // searchGLWE improves best with the sets of one (k, N). Exactness rests on these facts:
 //   - for fixed levels the cost strictly grows with n, so once the cheapest levels at n
 //     cost more than best, no larger n can do better;
@@ -762,14 +822,101 @@ const boundSlack = 1 + 1e-9
 //
 // Pruning uses strict comparisons so that equal-cost sets still meet the tie-break.
 func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levelled, atomic float64, best *candidate) {
-	t.searchSet(g, &constraintSet{list: cons}, atomicObjective(levelled, atomic), best)
+	kN := float64(g.kN)
+	lastBR := g.br[len(g.br)-1].variance
+	minN := t.space.MinLWEDimension
+	for n := minN; n <= t.space.MaxLWEDimension; n++ {
+		ksl := t.ks[n-minN]
+		if ksl == nil {
+			continue
+		}
+		nf := float64(n)
+		ks1Cost := keySwitchComplexity(g.kN, n, ksl[0].level)
+		if atomCost(g.kN, levelled, atomic, nf*g.brCost[0], ks1Cost) > best.cost {
+			return
+		}
+		ms := modulusSwitchVarianceScaled(n, g.msScale)
+		if !feasible(cons, 0, 0, ms) || !reachable(cons, nf*lastBR, g.floor[n-minN]) {
+			return
+		}
+		if !feasible(cons, nf*lastBR, kN*ksl[len(ksl)-1].variance, ms) {
+			continue
+		}
+		jHi := len(ksl) - 1
+		for i, br := range g.br {
+			pbs := nf * g.brCost[i]
+			if atomCost(g.kN, levelled, atomic, pbs, ks1Cost) > best.cost {
+				break
+			}
+			nCMux := nf * br.variance
+			if !feasible(cons, nCMux, kN*ksl[jHi].variance, ms) {
+				continue
+			}
+			lo, hi := 0, jHi
+			for lo < hi {
+				mid := (lo + hi) / 2
+				if feasible(cons, nCMux, kN*ksl[mid].variance, ms) {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			jHi = lo
+			ks := ksl[lo]
+			c := atomCost(g.kN, levelled, atomic, pbs, keySwitchComplexity(g.kN, n, ks.level))
+			if c > best.cost {
+				continue
+			}
+			cand := candidate{
+				cost:  c,
+				ratio: ratio(cons, nCMux, kN*ks.variance, ms),
+				cmux:  br.variance,
+				ks1:   ks.variance,
+				lit: ParamsLiteral{GLWERank: g.k, LogPolyDegree: g.logN, LWEDimension: n,
+					BRLevel: br.level, BRLogBase: br.logBase, KSLevel: ks.level, KSLogBase: ks.logBase},
+				present: true,
+			}
+			if cand.better(*best) {
+				*best = cand
+			}
+		}
+	}
 }
 
 // searchSet is searchGLWE for any constraint set (per-decoding bounds or a global
 // budget, outputs, fresh terms) and objective. The facts above hold for both: every
 // term's coefficient is non-negative and feasibility only grows as a variance falls.
+//
+// The checks are written out for each case (cs.global or not) so that the per-decoding
+// ones are inlined. Constraints of TLUs alone with the atomic objective take searchGLWE,
+// the same loop without the general terms (Optimize's speed depends on it; a test
+// checks that both loops agree).
 func (t *decompositionTables) searchSet(g *glweTable, cs *constraintSet, w objective, best *candidate) {
+	if cs.plain() && w.pbs == w.ks {
+		t.searchGLWE(g, cs.list, w.levelled, w.pbs, best)
+		return
+	}
+	t.searchGeneral(g, cs, w, best)
+}
+
+// plain reports whether every constraint is a TLU's: per-decoding bounds, no output,
+// no fresh term.
+func (s *constraintSet) plain() bool {
+	if s.global || s.fresh {
+		return false
+	}
+	for i := range s.list {
+		if s.list[i].output {
+			return false
+		}
+	}
+	return true
+}
+
+// searchGeneral is searchSet's loop for any constraint set.
+func (t *decompositionTables) searchGeneral(g *glweTable, cs *constraintSet, w objective, best *candidate) {
 	cs.atGLWE(g)
+	cons, global := cs.list, cs.global
 	kN := float64(g.kN)
 	lastBR := g.br[len(g.br)-1].variance
 	minN := t.space.MinLWEDimension
@@ -784,10 +931,17 @@ func (t *decompositionTables) searchSet(g *glweTable, cs *constraintSet, w objec
 			return
 		}
 		ms := modulusSwitchVarianceScaled(n, g.msScale)
-		if !cs.feasible(0, 0, ms) || !cs.reachable(nf*lastBR, g.floor[n-minN]) {
+		var ok bool
+		if global {
+			ok = cs.feasibleGlobal(0, 0, ms) && cs.reachableGlobal(nf*lastBR, g.floor[n-minN])
+		} else {
+			ok = feasibleGeneral(cons, 0, 0, ms) && reachableGeneral(cons, nf*lastBR, g.floor[n-minN])
+		}
+		if !ok {
 			return
 		}
-		if !cs.feasible(nf*lastBR, kN*ksl[len(ksl)-1].variance, ms) {
+		if least := kN * ksl[len(ksl)-1].variance; global && !cs.feasibleGlobal(nf*lastBR, least, ms) ||
+			!global && !feasibleGeneral(cons, nf*lastBR, least, ms) {
 			continue
 		}
 		jHi := len(ksl) - 1
@@ -797,13 +951,15 @@ func (t *decompositionTables) searchSet(g *glweTable, cs *constraintSet, w objec
 				break
 			}
 			nCMux := nf * br.variance
-			if !cs.feasible(nCMux, kN*ksl[jHi].variance, ms) {
+			if ks := kN * ksl[jHi].variance; global && !cs.feasibleGlobal(nCMux, ks, ms) ||
+				!global && !feasibleGeneral(cons, nCMux, ks, ms) {
 				continue
 			}
 			lo, hi := 0, jHi
 			for lo < hi {
 				mid := (lo + hi) / 2
-				if cs.feasible(nCMux, kN*ksl[mid].variance, ms) {
+				ks := kN * ksl[mid].variance
+				if global && cs.feasibleGlobal(nCMux, ks, ms) || !global && feasibleGeneral(cons, nCMux, ks, ms) {
 					hi = mid
 				} else {
 					lo = mid + 1
@@ -815,9 +971,15 @@ func (t *decompositionTables) searchSet(g *glweTable, cs *constraintSet, w objec
 			if c > best.cost {
 				continue
 			}
+			var r float64
+			if global {
+				r = cs.ratioGlobal(nCMux, kN*ks.variance, ms)
+			} else {
+				r = ratioGeneral(cons, nCMux, kN*ks.variance, ms)
+			}
 			cand := candidate{
 				cost:  c,
-				ratio: cs.ratio(nCMux, kN*ks.variance, ms),
+				ratio: r,
 				cmux:  br.variance,
 				ks1:   ks.variance,
 				lit: ParamsLiteral{GLWERank: g.k, LogPolyDegree: g.logN, LWEDimension: n,
