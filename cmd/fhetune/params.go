@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/spf13/cobra"
 )
 
@@ -26,6 +27,27 @@ type paramsResult struct {
 	// Calibration names (its id, or "default").
 	PredictedMS float64 `json:"predicted_ms"`
 	Calibration string  `json:"calibration"`
+	// AccumulatorBits is the accumulator that the TLU's input is rounded from
+	// (Precision: no rounding), RoundingMethod how, Bootstraps the bootstraps of the
+	// whole rounded TLU (the TLU and, with exact rounding, one extraction per removed
+	// bit), and Parts their breakdown. Complexity and PredictedMS are the whole rounded
+	// TLU's.
+	AccumulatorBits int          `json:"accumulator_bits"`
+	RoundingMethod  string       `json:"rounding_method"`
+	Bootstraps      int          `json:"bootstraps"`
+	Parts           []paramsPart `json:"parts"`
+}
+
+// paramsPart is one part of a rounded TLU: its bit extractions or the TLU itself.
+type paramsPart struct {
+	// Part is "extraction" or "tlu"; Count the bootstraps of the part.
+	Part  string `json:"part"`
+	Count int    `json:"count"`
+	// Complexity and PredictedMS are the part's (all its bootstraps and keyswitches;
+	// the tlu part includes the dot product), PError its worst decoding's.
+	Complexity  float64 `json:"complexity"`
+	PredictedMS float64 `json:"predicted_ms"`
+	PError      float64 `json:"p_error"`
 }
 
 func newParamsResult(s fhe.Solution, cal calibrationRef) paramsResult {
@@ -39,6 +61,12 @@ func newParamsResult(s fhe.Solution, cal calibrationRef) paramsResult {
 		Variance:      s.Variance,
 		PredictedMS:   cal.profile.PredictMS(s.Params),
 		Calibration:   cal.source,
+
+		AccumulatorBits: s.Query.Precision,
+		RoundingMethod:  "exact",
+		Bootstraps:      1,
+		Parts: []paramsPart{{Part: "tlu", Count: 1, Complexity: s.Complexity, PredictedMS: cal.profile.PredictMS(s.Params),
+			PError: s.PError}},
 	}
 }
 
@@ -69,6 +97,8 @@ type paramsFlags struct {
 	maxPrecision int
 	maxLog2Norm2 int
 	alternatives int
+	accBits      int
+	method       string
 }
 
 func newParamsCmd(a *app) *cobra.Command {
@@ -120,6 +150,8 @@ With --table it prints one row per precision 1..--max-precision and log2 norm2
 	fl.IntVar(&f.maxPrecision, "max-precision", 8, "with --table: largest precision, 1..16")
 	fl.IntVar(&f.maxLog2Norm2, "max-log2-norm2", 30, "with --table: largest log2 norm2, 0..64")
 	fl.IntVar(&f.alternatives, "alternatives", 5, "without --json: how many runner-up (k, N) to list, 0 for none")
+	fl.IntVar(&f.accBits, "accumulator-bits", 0, "accumulator bit-width L the TLU input is rounded from, precision..32 (default: --precision, no rounding)")
+	fl.StringVar(&f.method, "rounding-method", "exact", "with --accumulator-bits: exact (one bit-extraction bootstrap per removed bit) or approximate")
 	return c
 }
 
@@ -127,7 +159,7 @@ With --table it prints one row per precision 1..--max-precision and log2 norm2
 func (f paramsFlags) check(c *cobra.Command) error {
 	changed := c.Flags().Changed
 	if f.table {
-		for _, name := range []string{"precision", "log2-norm2"} {
+		for _, name := range []string{"precision", "log2-norm2", "accumulator-bits", "rounding-method"} {
 			if changed(name) {
 				return badInput("params: --%s does not go with --table (use --max-precision, --max-log2-norm2)", name)
 			}
@@ -143,6 +175,12 @@ func (f paramsFlags) check(c *cobra.Command) error {
 			if changed(name) {
 				return badInput("params: --%s needs --table", name)
 			}
+		}
+		if changed("accumulator-bits") && (f.accBits < f.precision || f.accBits > maxAccumulatorBits) {
+			return badInput("params: --accumulator-bits %d outside --precision..%d (%d..%d)", f.accBits, maxAccumulatorBits, f.precision, maxAccumulatorBits)
+		}
+		if _, err := circuit.ParseRoundingMethod(f.method); err != nil {
+			return badInput("params: --rounding-method %q: want exact or approximate", f.method)
 		}
 		for _, name := range []string{"precision", "log2-norm2", "p-error"} {
 			if !changed(name) {
@@ -180,6 +218,9 @@ func optimizeErr(err error) error {
 }
 
 func runParamsQuery(w io.Writer, o *fhe.Optimizer, f paramsFlags, cal calibrationRef) error {
+	if f.accBits > f.precision {
+		return runRoundedQuery(w, o, f, cal)
+	}
 	q := fhe.Query{Precision: f.precision, Log2Norm2: f.log2Norm2, PError: f.pError,
 		Security: f.security, SumSize: f.sumSize}
 	s, err := o.Optimize(q)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -30,8 +31,9 @@ func TestParamsJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"br_level", "br_log2_base", "calibration", "complexity", "glwe_dimension", "ks_level", "ks_log2_base",
-		"log2_norm2", "log2_polynomial_size", "lwe_dimension", "p_error", "p_error_target", "precision", "predicted_ms", "variance"}
+	want := []string{"accumulator_bits", "bootstraps", "br_level", "br_log2_base", "calibration", "complexity", "glwe_dimension", "ks_level", "ks_log2_base",
+		"log2_norm2", "log2_polynomial_size", "lwe_dimension", "p_error", "p_error_target", "parts", "precision", "predicted_ms",
+		"rounding_method", "variance"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("JSON fields %v, want %v", keys, want)
 	}
@@ -110,6 +112,10 @@ func TestParamsBadInput(t *testing.T) {
 		{"table security 7", []string{"params", "--table", "--security", "7"}, "--security 7"},
 		{"argument", with("extra"), "extra"},
 		{"unknown flag", with("--bits", "4"), "--bits"},
+		{"accumulator below precision", with("--accumulator-bits", "3"), "--accumulator-bits 3"},
+		{"accumulator 33", with("--accumulator-bits", "33"), "--accumulator-bits 33"},
+		{"rounding method", with("--accumulator-bits", "8", "--rounding-method", "fast"), `--rounding-method "fast"`},
+		{"table with accumulator", []string{"params", "--table", "--accumulator-bits", "8"}, "--accumulator-bits does not go with --table"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errs := runCLI(t, c.args...)
@@ -120,6 +126,53 @@ func TestParamsBadInput(t *testing.T) {
 				t.Errorf("stderr %q does not name %q", errs, c.want)
 			}
 		})
+	}
+}
+
+func TestParamsRoundedTLU(t *testing.T) {
+	query := func(extra ...string) paramsResult {
+		t.Helper()
+		args := append([]string{"params", "--precision", "6", "--log2-norm2", "4", "--p-error", "1e-5", "--json"}, extra...)
+		code, out, errs := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", extra, code, errs)
+		}
+		var r paramsResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	plain, same := query(), query("--accumulator-bits", "6")
+	if plain.Bootstraps != 1 || plain.AccumulatorBits != 6 || same.Complexity != plain.Complexity || same.ParamsLiteral != plain.ParamsLiteral {
+		t.Errorf("L = P: %+v, plain %+v", same, plain)
+	}
+	// A 10-bit accumulator rounded exactly to 6 bits: 4 extractions and the TLU, each a
+	// keyswitch + bootstrap of the one set; the parts add up to the whole.
+	exact := query("--accumulator-bits", "10")
+	if exact.Bootstraps != 5 || exact.RoundingMethod != "exact" || len(exact.Parts) != 2 || exact.Parts[0].Count != 4 {
+		t.Fatalf("exact: %+v", exact)
+	}
+	sum, ms := 0.0, 0.0
+	for _, p := range exact.Parts {
+		sum += p.Complexity
+		ms += p.PredictedMS
+		if !(p.PError <= 1e-5) {
+			t.Errorf("part %+v above the target", p)
+		}
+	}
+	if math.Abs(sum-exact.Complexity) > 1e-9*sum || math.Abs(ms-exact.PredictedMS) > 1e-9*ms ||
+		math.Abs(exact.PredictedMS-5*exact.Parts[1].PredictedMS) > 1e-9*ms {
+		t.Errorf("parts %+v do not add up to %v, %v ms", exact.Parts, exact.Complexity, exact.PredictedMS)
+	}
+	approx := query("--accumulator-bits", "10", "--rounding-method", "approximate")
+	wide := query("--precision", "10")
+	if approx.Bootstraps != 1 || !(approx.Complexity < exact.Complexity) || !(exact.Complexity < wide.Complexity) {
+		t.Errorf("approximate %v, exact %v, unrounded 10-bit %v", approx.Complexity, exact.Complexity, wide.Complexity)
+	}
+	code, out, _ := runCLI(t, "params", "--precision", "6", "--accumulator-bits", "10", "--log2-norm2", "4", "--p-error", "1e-5")
+	if code != 0 || !strings.Contains(out, "rounded to 6 bits (exact)") || !strings.Contains(out, "extraction") {
+		t.Errorf("text output:\n%s", out)
 	}
 }
 
