@@ -38,9 +38,10 @@
 // random or grid from package search), the budget and the FHE settings.
 // rounding_threshold_bits takes Concrete ML's forms and range (2..8): a number, a range
 // such as [3, 8] or [3, 8, off], off, or the dict {n_bits: [3, 8], method: approximate};
-// rounding_method is exact (the default), approximate, or [exact, approximate] to search
-// both (a trial stores 0 for exact, 1 for approximate; [KnobLabel] names them). A method
-// given in the dict and a different rounding_method are refused. [ParseSpec] reads it from YAML strictly (unknown keys, type
+// rounding_method is exact, approximate, or [exact, approximate] to search both (the
+// default, exact when rounding is off; a trial stores 0 for exact, 1 for approximate;
+// [KnobLabel] names them). A method given in the dict and a different rounding_method
+// are refused. [ParseSpec] reads it from YAML strictly (unknown keys, type
 // errors and bad ranges are [*SpecError]s with the line); the zero Spec is the built-in
 // default study (digits, the default MLP, the whole space, 60 NSGA-II trials).
 // [NewPlan] resolves the spec, loads the data and any model file and builds the search

@@ -80,11 +80,11 @@ func TestSearchedKnobs(t *testing.T) {
 		want []string
 	}{
 		// The default space fixes sparsity at 0 and lets n_input_bits follow n_a_bits.
-		{"default", parse("name: d\n"), []string{"n_w_bits", "n_a_bits", "pruning", "rounding_threshold_bits", "p_error"}},
+		{"default", parse("name: d\n"), []string{"n_w_bits", "n_a_bits", "pruning", "rounding_threshold_bits", "rounding_method", "p_error"}},
 		{"fixed and off", parse("name: d\nspace: {n_w_bits: 4, n_input_bits: [4, 8], rounding_threshold_bits: off, sparsity: [0, 0.5]}\n"),
 			[]string{"n_a_bits", "n_input_bits", "pruning", "sparsity", "p_error"}},
 		{"rounding or off", parse("name: d\nspace: {pruning: 0, rounding_threshold_bits: [6, 6, off], global_p_error: [1e-3, 0.1]}\n"),
-			[]string{"n_w_bits", "n_a_bits", "rounding_threshold_bits", "global_p_error"}},
+			[]string{"n_w_bits", "n_a_bits", "rounding_threshold_bits", "rounding_method", "global_p_error"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

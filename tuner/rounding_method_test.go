@@ -26,16 +26,16 @@ func TestSpecRoundingForms(t *testing.T) {
 		searched    bool   // rounding_method is a parameter of the search space
 		fixed       float64
 	}{
-		{"absent", "", "[3, 8, off]", "exact", false, 0},
-		{"integer", "rounding_threshold_bits: 6", "6", "exact", false, 0},
-		{"range", "rounding_threshold_bits: [2, 8]", "[2, 8]", "exact", false, 0},
-		{"range or off", "rounding_threshold_bits: [3, 8, off]", "[3, 8, off]", "exact", false, 0},
+		{"absent", "", "[3, 8, off]", "[exact, approximate]", true, 0},
+		{"integer", "rounding_threshold_bits: 6", "6", "[exact, approximate]", true, 0},
+		{"range", "rounding_threshold_bits: [2, 8]", "[2, 8]", "[exact, approximate]", true, 0},
+		{"range or off", "rounding_threshold_bits: [3, 8, off]", "[3, 8, off]", "[exact, approximate]", true, 0},
 		{"off", "rounding_threshold_bits: off", "off", "exact", false, 0},
 		{"dict", "rounding_threshold_bits: {n_bits: 6, method: approximate}", "6", "approximate", false, 1},
 		{"dict upper case", "rounding_threshold_bits: {n_bits: 5, method: EXACT}", "5", "exact", false, 0},
 		{"dict range", "rounding_threshold_bits: {n_bits: [3, 8], method: approximate}", "[3, 8]", "approximate", false, 1},
 		{"dict range or off", "rounding_threshold_bits: {n_bits: [4, 6, off], method: approximate}", "[4, 6, off]", "approximate", false, 1},
-		{"dict without method", "rounding_threshold_bits: {n_bits: 7}", "7", "exact", false, 0},
+		{"dict without method", "rounding_threshold_bits: {n_bits: 7}", "7", "[exact, approximate]", true, 0},
 		{"block dict", "rounding_threshold_bits:\n    n_bits: [2, 4]\n    method: approximate", "[2, 4]", "approximate", false, 1},
 		{"method fixed", "rounding_method: approximate", "[3, 8, off]", "approximate", false, 1},
 		{"method exact", "rounding_method: exact", "[3, 8, off]", "exact", false, 0},

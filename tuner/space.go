@@ -155,7 +155,8 @@ func (r *Spec) resolveSpace() error {
 
 // resolveRoundingMethod checks space.rounding_method and the method of
 // rounding_threshold_bits' dict form, which must agree; the method moves to
-// space.rounding_method (default: exact), and the range keeps none.
+// space.rounding_method (default: both, or exact when rounding is off), and the range
+// keeps none.
 func (r *Spec) resolveRoundingMethod() error {
 	sp := &r.Space
 	var m MethodChoice
@@ -187,7 +188,12 @@ func (r *Spec) resolveRoundingMethod() error {
 		sp.RoundingThresholdBits = &c
 	}
 	if len(m.Methods) == 0 {
-		m.Methods = []string{RoundingExact}
+		// By default both methods are searched: they trade bootstraps for off-by-one
+		// errors, so neither dominates; with rounding off there is nothing to choose.
+		m.Methods = RoundingMethods()
+		if rt := sp.RoundingThresholdBits; rt != nil && rt.OnlyOff {
+			m.Methods = []string{RoundingExact}
+		}
 	}
 	sp.RoundingMethod = &m
 	return nil

@@ -86,12 +86,13 @@ func TestParseSpecFull(t *testing.T) {
 		{Name: "pruning", Kind: search.Float, Low: 0, High: 0.5, Step: 0.1},
 		{Name: "sparsity", Kind: search.Float, Low: 0, High: 0.3},
 		{Name: "rounding_threshold_bits", Kind: search.Int, Low: 4, High: 7}, // 7 means off
+		{Name: "rounding_method", Kind: search.Categorical, Choices: []string{"exact", "approximate"}},
 		{Name: "global_p_error", Kind: search.LogFloat, Low: 1e-3, High: 0.1},
 	}}
 	if got := p.Space(); !got.Equal(want) {
 		t.Fatalf("space:\n got %v\nwant %v", got.Params, want.Params)
 	}
-	if f := p.Fixed(); !reflect.DeepEqual(f, map[string]float64{"n_a_bits": 4, "rounding_method": 0}) {
+	if f := p.Fixed(); !reflect.DeepEqual(f, map[string]float64{"n_a_bits": 4}) {
 		t.Fatalf("fixed knobs: %v", f)
 	}
 }

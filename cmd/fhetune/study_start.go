@@ -79,7 +79,7 @@ p_error 1e-5..0.1, 60 NSGA-II trials. Every flag overrides the spec. A spec file
     sparsity: 0
     rounding_threshold_bits: [3, 8, off]   # 2..8 (Concrete ML's range): or [3, 8], 6, off, or
                                   # Concrete ML's dict {n_bits: [3, 8], method: approximate}
-    rounding_method: exact        # the default; approximate, or [exact, approximate] to search
+    rounding_method: [exact, approximate]  # the default: search both; or exact, or approximate
     p_error: [1e-5, 0.1]          # log-uniform; or global_p_error: [1e-3, 0.1]
   objectives:                     # the default
     - {name: accuracy, direction: maximize}
