@@ -258,6 +258,13 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	fmt.Fprintf(w, "\nall %d cores: one bootstrap takes %.3g × single-core ms + %.3g ms per MB of keys\n",
 		pr.Parallel.Workers, pr.Parallel.Scale, pr.Parallel.MSPerMB)
 	fmt.Fprintf(w, "levelled dot product: %.3g ns per coefficient\n", pr.DotNSPerCoef)
+	if b := pr.Between; b != nil {
+		fmt.Fprintf(w, "keyswitch between keys: %.3g ns per multiply-add (median of %d pairs:", b.NSPerMAC, len(b.Measurements))
+		for _, m := range b.Measurements {
+			fmt.Fprintf(w, " %.2f ms", m.MS)
+		}
+		fmt.Fprintln(w, ")")
+	}
 	fmt.Fprintf(w, "bootstraps checked: %d, wrong: %d (noise model expects %.2g)\n", pr.Bootstraps, pr.Wrong, pr.ExpectedWrong)
 	fmt.Fprintf(w, "machine: %s, %s, tfhe-go %s, clock %s, load average %v\n", out.Machine, pr.Go, pr.TFHEGo, pr.Clock, pr.LoadAverage)
 	_, err := fmt.Fprintf(w, "saved calibration profile %d in %s\n", out.ID, dbPath)

@@ -43,6 +43,10 @@ func TestCalibrateSavesProfile(t *testing.T) {
 			t.Errorf("row %+v", r)
 		}
 	}
+	// Keyswitches between the keys of neighbouring sets are measured and priced.
+	if b := res.Profile.Between; b == nil || len(b.Measurements) == 0 || !(b.NSPerMAC > 0) {
+		t.Errorf("keyswitch between keys: %+v", b)
+	}
 	if got := res.Profile.Command; got != "fhetune calibrate --json --max-precision 2 --out "+outFile+" --p-errors 1e-3,1e-2 --quick --repeats 2" {
 		t.Errorf("recorded command %q", got)
 	}

@@ -20,6 +20,9 @@ const (
 	extraPasses    = 2
 )
 
+// betweenSets is how many keyswitches between the keys of two sets Calibrate measures.
+const betweenSets = 4
+
 // Options configures [Calibrate]. Zero values mean the defaults.
 type Options struct {
 	// Measure sets what each set measures.
@@ -46,6 +49,8 @@ const (
 	// fitted to the other sets predicts.
 	PhaseRemeasure Phase = "remeasure"
 	PhaseDone      Phase = "done"
+	// PhaseBetween measures keyswitches between the keys of two sets, after all sets.
+	PhaseBetween Phase = "keyswitch-between"
 )
 
 // Event reports progress: set Index (0-based) of Total is in Phase; Measurement is set
@@ -161,6 +166,27 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 		if pr, err = Build(ms, terms); err != nil {
 			return Profile{}, err
 		}
+	}
+	// Keyswitches between the keys of neighbouring sets, with the destination's
+	// decomposition: what a circuit pays between partitions.
+	var between []KeySwitchMeasurement
+	for i, pair := range betweenPairs(targets, betweenSets) {
+		if opts.Progress != nil {
+			opts.Progress(Event{Index: len(targets) - 1, Total: len(targets), Target: targets[len(targets)-1], Phase: PhaseBetween, Elapsed: time.Since(start)})
+		}
+		to := pair[1].Params
+		m, err := measureBetween(ctx, pair[0], pair[1], to.KSLevel(), to.KSLogBase(), opts.Measure.withDefaults().Repeats, seed+uint64(i))
+		if err != nil {
+			return Profile{}, fmt.Errorf("keyswitch %v → %v: %w", pair[0].Params, to, err)
+		}
+		between = append(between, m)
+	}
+	if len(between) > 0 {
+		b, err := FitBetween(between)
+		if err != nil {
+			return Profile{}, err
+		}
+		pr.Between = &b
 	}
 	pr.Machine = DetectMachine()
 	pr.Go = runtime.Version()

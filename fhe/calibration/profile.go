@@ -145,6 +145,9 @@ type Profile struct {
 	// DotNSPerCoef is the median time of one coefficient multiply-add of a levelled
 	// dot product, in ns.
 	DotNSPerCoef float64 `json:"dot_ns_per_coef"`
+	// Between prices keyswitches between the keys of two partitions; nil (profiles made
+	// before it was measured) prices them with Model's keyswitch terms.
+	Between *BetweenModel `json:"keyswitch_between,omitempty"`
 	// Measurements holds every measured set, in the order of LOO.Errors.
 	Measurements []Measurement `json:"measurements"`
 	// Bootstraps counts the bootstraps run and checked; Wrong those that decrypted to
@@ -166,13 +169,21 @@ func (pr Profile) PredictMS(p fhe.Params) float64 { return pr.Model.Predict(p) }
 // rotation and sample extraction) of p on one core.
 func (pr Profile) BootstrapMS(p fhe.Params) float64 { return pr.Model.predictPart(p, PartPBS) }
 
+// KeySwitchMS returns the predicted milliseconds of the keyswitch part alone of p's
+// atomic pattern on one core.
+func (pr Profile) KeySwitchMS(p fhe.Params) float64 { return pr.Model.predictPart(p, PartKS) }
+
 // KeySwitchBetweenMS returns the predicted milliseconds of one keyswitch from from's big
-// key (k·N) to to's small key (n) with level levels, on one core: the fitted keyswitch
-// terms with the counts of that keyswitch. Between the keys of two partitions no
+// key (k·N) to to's small key (n) with level levels, on one core: the measured
+// [BetweenModel] when the profile has one, else the fitted keyswitch terms with the
+// counts of that keyswitch. Between the keys of two partitions no
 // coefficient of the big key is shared with the small one, so all k·N are decomposed
 // (tfhe-go's atomic-pattern keyswitch skips the first n; the terms are the same
 // multiply-adds and calls).
 func (pr Profile) KeySwitchBetweenMS(from, to fhe.Params, level int) float64 {
+	if pr.Between != nil && pr.Between.NSPerMAC > 0 {
+		return betweenMACs(from, to, level) * pr.Between.NSPerMAC / 1e6
+	}
 	return pr.Model.keySwitchBetween(from.GLWEDimension(), to.LWEDimension(), level)
 }
 

@@ -62,7 +62,20 @@ func TestCalibrateRoundTripsThroughDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Each set: keygen, measure, done; then keygen, remeasure, done for each set
-	// measured again.
+	// measured again; then one event per keyswitch between the keys of two sets.
+	var between []calibration.Event
+	for len(events) > 0 && events[len(events)-1].Phase == calibration.PhaseBetween {
+		between = append(between, events[len(events)-1])
+		events = events[:len(events)-1]
+	}
+	if pr.Between == nil || len(between) != len(pr.Between.Measurements) || len(between) == 0 || !(pr.Between.NSPerMAC > 0) {
+		t.Fatalf("%d keyswitch-between events, model %+v", len(between), pr.Between)
+	}
+	for _, m := range pr.Between.Measurements {
+		if m.Wrong != 0 || m.Checked != 3 || m.From.Literal() == m.To.Literal() {
+			t.Errorf("keyswitch between keys %+v", m)
+		}
+	}
 	again := 0
 	for _, m := range pr.Measurements {
 		if m.Attempts < 1 || m.Attempts > 3 || len(m.DiscardedMS) != m.Attempts-1 {

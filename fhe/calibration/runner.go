@@ -280,7 +280,37 @@ func (r *Runner) genKeys() (err error) {
 // for neighbouring n. Contiguous keys (as Concrete stores them) give a time that
 // follows the work.
 func packKeys(evk *tfhe.EvaluationKey[uint64]) {
-	ksk := evk.KeySwitchKey
+	packKeySwitchKey(evk.KeySwitchKey)
+
+	brk := evk.BlindRotateKey
+	size := 0
+	for _, ggsw := range brk.Value {
+		for _, glev := range ggsw.Value {
+			for _, glwe := range glev.Value {
+				for _, fp := range glwe.Value {
+					size += len(fp.Coeffs)
+				}
+			}
+		}
+	}
+	floats := make([]float64, size)
+	off := 0
+	for _, ggsw := range brk.Value {
+		for _, glev := range ggsw.Value {
+			for _, glwe := range glev.Value {
+				for c, fp := range glwe.Value {
+					end := off + copy(floats[off:], fp.Coeffs)
+					glwe.Value[c].Coeffs = floats[off:end:end]
+					off = end
+				}
+			}
+		}
+	}
+}
+
+// packKeySwitchKey moves a keyswitching key's rows into one contiguous array, in the
+// order the keyswitch reads them (see packKeys).
+func packKeySwitchKey(ksk tfhe.LWEKeySwitchKey[uint64]) {
 	size := 0
 	for i := range ksk.Value {
 		for _, row := range ksk.Value[i].Value {
@@ -294,31 +324,6 @@ func packKeys(evk *tfhe.EvaluationKey[uint64]) {
 			end := off + copy(words[off:], row.Value)
 			ksk.Value[i].Value[j].Value = words[off:end:end]
 			off = end
-		}
-	}
-
-	brk := evk.BlindRotateKey
-	size = 0
-	for _, ggsw := range brk.Value {
-		for _, glev := range ggsw.Value {
-			for _, glwe := range glev.Value {
-				for _, fp := range glwe.Value {
-					size += len(fp.Coeffs)
-				}
-			}
-		}
-	}
-	floats := make([]float64, size)
-	off = 0
-	for _, ggsw := range brk.Value {
-		for _, glev := range ggsw.Value {
-			for _, glwe := range glev.Value {
-				for c, fp := range glwe.Value {
-					end := off + copy(floats[off:], fp.Coeffs)
-					glwe.Value[c].Coeffs = floats[off:end:end]
-					off = end
-				}
-			}
 		}
 	}
 }
