@@ -303,11 +303,31 @@ func (t *tlu) fillTable() {
 func (t *tlu) applyClean(acc *mat.Dense) *mat.Dense {
 	r, c := acc.Dims()
 	out := mat.NewDense(r, c, nil)
+	if t.table == nil {
+		for i := 0; i < r; i++ {
+			dst := out.RawRowView(i)
+			for j, a := range acc.RawRowView(i)[:len(dst)] {
+				dst[j] = t.compute(j/t.fn.group, t.index(int64(a)))
+			}
+		}
+		return out
+	}
+	// index and lookup, inlined per group: one table slice per group, no division.
+	shift, offset, mask := uint(t.shift), t.offset, t.mask2()
+	half := int64(0)
+	if shift > 0 {
+		half = int64(1) << (shift - 1)
+	}
+	n := int(mask) + 1
 	for i := 0; i < r; i++ {
 		dst := out.RawRowView(i)
 		src := acc.RawRowView(i)[:len(dst)]
-		for j, a := range src {
-			dst[j] = t.lookup(j/t.fn.group, t.index(int64(a)))
+		for g0 := 0; g0 < c; g0 += t.fn.group {
+			g1 := min(c, g0+t.fn.group)
+			tab := t.table[(g0/t.fn.group)*n : (g0/t.fn.group+1)*n]
+			for j := g0; j < g1; j++ {
+				dst[j] = tab[(((int64(src[j])+half)>>shift)+offset)&mask]
+			}
 		}
 	}
 	return out
@@ -368,15 +388,24 @@ func (c *Circuit) QuantizeInputs(x *mat.Dense) *mat.Dense {
 	return out
 }
 
-// quantizeInputsTo writes the quantized x into dst (same shape).
+// quantizeInputsTo writes the quantized x into dst (same shape): Quantize, inlined.
 func (c *Circuit) quantizeInputsTo(dst, x *mat.Dense) {
 	q := c.Input
+	s, zp, lo, hi := q.Scale, float64(q.ZeroPoint), float64(q.Min()), float64(q.Max())
 	r, _ := x.Dims()
 	for i := 0; i < r; i++ {
 		d := dst.RawRowView(i)
 		src := x.RawRowView(i)[:len(d)]
 		for j, v := range src {
-			d[j] = float64(q.Quantize(v))
+			f := math.RoundToEven(v/s + zp)
+			switch {
+			case !(f > lo): // also NaN
+				d[j] = lo
+			case f > hi:
+				d[j] = hi
+			default:
+				d[j] = f
+			}
 		}
 	}
 }

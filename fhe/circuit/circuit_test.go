@@ -354,3 +354,67 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func TestJointPartitionsDifferFromIndependent(t *testing.T) {
+	// Two TLU layers of different precisions are two partitions. Chosen as if
+	// independent (fhe.Optimizer.Circuit), each layer's set assumes its inputs were
+	// bootstrapped with its own set; jointly, layer 2's TLUs read layer 1's bootstrap
+	// noise through a keyswitch between the partitions' keys, which the independent
+	// choice does not budget.
+	rng := rand.New(rand.NewPCG(61, 62))
+	net := randomMLP(rng, 32, []int{24, 16}, 4)
+	x := randomData(rng, 400, 32)
+	c, err := circuit.Compile(net, x, circuit.Config{NWBits: 3, NABits: 2, NInputBits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Layers[0].TLUBits == c.Layers[1].TLUBits {
+		t.Fatalf("one precision for both layers: %+v", c.Layers[:2])
+	}
+	o := newOptimizer(t)
+	const pe = 1e-3
+	sol, err := c.ChooseParams(o, circuit.ParamsConfig{PError: pe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sol.Layers[1].InputPartition == sol.Layers[1].Partition {
+		t.Fatalf("layer 2 in its input's partition: %+v", sol.Layers[1])
+	}
+	var groups []fhe.TLUGroup
+	for _, l := range c.Layers[:2] {
+		groups = append(groups, fhe.TLUGroup{Precision: l.TLUBits, Log2Norm2: l.Log2Norm2, SumSize: l.SumSize, Count: l.TLUCount})
+	}
+	ind, err := o.Circuit(fhe.CircuitQuery{Groups: groups, PError: pe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Layer 2's TLU decoding under the independent sets, with the cheapest keyswitch
+	// from layer 1's key that the joint search could have used: its variance.
+	l2 := c.Layers[1]
+	from, to := ind.Groups[0].Params, ind.Groups[1].Params
+	z1, _ := from.Noise(fhe.DefaultSecurity)
+	best := math.Inf(1)
+	for level := 1; level <= 16; level++ {
+		for b := 1; b*level <= 64; b++ {
+			v, _, err := fhe.KeySwitchBetween(from, to, level, b, fhe.DefaultSecurity)
+			if err == nil {
+				best = min(best, v)
+			}
+		}
+	}
+	n2 := float64(l2.Norm2 * l2.Norm2)
+	indVar := n2*z1.BlindRotation + best + to.ModulusSwitchVariance()
+	joint := sol.Sets.Decodings[len(sol.Sets.Decodings)-2] // layer 2's TLU, before the output
+	if joint.Name != l2.Name {
+		t.Fatalf("decoding %q, want %q", joint.Name, l2.Name)
+	}
+	sameSets := sol.Layers[0].Params.Literal() == from.Literal() && sol.Layers[1].Params.Literal() == to.Literal()
+	if sameSets && indVar <= joint.Bound {
+		t.Errorf("joint choice %v, %v equals the independent one, which meets layer 2's bound", sol.Layers[0].Params, sol.Layers[1].Params)
+	}
+	if !(joint.Variance <= joint.Bound) {
+		t.Errorf("joint layer 2 variance %.3g over its bound %.3g", joint.Variance, joint.Bound)
+	}
+	t.Logf("independent %v / %v (layer 2 variance %.3g, bound %.3g); joint %v / %v", from, to, indVar, joint.Bound,
+		sol.Layers[0].Params, sol.Layers[1].Params)
+}
