@@ -329,3 +329,34 @@ func TestEvaluateConcurrent(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+func TestDefaultCNNTLUCount(t *testing.T) {
+	// The default CNN on 8×8 digits: conv1 8·8·8 ReLU TLUs, pool1's requantization
+	// 8·4·4, conv2 16·4·4, pool2 16·2·2, fc1 64 = 1024 TLUs; with exact rounding each
+	// adds its extractions.
+	net, err := model.Build(tuner.DefaultCNNSpec, []int{1, 8, 8}, 10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnet, err := tuner.CircuitNetwork(net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := mat.NewDense(64, 64, nil)
+	for i := range x.RawMatrix().Data {
+		x.RawMatrix().Data[i] = float64((i*37)%17) / 8
+	}
+	c, err := circuit.Compile(cnet, x, circuit.Config{NWBits: 4, NABits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"conv1": 512, "pool1": 128, "conv2": 256, "pool2": 64, "fc1": 64}
+	for _, l := range c.Layers[:c.TLULayers()] {
+		if want[l.Name] != l.TLUCount || l.Extractions != 0 {
+			t.Errorf("layer %s: %d TLUs, %d extractions", l.Name, l.TLUCount, l.Extractions)
+		}
+	}
+	if c.TLULayers() != 5 || c.TLUCount() != 1024 || c.PBSCount() != 1024 {
+		t.Errorf("%d TLU layers, %d TLUs, %d bootstraps", c.TLULayers(), c.TLUCount(), c.PBSCount())
+	}
+}

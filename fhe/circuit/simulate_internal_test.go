@@ -214,3 +214,37 @@ func testCNN(rng *rand.Rand) *Network {
 		&AvgPool2d{K: 1, Stride: 1, C: 2, InH: 2, InW: 2}, Flatten{}, fc,
 	}}
 }
+
+func TestNegacyclicLookup(t *testing.T) {
+	// A 3-bit TLU f(r) = r (requantized with scale 1): an index in the padding half
+	// [8, 16) returns −f(index − 8), and 16 wraps to 0, as a bootstrap does.
+	id := &tlu{act: actIdentity, precision: 3, fn: affine{a: 1, b: []float64{0}, group: 1},
+		outQ: Quantizer{Bits: 4, Scale: 1}}
+	for _, c := range []struct {
+		v    int64
+		want float64
+	}{{0, 0}, {5, 5}, {7, 7}, {8, -0}, {9, -1}, {15, -7}, {16, 0}, {-1, -7}} {
+		if got := id.lookup(0, id.index(c.v)); got != c.want {
+			t.Errorf("unsigned: accumulator %d → %v, want %v", c.v, got, c.want)
+		}
+	}
+	// Signed, f(r) = r + 10: offset 2^(P−1) = 4, so −4..3 read f; 4 (one past the top)
+	// lands on index 8 and returns −f(−4) = −6; −5 wraps to index 15 and returns −f(3).
+	signed := &tlu{act: actIdentity, precision: 3, offset: 4, fn: affine{a: 1, b: []float64{10}, group: 1},
+		outQ: Quantizer{Bits: 5, Scale: 1}}
+	for _, c := range []struct {
+		v    int64
+		want float64
+	}{{-4, 6}, {3, 13}, {4, -6}, {-5, -13}} {
+		if got := signed.lookup(0, signed.index(c.v)); got != c.want {
+			t.Errorf("signed: accumulator %d → %v, want %v", c.v, got, c.want)
+		}
+	}
+	// Rounding without the extra overflow bit: t = 2, the top value 31 rounds to 8,
+	// one past a 3-bit unsigned range, and comes back as −f(0).
+	r := &tlu{act: actIdentity, shift: 2, precision: 3, fn: affine{a: 1, b: []float64{1}, group: 1},
+		outQ: Quantizer{Bits: 6, Scale: 1}}
+	if got := r.lookup(0, r.index(31)); got != -1 {
+		t.Errorf("rounded overflow: %v, want −f(0) = −1", got)
+	}
+}
