@@ -248,3 +248,60 @@ func TestNegacyclicLookup(t *testing.T) {
 		t.Errorf("rounded overflow: %v, want −f(0) = −1", got)
 	}
 }
+
+func TestTermsAndTablesMatchTheCircuit(t *testing.T) {
+	// Recomputing every accumulator from Terms and every TLU output from TLUTable gives
+	// what the circuit computes, for dense layers, convolutions with padding and pools.
+	rng := rand.New(rand.NewPCG(71, 72))
+	for name, net := range map[string]*Network{"mlp": testMLP(rng), "cnn": testCNN(rng)} {
+		x := mat.NewDense(30, net.InSize, nil)
+		for i := range x.RawMatrix().Data {
+			x.RawMatrix().Data[i] = rng.NormFloat64()
+		}
+		c, err := Compile(net, x, Config{NWBits: 4, NABits: 4, RoundingThresholdBits: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := c.QuantizeInputs(x)
+		accs, outs := c.TLUOutputs(q)
+		in := q
+		for i := range c.stages {
+			for s := 0; s < 30; s++ {
+				row := in.RawRowView(s)
+				for j := 0; j < c.stages[i].outSize; j++ {
+					sum := 0.0
+					k, err := c.Terms(i, j, func(input int, w int64) { sum += float64(w) * row[input] })
+					if err != nil {
+						t.Fatal(err)
+					}
+					acc := sum + float64(k)
+					if acc != accs[i].At(s, j) {
+						t.Fatalf("%s layer %d accumulator %d of sample %d: %v, circuit %v", name, i, j, s, acc, accs[i].At(s, j))
+					}
+					if i == c.TLULayers() {
+						continue
+					}
+					tab, err := c.TLUTable(i, j)
+					if err != nil {
+						t.Fatal(err)
+					}
+					l := c.Layers[i]
+					r := RoundLSBs(int64(acc), l.LSBsRemoved) >> l.LSBsRemoved
+					u := (r + c.IndexOffset(i)) & (int64(1)<<(l.TLUBits+1) - 1)
+					want := 0.0
+					if size := int64(len(tab)); u < size {
+						want = float64(tab[u])
+					} else {
+						want = -float64(tab[u-size])
+					}
+					if want != outs[i].At(s, j) {
+						t.Fatalf("%s layer %d TLU %d of sample %d: table gives %v, circuit %v", name, i, j, s, want, outs[i].At(s, j))
+					}
+				}
+			}
+			if i < c.TLULayers() {
+				in = outs[i]
+			}
+		}
+	}
+}
