@@ -1,0 +1,33 @@
+// Package executor runs a compiled circuit under real TFHE encryption (tfhe-go): the
+// ground truth that fhetune's simulation and latency model are checked against.
+//
+// It executes exactly what package circuit compiled and simulates, read through
+// [circuit.Circuit.Terms] and [circuit.Circuit.TLUTable], with the crypto sets of a
+// [circuit.Solution]:
+//
+//   - Keys: per partition, an LWE/GLWE secret key, its bootstrap key and keyswitching
+//     key (the keyswitch of the partition's own atomic pattern), and one keyswitching key
+//     per keyswitch between partitions (from the source's big key to the destination's
+//     small key).
+//   - Encoding, as Concrete: a value of an L-bit accumulator is v·Δ with Δ = 2^(63−L)
+//     (one padding bit); inputs are encrypted at the first layer's Δ, and every TLU
+//     writes its outputs at the Δ of the accumulator that sums them.
+//   - Levelled operations: the integer dot products and window sums on ciphertexts
+//     (clear constants added as plaintexts).
+//   - Exact rounding: after adding 2^(t−1)·Δ, each removed bit i is isolated by a
+//     bootstrap on the accumulator shifted by 2^(L−i) (bit i on the padding bit) with a
+//     constant table, and subtracted (Concrete's FHEToTFHEScalar lowering of round).
+//     Approximate rounding adds half an accumulator step and lets the TLU's bootstrap
+//     read the top P bits.
+//   - TLUs: the signed offset 2^(P−1), a keyswitch (the partition's own, or between
+//     partitions), a blind rotation with the TLU's table over 2^P boxes (negacyclic: the
+//     padding half returns the negated entry) and a sample extraction.
+//   - The client decrypts the output accumulators, dequantizes them and takes the arg
+//     max.
+//
+// With the secret keys, Run also decrypts every TLU output and compares it with the
+// clear integer circuit, so errors are counted where they happen.
+//
+// This package imports fhe, fhe/circuit, fhe/calibration (for tfhe-go parameters) and
+// tfhe-go; never tuner, studies or the CLI.
+package executor

@@ -1,0 +1,118 @@
+package executor_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/fhetune/fhetune/fhe/executor"
+	"gonum.org/v1/gonum/mat"
+)
+
+// smallNet is an MLP 6 → 5 → 4 → 3 with ReLUs: two TLU layers of a few neurons.
+func smallNet(rng *rand.Rand) *circuit.Network {
+	lin := func(out, in int) *circuit.Linear {
+		l := &circuit.Linear{Out: out, In: in, W: make([]float64, out*in), B: make([]float64, out)}
+		for i := range l.W {
+			l.W[i] = rng.NormFloat64() / math.Sqrt(float64(in))
+		}
+		for i := range l.B {
+			l.B[i] = 0.1 * rng.NormFloat64()
+		}
+		return l
+	}
+	return &circuit.Network{InSize: 6, Layers: []circuit.Layer{lin(5, 6), circuit.ReLU{}, lin(4, 5), circuit.ReLU{}, lin(3, 4)}}
+}
+
+func compileSmall(t *testing.T, cfg circuit.Config, pc circuit.ParamsConfig) (*circuit.Circuit, *circuit.Solution, *mat.Dense) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(81, 82))
+	net := smallNet(rng)
+	x := mat.NewDense(200, 6, nil)
+	for i := range x.RawMatrix().Data {
+		x.RawMatrix().Data[i] = rng.NormFloat64()
+	}
+	c, err := circuit.Compile(net, x, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := fhe.NewOptimizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol, err := c.ChooseParams(o, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, sol, x
+}
+
+func TestEncryptedInferenceMatchesCircuit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  circuit.Config
+	}{
+		{"exact rounding", circuit.Config{NWBits: 3, NABits: 3, NInputBits: 3, RoundingThresholdBits: 3}},
+		{"approximate rounding", circuit.Config{NWBits: 3, NABits: 3, NInputBits: 3, RoundingThresholdBits: 3, RoundingMethod: circuit.Approximate}},
+		{"no rounding", circuit.Config{NWBits: 2, NABits: 2, NInputBits: 2}},
+		// 4-bit inputs make fc1's TLUs wider than fc2's: two partitions, and fc2's
+		// TLUs keyswitch from fc1's key to their own.
+		{"two partitions", circuit.Config{NWBits: 2, NABits: 2, NInputBits: 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, sol, x := compileSmall(t, tc.cfg, circuit.ParamsConfig{PError: 1e-9})
+			cross := false
+			for _, l := range sol.Layers[:c.TLULayers()] {
+				cross = cross || l.InputPartition != l.Partition
+			}
+			if want := tc.name == "two partitions"; cross != want {
+				t.Fatalf("keyswitch between partitions: %v, want %v (%+v)", cross, want, sol.Layers)
+			}
+			keys, err := executor.GenKeys(context.Background(), c, sol, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := 0; s < 3; s++ {
+				res, err := keys.Run(context.Background(), x.RawRowView(s), 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.cfg.RoundingMethod == circuit.Exact {
+					// At p_error 1e-9 every TLU output and every output accumulator is the
+					// clear circuit's.
+					for i, l := range res.Layers {
+						if l.TLUErrors != 0 {
+							t.Errorf("sample %d layer %s: %d TLU errors", s, c.Layers[i].Name, l.TLUErrors)
+						}
+					}
+					for j := range res.Outputs {
+						if res.Outputs[j] != res.Clean[j] {
+							t.Errorf("sample %d: outputs %v, clear circuit %v", s, res.Outputs, res.Clean)
+							break
+						}
+					}
+				}
+				if res.Prediction != res.CleanPrediction && tc.cfg.RoundingMethod == circuit.Exact {
+					t.Errorf("sample %d: prediction %d, clear %d", s, res.Prediction, res.CleanPrediction)
+				}
+				if len(res.Layers) != len(c.Layers) || res.Layers[0].Bootstraps != c.Layers[0].PBSCount() {
+					t.Errorf("layers %+v", res.Layers)
+				}
+			}
+		})
+	}
+}
+
+func TestKeysTooLarge(t *testing.T) {
+	c, sol, _ := compileSmall(t, circuit.Config{NWBits: 3, NABits: 3}, circuit.ParamsConfig{PError: 1e-3})
+	if mb := executor.KeyMB(sol); !(mb > 1) {
+		t.Fatalf("key size %v MB", mb)
+	}
+	if _, err := executor.GenKeys(context.Background(), c, sol, 1); !errors.Is(err, executor.ErrKeysTooLarge) {
+		t.Errorf("1 MB allowed: %v", err)
+	}
+}

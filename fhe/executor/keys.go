@@ -1,0 +1,144 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
+	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/sp301415/tfhe-go/tfhe"
+)
+
+// partition holds the keys of one parameter set.
+type partition struct {
+	params fhe.Params
+	// tp is keyswitch-first (its default LWE key is the big one, k·N); small is the same
+	// set bootstrap-first (its default key is the small one, n), for keyswitches into it.
+	tp, small tfhe.Parameters[uint64]
+	enc       *tfhe.Encryptor[uint64]
+	evk       tfhe.EvaluationKey[uint64]
+}
+
+// Keys holds every key of a solved circuit, secret keys included (the executor is a
+// test bench: it encrypts, evaluates and decrypts). Keys are read-only once made and
+// safe for concurrent use by runs.
+type Keys struct {
+	c       *circuit.Circuit
+	sol     *circuit.Solution
+	parts   []*partition
+	between map[fhe.Switch]tfhe.LWEKeySwitchKey[uint64]
+	// KeygenTime is how long GenKeys took; KeyMB the evaluation keys' size in MB.
+	KeygenTime time.Duration
+	KeyMB      float64
+}
+
+// KeyMB returns the size in MB (10^6 bytes) of the evaluation keys GenKeys would make
+// for sol: per partition a bootstrap key of n·(k+1)²·l_br·N float64s and a keyswitching
+// key of (k·N − n)·l_ks·(n+1) words (tfhe-go's keyswitch-first keys), and per keyswitch
+// between partitions k·N·l·(n+1) words.
+func KeyMB(sol *circuit.Solution) float64 {
+	b := 0.0
+	for _, p := range sol.Sets.Partitions {
+		b += calibration.KeyBytes(p)
+	}
+	for sw, d := range sol.Sets.Switches {
+		if sw.From != sw.To {
+			from, to := sol.Sets.Partitions[sw.From], sol.Sets.Partitions[sw.To]
+			b += 8 * float64(from.GLWEDimension()) * float64(d.Level) * float64(to.LWEDimension()+1)
+		}
+	}
+	return b / 1e6
+}
+
+// GenKeys makes the keys of c under sol, each partition's evaluation key generated on
+// all cores. It refuses before allocating when the keys would exceed maxMB (0: no
+// bound), naming the largest set.
+func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, maxMB float64) (*Keys, error) {
+	if sol == nil || len(sol.Layers) != len(c.Layers) {
+		return nil, fmt.Errorf("%w: the solution is not this circuit's", ErrInput)
+	}
+	mb := KeyMB(sol)
+	if maxMB > 0 && mb > maxMB {
+		largest := sol.Sets.Partitions[0]
+		for _, p := range sol.Sets.Partitions {
+			if calibration.KeyBytes(p) > calibration.KeyBytes(largest) {
+				largest = p
+			}
+		}
+		return nil, fmt.Errorf("%w: %.0f MB of evaluation keys (largest set %v: %.0f MB), more than the %.0f MB allowed",
+			ErrKeysTooLarge, mb, largest, calibration.KeyBytes(largest)/1e6, maxMB)
+	}
+	start := time.Now()
+	k := &Keys{c: c, sol: sol, between: map[fhe.Switch]tfhe.LWEKeySwitchKey[uint64]{}, KeyMB: mb}
+	for _, p := range sol.Sets.Partitions {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		part, err := newPartition(p)
+		if err != nil {
+			return nil, err
+		}
+		k.parts = append(k.parts, part)
+	}
+	var sws []fhe.Switch
+	for sw := range sol.Sets.Switches {
+		if sw.From != sw.To {
+			sws = append(sws, sw)
+		}
+	}
+	sort.Slice(sws, func(a, b int) bool { return sws[a].From*1000+sws[a].To < sws[b].From*1000+sws[b].To })
+	for _, sw := range sws {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d := sol.Sets.Switches[sw]
+		from, to := k.parts[sw.From], k.parts[sw.To]
+		var ksk tfhe.LWEKeySwitchKey[uint64]
+		if err := guard(func() {
+			enc := tfhe.NewEncryptorWithKey(to.small, to.enc.SecretKey)
+			ksk = enc.GenLWEKeySwitchKey(from.enc.SecretKey.LWELargeKey,
+				tfhe.GadgetParametersLiteral[uint64]{Base: 1 << d.LogBase, Level: d.Level}.Compile())
+		}); err != nil {
+			return nil, fmt.Errorf("executor: keyswitching key %v → %v: %w", from.params, to.params, err)
+		}
+		k.between[sw] = ksk
+	}
+	k.KeygenTime = time.Since(start)
+	return k, nil
+}
+
+// newPartition compiles a set for tfhe-go and makes its keys.
+func newPartition(p fhe.Params) (*partition, error) {
+	lit, err := calibration.TFHEParameters(calibration.Target{Params: p, Precision: 1})
+	if err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	part := &partition{params: p}
+	err = guard(func() {
+		part.tp = lit.Compile()
+		lit.BootstrapOrder = tfhe.OrderBlindRotateKeySwitch
+		part.small = lit.Compile()
+		part.enc = tfhe.NewEncryptor(part.tp)
+		part.evk = part.enc.GenEvaluationKeyParallel()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("executor: keys of %v: %w", p, err)
+	}
+	runtime.GC()
+	return part, nil
+}
+
+// guard runs f and turns a panic inside tfhe-go into an error.
+func guard(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("tfhe-go: %v", r)
+		}
+	}()
+	f()
+	return nil
+}

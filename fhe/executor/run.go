@@ -1,0 +1,245 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/sp301415/tfhe-go/tfhe"
+	"gonum.org/v1/gonum/mat"
+)
+
+// LayerRun is what one layer of one encrypted inference did.
+type LayerRun struct {
+	Name string `json:"name"`
+	// Bootstraps counts the layer's bootstraps (TLUs and bit extractions).
+	Bootstraps int `json:"bootstraps"`
+	// Time is the layer's wall time.
+	Time time.Duration `json:"-"`
+	// TLUErrors counts the TLU outputs that decrypted to another value than the clear
+	// integer circuit's.
+	TLUErrors int `json:"tlu_errors"`
+}
+
+// Sample is one encrypted inference.
+type Sample struct {
+	// Outputs are the decrypted output accumulators; Prediction their dequantized arg
+	// max. Clean and CleanPrediction are the clear integer circuit's on the same input.
+	Outputs         []int64 `json:"outputs"`
+	Prediction      int     `json:"prediction"`
+	Clean           []int64 `json:"clean_outputs"`
+	CleanPrediction int     `json:"clean_prediction"`
+	// Layers holds one entry per circuit layer; Time is the whole inference's wall time
+	// (encryption and decryption excluded).
+	Layers []LayerRun     `json:"layers"`
+	Time   time.Duration `json:"-"`
+}
+
+// worker holds one goroutine's evaluators, one per partition, sharing the keys.
+type worker struct {
+	ev, small []*tfhe.Evaluator[uint64]
+	ctSmall   []tfhe.LWECiphertext[uint64]
+	glwe      []tfhe.GLWECiphertext[uint64]
+}
+
+func (k *Keys) newWorker() *worker {
+	w := &worker{}
+	for _, p := range k.parts {
+		w.ev = append(w.ev, tfhe.NewEvaluator(p.tp, p.evk))
+		w.small = append(w.small, tfhe.NewEvaluator(p.small, tfhe.EvaluationKey[uint64]{}))
+		w.ctSmall = append(w.ctSmall, tfhe.NewLWECiphertextCustom[uint64](p.params.LWEDimension()))
+		w.glwe = append(w.glwe, tfhe.NewGLWECiphertext(p.tp))
+	}
+	return w
+}
+
+// delta returns Δ = 2^(63−bits), one step of a bits-bit message with a padding bit.
+func delta(bits int) uint64 { return uint64(1) << (63 - bits) }
+
+// Run encrypts one standardized sample x (the circuit's input width), runs the circuit
+// on it under encryption with a layer's TLUs spread over cores goroutines (each with its
+// own evaluators), decrypts the outputs and compares every TLU output with the clear
+// circuit's. It checks ctx between layers.
+func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) {
+	c := k.c
+	if len(x) != c.InSize() {
+		return Sample{}, fmt.Errorf("%w: sample of %d features, the circuit takes %d", ErrInput, len(x), c.InSize())
+	}
+	cores = max(1, cores)
+	q := c.QuantizeInputs(mat.NewDense(1, len(x), append([]float64(nil), x...)))
+	accs, outs := c.TLUOutputs(q)
+	workers := make([]*worker, cores)
+	for i := range workers {
+		workers[i] = k.newWorker()
+	}
+	// Encrypt the inputs at the first layer's step, under its accumulators' key.
+	first := k.sol.Layers[0].InputPartition
+	d0 := delta(c.Layers[0].AccumulatorBits)
+	in := make([]tfhe.LWECiphertext[uint64], c.InSize())
+	enc := k.parts[first].enc
+	for j, v := range q.RawRowView(0) {
+		in[j] = enc.EncryptLWEPlaintext(tfhe.LWEPlaintext[uint64]{Value: uint64(int64(v)) * d0})
+	}
+	s := Sample{CleanPrediction: argmax(c.Logits(accs[len(accs)-1]).RawRowView(0))}
+	start := time.Now()
+	nt := c.TLULayers()
+	for i, info := range c.Layers {
+		if err := ctx.Err(); err != nil {
+			return Sample{}, err
+		}
+		lp := k.sol.Layers[i]
+		t0 := time.Now()
+		n := len(accs[i].RawRowView(0))
+		next := make([]tfhe.LWECiphertext[uint64], n)
+		lr := LayerRun{Name: info.Name, Bootstraps: info.PBSCount()}
+		errs := make([]int, cores)
+		var firstErr error
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := range cores {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				for j := w; j < n; j += cores {
+					ct, err := k.element(workers[w], i, j, in)
+					if err != nil {
+						mu.Lock()
+						firstErr = err
+						mu.Unlock()
+						return
+					}
+					next[j] = ct
+					if i < nt {
+						if got := k.decrypt(lp.Partition, ct, k.outBits(i)); got != int64(outs[i].At(0, j)) {
+							errs[w]++
+						}
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return Sample{}, firstErr
+		}
+		for _, e := range errs {
+			lr.TLUErrors += e
+		}
+		lr.Time = time.Since(t0)
+		s.Layers = append(s.Layers, lr)
+		if i == nt {
+			// The output layer: decrypt the accumulators.
+			bits := info.AccumulatorBits
+			row := mat.NewDense(1, n, nil)
+			for j, ct := range next {
+				v := k.decrypt(lp.InputPartition, ct, bits)
+				s.Outputs = append(s.Outputs, v)
+				s.Clean = append(s.Clean, int64(accs[i].At(0, j)))
+				row.Set(0, j, float64(v))
+			}
+			s.Prediction = argmax(c.Logits(row).RawRowView(0))
+		}
+		in = next
+	}
+	s.Time = time.Since(start)
+	return s, nil
+}
+
+// outBits returns the accumulator bits at which TLU layer i writes its outputs: those of
+// the layer that sums them.
+func (k *Keys) outBits(i int) int { return k.c.Layers[i+1].AccumulatorBits }
+
+// decrypt returns the signed integer of step 2^(63−bits) that ct (under partition p's
+// big key) holds.
+func (k *Keys) decrypt(p int, ct tfhe.LWECiphertext[uint64], bits int) int64 {
+	phase := k.parts[p].enc.DecryptLWEPhase(ct).Value
+	d := delta(bits)
+	return int64(phase+d/2) >> (63 - bits)
+}
+
+// element computes accumulator j of layer i from the layer's input ciphertexts and, for
+// a TLU layer, rounds it and bootstraps it through its table.
+func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64]) (tfhe.LWECiphertext[uint64], error) {
+	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
+	b := lp.InputPartition
+	ev := w.ev[b]
+	dl := delta(info.AccumulatorBits)
+	acc := tfhe.NewLWECiphertext(k.parts[b].tp)
+	constant, err := c.Terms(i, j, func(input int, weight int64) {
+		ev.ScalarMulAddLWEAssign(in[input], uint64(weight), acc)
+	})
+	if err != nil {
+		return acc, err
+	}
+	acc.Value[0] += uint64(constant) * dl
+	if info.Output {
+		return acc, nil
+	}
+	t, p := info.LSBsRemoved, info.TLUBits
+	switch {
+	case t > 0 && info.Rounding == "exact":
+		k.roundExact(w, b, acc, info.AccumulatorBits, t)
+	case t > 0:
+		// Concrete's approximate rounding centres the cell: half an accumulator step,
+		// slightly less (symetrize_deltas).
+		acc.Value[0] += dl/2 - 2
+	}
+	dp := delta(p)
+	acc.Value[0] += uint64(c.IndexOffset(i)) * dp
+	table, err := c.TLUTable(i, j)
+	if err != nil {
+		return acc, err
+	}
+	dout := delta(k.outBits(i))
+	d := lp.Partition
+	lut := w.ev[d].GenLookUpTableCustomFull(func(u int) uint64 { return uint64(table[u]) * dout }, uint64(1)<<p)
+	out := tfhe.NewLWECiphertext(k.parts[d].tp)
+	if b == d {
+		w.ev[d].BootstrapLUTAssign(acc, lut, out)
+		return out, nil
+	}
+	ksk, ok := k.between[fhe.Switch{From: b, To: d}]
+	if !ok {
+		return out, fmt.Errorf("%w: no keyswitching key %d → %d", ErrInput, b, d)
+	}
+	w.small[d].KeySwitchLWEAssign(acc, ksk, w.ctSmall[d])
+	w.ev[d].BlindRotateAssign(w.ctSmall[d], lut, w.glwe[d])
+	w.glwe[d].ToLWECiphertextAssign(0, out)
+	return out, nil
+}
+
+// roundExact removes the t least significant bits of the L-bit accumulator acc (under
+// partition b's key) in place, as Concrete lowers an exact round: add 2^(t−1)·Δ, then
+// for each bit i from the lowest, bootstrap acc·2^(L−i) (bit i on the padding bit)
+// through the constant table −2^(62−L+i), add 2^(62−L+i) (giving bit i's value
+// 2^(63−L+i) or 0) and subtract it. tfhe-go's tables are centred on their cells, so the
+// quarter-torus rotation Concrete adds before the bootstrap is already in the table.
+func (k *Keys) roundExact(w *worker, b int, acc tfhe.LWECiphertext[uint64], l, t int) {
+	ev := w.ev[b]
+	acc.Value[0] += uint64(1) << (t - 1) * delta(l)
+	shifted := tfhe.NewLWECiphertext(k.parts[b].tp)
+	bit := tfhe.NewLWECiphertext(k.parts[b].tp)
+	for i := range t {
+		ev.ScalarMulLWEAssign(acc, uint64(1)<<(l-i), shifted)
+		half := uint64(1) << (62 - l + i)
+		lut := ev.GenLookUpTableCustomFull(func(int) uint64 { return -half }, 1)
+		ev.BootstrapLUTAssign(shifted, lut, bit)
+		bit.Value[0] += half
+		ev.SubLWEAssign(acc, bit, acc)
+	}
+}
+
+func argmax(v []float64) int {
+	best, bi := math.Inf(-1), 0
+	for i, x := range v {
+		if x > best {
+			best, bi = x, i
+		}
+	}
+	return bi
+}
