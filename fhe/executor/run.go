@@ -35,7 +35,7 @@ type Sample struct {
 	CleanPrediction int     `json:"clean_prediction"`
 	// Layers holds one entry per circuit layer; Time is the whole inference's wall time
 	// (encryption and decryption excluded).
-	Layers []LayerRun     `json:"layers"`
+	Layers []LayerRun    `json:"layers"`
 	Time   time.Duration `json:"-"`
 }
 
