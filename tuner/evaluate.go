@@ -273,43 +273,17 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	net, err := env.pruned.get(ctx, task, k.Pruning, k.Sparsity)
+	cp, err := compileTrial(ctx, env, task, k)
 	if err != nil {
 		return Result{}, err
 	}
-	cnet, err := CircuitNetwork(net)
+	c, sol, noise := cp.Circuit, cp.Solution, cp.Noise
+	res := Result{Knobs: k, TestSamples: task.Test.Len(), FloatAccuracy: cp.FloatAccuracy, Weights: cp.Weights, ZeroWeights: cp.ZeroWeights}
+	sim, err := c.Simulate(cp.Test, task.Test.Y, &noise, task.Seed)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrTask, err)
 	}
-	calib := net.Standardize(task.Calib.X)
-	test := net.Standardize(task.Test.X)
-	res := Result{Knobs: k, TestSamples: task.Test.Len()}
-	res.Weights, res.ZeroWeights = net.Sparsity()
-	if res.FloatAccuracy, err = cnet.Accuracy(test, task.Test.Y); err != nil {
-		return Result{}, fmt.Errorf("%w: test data: %w", ErrTask, err)
-	}
-	cc, _ := k.compileConfig()
-	c, err := circuit.Compile(cnet, calib, cc)
-	if err != nil {
-		return Result{}, classify(err)
-	}
-	pc, _ := k.paramsConfig()
-	sol, err := c.ChooseParams(env.Optimizer, pc)
-	if err != nil {
-		return Result{}, classify(err)
-	}
-	noise, err := c.Noise(sol)
-	if err != nil {
-		return Result{}, fmt.Errorf("tuner: %w", err)
-	}
-	sim, err := c.Simulate(test, task.Test.Y, &noise, task.Seed)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrTask, err)
-	}
-	cores := k.Cores
-	if cores == 0 {
-		cores = max(1, env.DefaultCores)
-	}
+	cores := cp.Cores
 	lat, err := c.Estimate(sol, env.Timing, cores)
 	if err != nil {
 		return Result{}, fmt.Errorf("tuner: estimate latency: %w", err)
@@ -336,6 +310,55 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 		res.Layers = append(res.Layers, lr)
 	}
 	return res, nil
+}
+
+// compiled is a trial up to its crypto sets: what Evaluate simulates and estimates, and
+// what Verify runs encrypted.
+type compiled struct {
+	Circuit  *circuit.Circuit
+	Solution *circuit.Solution
+	Noise    circuit.Noise
+	// Test holds the standardized test samples.
+	Test *mat.Dense
+	// FloatAccuracy is the (pruned, fine-tuned) float network's test accuracy; Weights
+	// and ZeroWeights describe it.
+	FloatAccuracy        float64
+	Weights, ZeroWeights int
+	// Cores is the core count of the latency estimate.
+	Cores int
+}
+
+// compileTrial prunes and fine-tunes the base network, compiles it and chooses its
+// crypto sets.
+func compileTrial(ctx context.Context, env *Env, task Task, k Knobs) (*compiled, error) {
+	net, err := env.pruned.get(ctx, task, k.Pruning, k.Sparsity)
+	if err != nil {
+		return nil, err
+	}
+	cnet, err := CircuitNetwork(net)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTask, err)
+	}
+	cp := &compiled{Test: net.Standardize(task.Test.X), Cores: k.Cores}
+	if cp.Cores == 0 {
+		cp.Cores = max(1, env.DefaultCores)
+	}
+	cp.Weights, cp.ZeroWeights = net.Sparsity()
+	if cp.FloatAccuracy, err = cnet.Accuracy(cp.Test, task.Test.Y); err != nil {
+		return nil, fmt.Errorf("%w: test data: %w", ErrTask, err)
+	}
+	cc, _ := k.compileConfig()
+	if cp.Circuit, err = circuit.Compile(cnet, net.Standardize(task.Calib.X), cc); err != nil {
+		return nil, classify(err)
+	}
+	pc, _ := k.paramsConfig()
+	if cp.Solution, err = cp.Circuit.ChooseParams(env.Optimizer, pc); err != nil {
+		return nil, classify(err)
+	}
+	if cp.Noise, err = cp.Circuit.Noise(cp.Solution); err != nil {
+		return nil, fmt.Errorf("tuner: %w", err)
+	}
+	return cp, nil
 }
 
 // classify wraps a circuit error as bad knobs or an infeasible circuit.

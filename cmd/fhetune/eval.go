@@ -70,6 +70,12 @@ seed it was trained with, so that its test set was held out.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runEval(c.Context(), a, c, f) },
 	}
+	addEvalFlags(c, &f)
+	return c
+}
+
+// addEvalFlags registers the flags of eval (and verify, which takes the same).
+func addEvalFlags(c *cobra.Command, f *evalFlags) {
 	fl := c.Flags()
 	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist or csv:PATH (required)")
 	fl.StringVar(&f.spec, "model", "mlp", "network spec, trained with fixed defaults and cached: mlp ("+tuner.DefaultMLPSpec+"), cnn ("+tuner.DefaultCNNSpec+") or a full spec such as mlp:32")
@@ -91,21 +97,20 @@ seed it was trained with, so that its test set was held out.`,
 	fl.IntVar(&f.fineTune, "fine-tune-epochs", tuner.DefaultFineTuneEpochs, "epochs of training after pruning (0: none)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the split, the default model's training, fine-tuning and the error injection")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
-	return c
 }
 
-func (f evalFlags) check(c *cobra.Command) error {
+func (f evalFlags) check(c *cobra.Command, what string) error {
 	if f.dataset == "" {
-		return badInput("eval: --dataset is required (digits, breast-cancer, fashion-mnist or csv:PATH)")
+		return badInput("%s: --dataset is required (digits, breast-cancer, fashion-mnist or csv:PATH)", what)
 	}
 	if f.modelFile != "" && c.Flags().Changed("model") {
-		return badInput("eval: --model and --model-file both given; use one")
+		return badInput("%s: --model and --model-file both given; use one", what)
 	}
 	if f.fineTune < 0 {
-		return badInput("eval: --fine-tune-epochs %d below 0", f.fineTune)
+		return badInput("%s: --fine-tune-epochs %d below 0", what, f.fineTune)
 	}
 	if err := f.knobs.Check(); err != nil {
-		return badInput("eval: %s", flagNames(err))
+		return badInput("%s: %s", what, flagNames(err))
 	}
 	return nil
 }
@@ -120,52 +125,9 @@ func flagNames(err error) string {
 }
 
 func runEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags) error {
-	if err := f.check(c); err != nil {
+	task, env, out, err := prepareEval(ctx, a, c, f, "eval")
+	if err != nil {
 		return err
-	}
-	opts := []dataset.Option{dataset.WithDataDir(f.dataDir)}
-	if f.labelColumn != "" {
-		opts = append(opts, dataset.WithLabelColumn(f.labelColumn))
-	}
-	ds, err := dataset.Load(f.dataset, opts...)
-	if err != nil {
-		return loadDataError(f.dataset, err)
-	}
-	task, err := tuner.SplitTask(ds, f.seed)
-	if err != nil {
-		return badInput("eval: --dataset %s: %w", f.dataset, err)
-	}
-	task.FineTuneEpochs = f.fineTune
-	if f.fineTune == 0 {
-		task.FineTuneEpochs = -1
-	}
-	out := evalOutput{Dataset: ds.Name, Seed: f.seed}
-	if f.modelFile != "" {
-		if task.Base, err = loadModelFile(f.modelFile); err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		if err := fitsData(task.Base, ds); err != nil {
-			return badInput("eval: --model-file %s: %w", f.modelFile, err)
-		}
-		out.ModelFile = f.modelFile
-	} else {
-		spec, err := tuner.ResolveSpec(f.spec)
-		if err != nil {
-			return badInput("eval: --model: %w", err)
-		}
-		if task.Base, out.ModelFile, err = cachedBase(ctx, a, spec, ds, task, f.seed); err != nil {
-			return err
-		}
-	}
-	out.Model = task.Base.Spec
-
-	cal, err := a.latestCalibration(ctx)
-	if err != nil {
-		return fmt.Errorf("eval: calibration profile: %w", err)
-	}
-	env, err := tuner.NewProfileEnv(cal.profile, cal.source)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
 	}
 	res, err := tuner.Evaluate(ctx, env, task, f.knobs)
 	switch {
@@ -179,6 +141,62 @@ func runEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags) error {
 		return writeJSON(a.stdout, out)
 	}
 	return writeEval(a.stdout, out)
+}
+
+// prepareEval checks the flags, loads the data set and the model (training and caching
+// the default one when needed) and the calibration profile: what eval and verify share.
+// what names the command in errors.
+func prepareEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags, what string) (tuner.Task, *tuner.Env, evalOutput, error) {
+	fail := func(err error) (tuner.Task, *tuner.Env, evalOutput, error) {
+		return tuner.Task{}, nil, evalOutput{}, err
+	}
+	if err := f.check(c, what); err != nil {
+		return fail(err)
+	}
+	opts := []dataset.Option{dataset.WithDataDir(f.dataDir)}
+	if f.labelColumn != "" {
+		opts = append(opts, dataset.WithLabelColumn(f.labelColumn))
+	}
+	ds, err := dataset.Load(f.dataset, opts...)
+	if err != nil {
+		return fail(loadDataError(f.dataset, err))
+	}
+	task, err := tuner.SplitTask(ds, f.seed)
+	if err != nil {
+		return fail(badInput("%s: --dataset %s: %w", what, f.dataset, err))
+	}
+	task.FineTuneEpochs = f.fineTune
+	if f.fineTune == 0 {
+		task.FineTuneEpochs = -1
+	}
+	out := evalOutput{Dataset: ds.Name, Seed: f.seed}
+	if f.modelFile != "" {
+		if task.Base, err = loadModelFile(f.modelFile); err != nil {
+			return fail(fmt.Errorf("%s: %w", what, err))
+		}
+		if err := fitsData(task.Base, ds); err != nil {
+			return fail(badInput("%s: --model-file %s: %w", what, f.modelFile, err))
+		}
+		out.ModelFile = f.modelFile
+	} else {
+		spec, err := tuner.ResolveSpec(f.spec)
+		if err != nil {
+			return fail(badInput("%s: --model: %w", what, err))
+		}
+		if task.Base, out.ModelFile, err = cachedBase(ctx, a, spec, ds, task, f.seed); err != nil {
+			return fail(err)
+		}
+	}
+	out.Model = task.Base.Spec
+	cal, err := a.latestCalibration(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("%s: calibration profile: %w", what, err))
+	}
+	env, err := tuner.NewProfileEnv(cal.profile, cal.source)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", what, err))
+	}
+	return task, env, out, nil
 }
 
 // fitsData checks that a model file was made for the data set.

@@ -59,6 +59,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 		newModelCmd(a),
 		newCalibrateCmd(a),
 		newEvalCmd(a),
+		newVerifyCmd(a),
 		newReportCmd(a),
 	)
 	return root

@@ -1,0 +1,200 @@
+package tuner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/executor"
+	"gonum.org/v1/gonum/mat"
+)
+
+// VerifyOptions sets what Verify runs. Samples must be at least 1.
+type VerifyOptions struct {
+	// Samples is the number of test samples run encrypted (the first of the test split).
+	Samples int
+	// MaxKeyMB refuses keys larger than this many MB before making them; 0: no bound.
+	MaxKeyMB float64
+	// Progress, if set, is called after the keys are made (done = 0) and after each
+	// sample.
+	Progress func(done, total int)
+}
+
+// VerifyLayer compares one layer's encrypted run with the model.
+type VerifyLayer struct {
+	Name       string `json:"name"`
+	Bootstraps int    `json:"bootstraps"`
+	// MeasuredMS is the layer's median wall time per sample, PredictedMS the latency
+	// model's.
+	MeasuredMS  float64 `json:"measured_ms"`
+	PredictedMS float64 `json:"predicted_ms"`
+	// TLUErrors counts the TLU outputs that decrypted to another value than the clear
+	// circuit's over all samples; ExpectedTLUErrors is what the simulation expects: the
+	// sum of every TLU's p_error (with approximate rounding, the boundary moves the
+	// simulation drew on the same samples).
+	TLUErrors         int     `json:"tlu_errors"`
+	ExpectedTLUErrors float64 `json:"expected_tlu_errors"`
+}
+
+// VerifyResult is what `fhetune verify --json` prints (the field names are a contract).
+type VerifyResult struct {
+	Samples int `json:"samples"`
+	// EncryptedAccuracy is the accuracy of the encrypted predictions, SimulatedAccuracy
+	// the simulation's on the same samples, Agreement the share of samples whose
+	// encrypted prediction equals the error-free integer circuit's.
+	EncryptedAccuracy float64 `json:"encrypted_accuracy"`
+	SimulatedAccuracy float64 `json:"simulated_accuracy"`
+	Agreement         float64 `json:"agreement"`
+	// LatencyMSMeasured is the median wall time of one encrypted inference,
+	// LatencyMSPredicted the model's, LatencyError (predicted − measured)/measured.
+	LatencyMSMeasured  float64 `json:"latency_ms_measured"`
+	LatencyMSPredicted float64 `json:"latency_ms_predicted"`
+	LatencyError       float64 `json:"latency_error"`
+	// KeygenMS and KeyMB are the key generation time and the evaluation keys' size.
+	KeygenMS float64 `json:"keygen_ms"`
+	KeyMB    float64 `json:"key_mb"`
+	// Bootstraps is the number of bootstraps of one inference.
+	Bootstraps int `json:"bootstraps"`
+	// TLUErrors and ExpectedTLUErrors sum the layers'.
+	TLUErrors         int           `json:"tlu_errors"`
+	ExpectedTLUErrors float64       `json:"expected_tlu_errors"`
+	Layers            []VerifyLayer `json:"layers"`
+	// Partial says the run was stopped before all samples; the figures are those of the
+	// samples that ran.
+	Partial bool `json:"partial"`
+	// Cores, Calibration and Knobs are the settings of the run.
+	Cores       int    `json:"cores"`
+	Calibration string `json:"calibration"`
+	Knobs       Knobs  `json:"knobs"`
+}
+
+// Verify compiles one knob setting as Evaluate does and runs it under real TFHE
+// encryption (fhe/executor) on the first opts.Samples test samples, on the knobs' cores:
+// it compares the encrypted predictions with the error-free circuit's and the
+// simulation's, the measured latency with the model's, and the TLU errors seen with
+// the secret keys with the errors the simulation expects. Cancelling ctx after the
+// first sample stops after the current one and returns what was measured, marked
+// Partial. Errors wrap ErrKnobs, ErrInfeasible, ErrTask, or executor.ErrKeysTooLarge.
+func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOptions) (VerifyResult, error) {
+	if opts.Samples < 1 {
+		return VerifyResult{}, fmt.Errorf("%w: %d samples: want at least 1", ErrTask, opts.Samples)
+	}
+	if err := k.Check(); err != nil {
+		return VerifyResult{}, err
+	}
+	if err := task.check(); err != nil {
+		return VerifyResult{}, err
+	}
+	cp, err := compileTrial(ctx, env, task, k)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	c, sol := cp.Circuit, cp.Solution
+	lat, err := c.Estimate(sol, env.Timing, cp.Cores)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("tuner: estimate latency: %w", err)
+	}
+	n := min(opts.Samples, task.Test.Len())
+	keys, err := executor.GenKeys(ctx, c, sol, opts.MaxKeyMB)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	res := VerifyResult{Bootstraps: c.PBSCount(), KeyMB: keys.KeyMB, KeygenMS: float64(keys.KeygenTime.Microseconds()) / 1e3,
+		LatencyMSPredicted: lat.TotalMS, Cores: cp.Cores, Calibration: lat.Source, Knobs: k}
+	if opts.Progress != nil {
+		opts.Progress(0, n)
+	}
+	var total []float64
+	perLayer := make([][]float64, len(c.Layers))
+	res.Layers = make([]VerifyLayer, len(c.Layers))
+	okEnc, agree := 0, 0
+	for s := 0; s < n; s++ {
+		if s > 0 && ctx.Err() != nil {
+			res.Partial = true
+			break
+		}
+		row := make([]float64, c.InSize())
+		copy(row, cp.Test.RawRowView(s))
+		out, err := keys.Run(ctx, row, cp.Cores)
+		if err != nil {
+			if s > 0 && errors.Is(err, ctx.Err()) {
+				res.Partial = true
+				break
+			}
+			return VerifyResult{}, fmt.Errorf("tuner: encrypted run of sample %d: %w", s, err)
+		}
+		res.Samples++
+		if out.Prediction == task.Test.Y[s] {
+			okEnc++
+		}
+		if out.Prediction == out.CleanPrediction {
+			agree++
+		}
+		total = append(total, float64(out.Time.Microseconds())/1e3)
+		for i, l := range out.Layers {
+			perLayer[i] = append(perLayer[i], float64(l.Time.Microseconds())/1e3)
+			res.Layers[i].TLUErrors += l.TLUErrors
+		}
+		if opts.Progress != nil {
+			opts.Progress(s+1, n)
+		}
+	}
+	if res.Samples == 0 {
+		return VerifyResult{}, ctx.Err()
+	}
+	m := res.Samples
+	noise := cp.Noise
+	sim, err := c.Simulate(cp.Test.Slice(0, m, 0, c.InSize()).(*mat.Dense), task.Test.Y[:m], &noise, task.Seed)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("%w: %w", ErrTask, err)
+	}
+	res.EncryptedAccuracy = float64(okEnc) / float64(m)
+	res.Agreement = float64(agree) / float64(m)
+	res.SimulatedAccuracy = sim.Accuracy
+	res.LatencyMSMeasured = median(total)
+	res.LatencyError = (res.LatencyMSPredicted - res.LatencyMSMeasured) / res.LatencyMSMeasured
+	for i, info := range c.Layers {
+		l := &res.Layers[i]
+		l.Name, l.Bootstraps = info.Name, info.PBSCount()
+		l.MeasuredMS, l.PredictedMS = median(perLayer[i]), lat.Layers[i].LayerMS
+		if i < c.TLULayers() {
+			l.ExpectedTLUErrors = expectedTLUErrors(info.TLUCount, info.Rounding, noise.Layers[i].TLU, sim.Layers[i].Shifts, m)
+		}
+		res.TLUErrors += l.TLUErrors
+		res.ExpectedTLUErrors += l.ExpectedTLUErrors
+	}
+	return res, nil
+}
+
+// expectedTLUErrors is the simulation's expected count of wrong TLU outputs of a layer
+// over samples samples: Σ over groups of their TLUs × erfc(1/(2σ√2)); with approximate
+// rounding the boundary moves the simulation drew on the same samples (shifts).
+func expectedTLUErrors(tlus int, rounding string, sigma []float64, shifts int64, samples int) float64 {
+	if rounding == "approximate" {
+		return float64(shifts)
+	}
+	per := tlus / max(1, len(sigma))
+	e := 0.0
+	for _, s := range sigma {
+		if s > 0 {
+			e += float64(per) * fhe.PErrorOfKappa(1/(2*s))
+		}
+	}
+	return e * float64(samples)
+}
+
+// median returns the median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	h := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[h]
+	}
+	return (s[h-1] + s[h]) / 2
+}
