@@ -35,6 +35,8 @@ var (
 	ErrTrialFinished = errors.New("studies: trial is finished")
 	// ErrTrialNotRunning: the operation needs a RUNNING trial and the trial is WAITING.
 	ErrTrialNotRunning = errors.New("studies: trial is not running")
+	// ErrTrialNotComplete: the operation needs a COMPLETE trial (annotations).
+	ErrTrialNotComplete = errors.New("studies: trial is not complete")
 	// ErrNoArtifact: the study has no artifact of that name.
 	ErrNoArtifact = errors.New("studies: no such artifact")
 	// ErrNoProfile: no calibration profile has been saved.

@@ -419,3 +419,51 @@ func TestSetParamsReplacesAndAppends(t *testing.T) {
 		t.Fatalf("params = %s, want a=1, b=20 (with its new distribution), c=3 in that order", s)
 	}
 }
+
+func TestAnnotateTrial(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	st := createStudy(t, s, "mlp")
+	a, err := s.StartTrial(ctx, st.ID, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.StartTrial(ctx, st.ID, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := map[string]json.RawMessage{"verified": json.RawMessage(`{"agreement":1}`)}
+	if err := s.AnnotateTrial(ctx, a.ID, note); !errors.Is(err, studies.ErrTrialNotComplete) {
+		t.Fatalf("running trial: got %v, want ErrTrialNotComplete", err)
+	}
+	if err := s.Complete(ctx, a.ID, []float64{0.9, 10}, json.RawMessage(`{"pbs":12}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AnnotateTrial(ctx, a.ID, note); err != nil {
+		t.Fatal(err)
+	}
+	// A second annotation replaces its key and keeps the others.
+	if err := s.AnnotateTrial(ctx, a.ID, map[string]json.RawMessage{"verified": json.RawMessage(`{"agreement":0.5}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Trial(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(got.Attrs, &m); err != nil || string(m["pbs"]) != "12" || string(m["verified"]) != `{"agreement":0.5}` {
+		t.Fatalf("attributes %s: %v", got.Attrs, err)
+	}
+	if got.State != studies.Complete || len(got.Values) != 2 || got.Values[0] != 0.9 {
+		t.Errorf("annotation changed the trial: %+v", got)
+	}
+	if err := s.Fail(ctx, b.ID, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AnnotateTrial(ctx, b.ID, note); !errors.Is(err, studies.ErrTrialNotComplete) {
+		t.Errorf("failed trial: got %v, want ErrTrialNotComplete", err)
+	}
+	if err := s.AnnotateTrial(ctx, a.ID, map[string]json.RawMessage{"x": json.RawMessage(`{bad`)}); !errors.Is(err, studies.ErrInvalid) {
+		t.Errorf("bad JSON: got %v, want ErrInvalid", err)
+	}
+}

@@ -590,3 +590,51 @@ func (s *Store) ParetoFront(ctx context.Context, studyID int64) ([]Trial, error)
 	}
 	return out, nil
 }
+
+// AnnotateTrial sets top-level keys of a COMPLETE trial's JSON attributes (adding the
+// keys, or replacing their values) and leaves its values, parameters and the front
+// alone. It is the one write a complete trial takes: results measured after the trial
+// ran, such as an encrypted verification. Trials in other states are refused with
+// ErrTrialNotComplete, attribute values that are not JSON with ErrInvalid.
+func (s *Store) AnnotateTrial(ctx context.Context, trialID int64, attrs map[string]json.RawMessage) error {
+	for k, v := range attrs {
+		if k == "" {
+			return fmt.Errorf("annotate trial id %d: %w", trialID, invalidf("empty attribute name"))
+		}
+		if err := checkJSON("attribute "+k, v); err != nil || len(v) == 0 {
+			return fmt.Errorf("annotate trial id %d: attribute %q: %w", trialID, k, errors.Join(err, invalidf("not JSON")))
+		}
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		h, err := s.head(ctx, tx, trialID)
+		if err != nil {
+			return err
+		}
+		if h.state != Complete {
+			return fmt.Errorf("%w: trial %d of study %d is %s", ErrTrialNotComplete, h.number, h.studyID, h.state)
+		}
+		var raw sql.NullString
+		if err := tx.QueryRowContext(ctx, "SELECT attrs FROM trials WHERE id = ?", trialID).Scan(&raw); err != nil {
+			return err
+		}
+		m := map[string]json.RawMessage{}
+		if raw.Valid && raw.String != "" && raw.String != "null" {
+			if err := json.Unmarshal([]byte(raw.String), &m); err != nil {
+				return invalidf("trial %d of study %d: attributes are not a JSON object", h.number, h.studyID)
+			}
+		}
+		for k, v := range attrs {
+			m[k] = v
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE trials SET attrs = ? WHERE id = ?", string(b), trialID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("annotate trial id %d: %w", trialID, err)
+	}
+	return nil
+}

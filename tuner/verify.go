@@ -2,12 +2,14 @@ package tuner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/fhetune/fhetune/fhe"
 	"github.com/fhetune/fhetune/fhe/executor"
+	"github.com/fhetune/fhetune/studies"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -197,4 +199,80 @@ func median(xs []float64) float64 {
 		return s[h]
 	}
 	return (s[h-1] + s[h]) / 2
+}
+
+// AttrVerified is the trial attribute that holds a trial's encrypted verification (a
+// VerifyResult), written by VerifyTrial.
+const AttrVerified = "verified"
+
+// ErrNotVerifiable marks a trial that cannot be verified: no such trial, or one that is
+// not complete.
+var ErrNotVerifiable = errors.New("tuner: trial cannot be verified")
+
+// VerifyTrial runs trial number of the named study encrypted (Verify with the study's
+// data split, stored base model, calibration profile and the trial's knobs) and stores
+// the result on the trial as the attribute AttrVerified, so that reports and exports
+// show it. Nothing is stored when it fails.
+func VerifyTrial(ctx context.Context, db *studies.Store, name string, number int, opts VerifyOptions) (VerifyResult, error) {
+	st, err := db.Study(ctx, name)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	t, err := db.TrialByNumber(ctx, st.ID, number)
+	if errors.Is(err, studies.ErrNoTrial) {
+		return VerifyResult{}, fmt.Errorf("%w: study %q has no trial %d", ErrNotVerifiable, name, number)
+	}
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	if t.State != studies.Complete {
+		return VerifyResult{}, fmt.Errorf("%w: trial %d of study %q is %s, not complete", ErrNotVerifiable, number, name, t.State)
+	}
+	spec, err := ResumeSpec(st)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	p, err := NewPlan(spec)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	base, err := p.baseModel(ctx, db, st)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	pr, src, err := profile(ctx, db, st)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	env, err := NewProfileEnv(pr, src)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	task := p.task
+	task.Base = base
+	res, err := Verify(ctx, env, task, KnobsOf(t.Params, spec.FHE), opts)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	if err := db.AnnotateTrial(context.WithoutCancel(ctx), t.ID, map[string]json.RawMessage{AttrVerified: b}); err != nil {
+		return VerifyResult{}, fmt.Errorf("tuner: store the verification of trial %d: %w", number, err)
+	}
+	return res, nil
+}
+
+// Verified returns the encrypted verification stored on a trial, if any.
+func Verified(t studies.Trial) (VerifyResult, bool) {
+	var m map[string]json.RawMessage
+	if len(t.Attrs) == 0 || json.Unmarshal(t.Attrs, &m) != nil || m[AttrVerified] == nil {
+		return VerifyResult{}, false
+	}
+	var r VerifyResult
+	if json.Unmarshal(m[AttrVerified], &r) != nil {
+		return VerifyResult{}, false
+	}
+	return r, true
 }

@@ -20,6 +20,7 @@ func newStudyCmd(a *app) *cobra.Command {
 		newStudyBestCmd(a),
 		newStudyExportCmd(a),
 		newStudyExportConfigCmd(a),
+		newStudyVerifyCmd(a),
 		newStudyDeleteCmd(a),
 	)
 }

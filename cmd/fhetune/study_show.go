@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fhetune/fhetune/studies"
+	"github.com/fhetune/fhetune/tuner"
 )
 
 // studyShowDoc is what `fhetune study show NAME --json` prints: the study, its trial
@@ -19,6 +20,14 @@ type studyShowDoc struct {
 	studies.StudySummary
 	Artifacts []studies.ArtifactInfo `json:"artifacts"`
 	Front     []showTrial            `json:"front"`
+	// Verified lists the trials run encrypted by `study verify`, by number.
+	Verified []verifiedTrial `json:"verified"`
+}
+
+// verifiedTrial is a trial's encrypted verification as study show prints it.
+type verifiedTrial struct {
+	Number int `json:"number"`
+	tuner.VerifyResult
 }
 
 // showTrial is a front trial of `study show --json`: the stored trial, and its knobs as
@@ -60,6 +69,16 @@ func newStudyShowCmd(a *app) *cobra.Command {
 			doc.Front = make([]showTrial, len(front))
 			for i, t := range front {
 				doc.Front[i] = showTrial{Trial: t, Knobs: frontRowOf(t, sum.Objectives).Knobs}
+			}
+			done, err := s.Trials(ctx, sum.ID, studies.TrialFilter{States: []studies.State{studies.Complete}})
+			if err != nil {
+				return err
+			}
+			doc.Verified = []verifiedTrial{}
+			for _, t := range done {
+				if v, ok := tuner.Verified(t); ok {
+					doc.Verified = append(doc.Verified, verifiedTrial{Number: t.Number, VerifyResult: v})
+				}
 			}
 			if asJSON {
 				return writeJSON(a.stdout, doc)
@@ -119,6 +138,23 @@ func printStudy(a *app, d studyShowDoc) error {
 		}
 		row = append(row, formatParams(tr.Params))
 		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(d.Verified) == 0 {
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "\nVerified under encryption (fhetune study verify): %d trials\n", len(d.Verified))
+	w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "TRIAL\tSAMPLES\tENCRYPTED_ACCURACY\tAGREEMENT\tLATENCY_MS_MEASURED\tLATENCY_MS_PREDICTED\tTLU_ERRORS\tEXPECTED")
+	for _, v := range d.Verified {
+		partial := ""
+		if v.Partial {
+			partial = " (partial)"
+		}
+		fmt.Fprintf(w, "%d\t%d%s\t%.4f\t%.4f\t%.1f\t%.1f\t%d\t%.3g\n", v.Number, v.Samples, partial, v.EncryptedAccuracy,
+			v.Agreement, v.LatencyMSMeasured, v.LatencyMSPredicted, v.TLUErrors, v.ExpectedTLUErrors)
 	}
 	return w.Flush()
 }
