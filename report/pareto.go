@@ -43,10 +43,16 @@ func paretoPlot(v *view) (*plot.Plot, []legendEntry) {
 	all := make(plotter.XYs, len(v.complete))
 	latLo, latHi := math.Inf(1), math.Inf(-1)
 	accLo, accHi := math.Inf(1), math.Inf(-1)
+	var verified []*Trial
 	for i, t := range v.complete {
 		all[i] = plotter.XY{X: t.LatencyMs, Y: t.Accuracy}
 		latLo, latHi = math.Min(latLo, t.LatencyMs), math.Max(latHi, t.LatencyMs)
 		accLo, accHi = math.Min(accLo, t.Accuracy), math.Max(accHi, t.Accuracy)
+		if vf := t.Verified; vf != nil {
+			verified = append(verified, t)
+			latLo, latHi = math.Min(latLo, vf.LatencyMs), math.Max(latHi, vf.LatencyMs)
+			accLo, accHi = math.Min(accLo, vf.Accuracy), math.Max(accHi, vf.Accuracy)
+		}
 	}
 	if v.s.FloatAccuracy > 0 {
 		accLo, accHi = math.Min(accLo, v.s.FloatAccuracy), math.Max(accHi, v.s.FloatAccuracy)
@@ -82,6 +88,20 @@ func paretoPlot(v *view) (*plot.Plot, []legendEntry) {
 	frontPts := &plotter.Scatter{XYs: front, GlyphStyle: draw.GlyphStyle{Color: colFront, Radius: frontRadius, Shape: draw.CircleGlyph{}}}
 	p.Add(step, frontPts)
 	legend = append(legend, legendEntry{fmt.Sprintf("Pareto front (%d)", len(v.front)), []plot.Thumbnailer{step, frontPts}})
+
+	if len(verified) > 0 {
+		// Each verified trial: its measured point (a diamond) joined to its modelled one.
+		pts := make(plotter.XYs, len(verified))
+		for i, t := range verified {
+			pts[i] = plotter.XY{X: t.Verified.LatencyMs, Y: t.Verified.Accuracy}
+			link := &plotter.Line{XYs: plotter.XYs{{X: t.LatencyMs, Y: t.Accuracy}, pts[i]},
+				LineStyle: draw.LineStyle{Color: colVerified, Width: 1, Dashes: []vg.Length{2, 2}}}
+			p.Add(link)
+		}
+		marks := &plotter.Scatter{XYs: pts, GlyphStyle: draw.GlyphStyle{Color: colVerified, Radius: frontRadius + 1, Shape: draw.PyramidGlyph{}}}
+		p.Add(marks)
+		legend = append(legend, legendEntry{fmt.Sprintf("verified encrypted (%d, measured)", len(verified)), []plot.Thumbnailer{marks}})
+	}
 
 	if len(v.picks) > 0 {
 		pm := pickMarks{v: v}

@@ -684,3 +684,25 @@ func checkOffline(t testing.TB, doc []byte) {
 	}
 	walk(root)
 }
+
+// TestWriteVerifiedTrial: a trial run under encryption is marked on the Pareto plot at
+// its measured latency, with a legend entry; a bad verification is refused.
+func TestWriteVerifiedTrial(t *testing.T) {
+	s := smallStudy()
+	s.Trials[1].Verified = &report.Verification{Samples: 10, Accuracy: 0.9, LatencyMs: 2 * s.Trials[1].LatencyMs}
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := report.Write(dir, s, report.Options{Formats: []string{"svg"}}); err != nil {
+		t.Fatal(err)
+	}
+	texts := svgTexts(t, readFile(t, filepath.Join(dir, "pareto.svg")))
+	if !slices.Contains(texts, "verified encrypted (1, measured)") {
+		t.Errorf("pareto.svg has no legend entry for the verified trial: %q", texts)
+	}
+	for _, bad := range []report.Verification{{Samples: 0, Accuracy: 0.9, LatencyMs: 5}, {Samples: 3, Accuracy: 1.5, LatencyMs: 5}, {Samples: 3, Accuracy: 0.5}} {
+		s.Trials[1].Verified = &bad
+		err := report.Write(filepath.Join(t.TempDir(), "bad"), s, report.Options{})
+		if !errors.Is(err, report.ErrInvalidStudy) || !strings.Contains(err.Error(), "trial 1: verification") {
+			t.Errorf("verification %+v: err = %v, want ErrInvalidStudy naming it", bad, err)
+		}
+	}
+}

@@ -91,6 +91,16 @@ type Trial struct {
 	PBSCount   int     `json:"pbs_count"`
 	MaxTLUBits int     `json:"max_tlu_bits"`
 	Layers     []Layer `json:"layers,omitempty"`
+	// Verified is the trial's run under real encryption (`fhetune study verify`), or nil.
+	Verified *Verification `json:"verified,omitempty"`
+}
+
+// Verification is what a trial measured under real encryption: the Pareto plot marks it
+// at its measured latency and encrypted accuracy, joined to the trial's modelled point.
+type Verification struct {
+	Samples   int     `json:"samples"`
+	Accuracy  float64 `json:"accuracy"`
+	LatencyMs float64 `json:"latency_ms"`
 }
 
 // Layer is one layer of a trial's circuit and its share of the latency.
@@ -205,6 +215,10 @@ func newView(s *Study) (*view, error) {
 		}
 		if !finite(t.LatencyMs) || t.LatencyMs <= 0 {
 			return nil, invalid("trial %d: latency_ms %v is not positive", t.Number, t.LatencyMs)
+		}
+		if vf := t.Verified; vf != nil && (vf.Samples < 1 || !finite(vf.Accuracy) || vf.Accuracy < 0 || vf.Accuracy > 1 ||
+			!finite(vf.LatencyMs) || vf.LatencyMs <= 0) {
+			return nil, invalid("trial %d: verification %+v: want samples ≥ 1, accuracy in [0, 1], positive latency", t.Number, *vf)
 		}
 		if t.PBSCount < 0 || t.MaxTLUBits < 0 {
 			return nil, invalid("trial %d: negative pbs_count %d or max_tlu_bits %d", t.Number, t.PBSCount, t.MaxTLUBits)

@@ -20,6 +20,7 @@ var (
 	colFront     = color.NRGBA{R: 0x1F, G: 0x5F, B: 0xA8, A: 0xFF} // the Pareto front
 	colFloat     = color.NRGBA{R: 0xC0, G: 0x39, B: 0x2B, A: 0xFF} // float accuracy
 	colPick      = color.NRGBA{R: 0xE0, G: 0x7B, B: 0x00, A: 0xFF} // picked trials
+	colVerified  = color.NRGBA{R: 0x6A, G: 0x3D, B: 0x9A, A: 0xFF} // trials run encrypted
 	colGrid      = color.NRGBA{R: 0xE4, G: 0xE8, B: 0xEE, A: 0xFF}
 	colBest      = color.NRGBA{R: 0x2E, G: 0x8B, B: 0x57, A: 0xFF} // best accuracy so far
 	colBootstrap = color.NRGBA{R: 0x1F, G: 0x5F, B: 0xA8, A: 0xFF} // KS+PBS time

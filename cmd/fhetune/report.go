@@ -195,6 +195,9 @@ func reportStudy(st studies.Study, trials []studies.Trial) (report.Study, error)
 				rt.PBSCount, rt.MaxTLUBits = res.PBSCount, res.MaxTLUBits
 				rt.Layers = reportLayers(res.Layers)
 			}
+			if vf, ok := tuner.Verified(t); ok && vf.LatencyMSMeasured > 0 {
+				rt.Verified = &report.Verification{Samples: vf.Samples, Accuracy: vf.EncryptedAccuracy, LatencyMs: vf.LatencyMSMeasured}
+			}
 			points = append(points, plane[i].Values)
 			pointAt = append(pointAt, len(rs.Trials))
 		}
