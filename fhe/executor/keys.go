@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/fhetune/fhetune/fhe"
@@ -34,6 +35,9 @@ type Keys struct {
 	// KeygenTime is how long GenKeys took; KeyMB the evaluation keys' size in MB.
 	KeygenTime time.Duration
 	KeyMB      float64
+
+	mu      sync.Mutex // protects extract
+	extract map[[3]int]tfhe.LookUpTable[uint64]
 }
 
 // KeyMB returns the size in MB (10^6 bytes) of the evaluation keys GenKeys would make

@@ -96,6 +96,10 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 		n := len(accs[i].RawRowView(0))
 		next := make([]tfhe.LWECiphertext[uint64], n)
 		lr := LayerRun{Name: info.Name, Bootstraps: info.PBSCount()}
+		luts, err := k.layerLUTs(workers[0], i, n)
+		if err != nil {
+			return Sample{}, err
+		}
 		errs := make([]int, cores)
 		var firstErr error
 		var mu sync.Mutex
@@ -107,7 +111,7 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				for j := w; j < n; j += cores {
-					ct, err := k.element(workers[w], i, j, in)
+					ct, err := k.element(workers[w], i, j, in, luts)
 					if err != nil {
 						mu.Lock()
 						firstErr = err
@@ -164,7 +168,7 @@ func (k *Keys) decrypt(p int, ct tfhe.LWECiphertext[uint64], bits int) int64 {
 
 // element computes accumulator j of layer i from the layer's input ciphertexts and, for
 // a TLU layer, rounds it and bootstraps it through its table.
-func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64]) (tfhe.LWECiphertext[uint64], error) {
+func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (tfhe.LWECiphertext[uint64], error) {
 	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
 	b := lp.InputPartition
 	ev := w.ev[b]
@@ -191,13 +195,8 @@ func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64]) (tf
 	}
 	dp := delta(p)
 	acc.Value[0] += uint64(c.IndexOffset(i)) * dp
-	table, err := c.TLUTable(i, j)
-	if err != nil {
-		return acc, err
-	}
-	dout := delta(k.outBits(i))
 	d := lp.Partition
-	lut := w.ev[d].GenLookUpTableCustomFull(func(u int) uint64 { return uint64(table[u]) * dout }, uint64(1)<<p)
+	lut := luts[j]
 	out := tfhe.NewLWECiphertext(k.parts[d].tp)
 	if b == d {
 		w.ev[d].BootstrapLUTAssign(acc, lut, out)
@@ -227,11 +226,56 @@ func (k *Keys) roundExact(w *worker, b int, acc tfhe.LWECiphertext[uint64], l, t
 	for i := range t {
 		ev.ScalarMulLWEAssign(acc, uint64(1)<<(l-i), shifted)
 		half := uint64(1) << (62 - l + i)
-		lut := ev.GenLookUpTableCustomFull(func(int) uint64 { return -half }, 1)
+		lut := k.extractionLUT(w, b, l, i)
 		ev.BootstrapLUTAssign(shifted, lut, bit)
 		bit.Value[0] += half
 		ev.SubLWEAssign(acc, bit, acc)
 	}
+}
+
+// layerLUTs returns the lookup table of every TLU of layer i (nil for the output layer),
+// built once per distinct table with w's evaluator of the layer's partition.
+func (k *Keys) layerLUTs(w *worker, i, n int) ([]tfhe.LookUpTable[uint64], error) {
+	c := k.c
+	if i >= c.TLULayers() {
+		return nil, nil
+	}
+	d, p := k.sol.Layers[i].Partition, c.Layers[i].TLUBits
+	dout := delta(k.outBits(i))
+	out := make([]tfhe.LookUpTable[uint64], n)
+	built := map[string]tfhe.LookUpTable[uint64]{}
+	for j := range out {
+		table, err := c.TLUTable(i, j)
+		if err != nil {
+			return nil, err
+		}
+		key := fmt.Sprint(table)
+		lut, ok := built[key]
+		if !ok {
+			lut = w.ev[d].GenLookUpTableCustomFull(func(u int) uint64 { return uint64(table[u]) * dout }, uint64(1)<<p)
+			built[key] = lut
+		}
+		out[j] = lut
+	}
+	return out, nil
+}
+
+// extractionLUT returns the constant table of bit extraction i of an L-bit accumulator
+// in partition b, −2^(62−L+i), made once and shared (tables are only read).
+func (k *Keys) extractionLUT(w *worker, b, l, i int) tfhe.LookUpTable[uint64] {
+	key := [3]int{b, l, i}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if lut, ok := k.extract[key]; ok {
+		return lut
+	}
+	half := uint64(1) << (62 - l + i)
+	lut := w.ev[b].GenLookUpTableCustomFull(func(int) uint64 { return -half }, 1)
+	if k.extract == nil {
+		k.extract = map[[3]int]tfhe.LookUpTable[uint64]{}
+	}
+	k.extract[key] = lut
+	return lut
 }
 
 func argmax(v []float64) int {

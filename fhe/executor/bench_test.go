@@ -1,0 +1,115 @@
+package executor
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/sp301415/tfhe-go/tfhe"
+	"gonum.org/v1/gonum/mat"
+)
+
+// BenchmarkExecutor runs a small circuit (MLP 16-12-8-4, 3-bit TLUs, exact rounding) on
+// one core and compares its time with the bare tfhe-go work it does: every bootstrap of
+// each partition (keyswitch + blind rotation + extraction), every keyswitch between
+// partitions, and every multiply-add of the levelled dot products, timed alone with
+// the same keys. It reports their ratio (goal: at most 1.05).
+func BenchmarkExecutor(b *testing.B) {
+	rng := rand.New(rand.NewPCG(91, 92))
+	lin := func(out, in int) *circuit.Linear {
+		l := &circuit.Linear{Out: out, In: in, W: make([]float64, out*in), B: make([]float64, out)}
+		for i := range l.W {
+			l.W[i] = rng.NormFloat64() / math.Sqrt(float64(in))
+		}
+		return l
+	}
+	net := &circuit.Network{InSize: 16, Layers: []circuit.Layer{lin(12, 16), circuit.ReLU{}, lin(8, 12), circuit.ReLU{}, lin(4, 8)}}
+	x := mat.NewDense(100, 16, nil)
+	for i := range x.RawMatrix().Data {
+		x.RawMatrix().Data[i] = rng.NormFloat64()
+	}
+	c, err := circuit.Compile(net, x, circuit.Config{NWBits: 3, NABits: 3, NInputBits: 4, RoundingThresholdBits: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := fhe.NewOptimizer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sol, err := c.ChooseParams(o, circuit.ParamsConfig{PError: 1e-9})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := GenKeys(context.Background(), c, sol, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var run time.Duration
+	for b.Loop() {
+		s, err := keys.Run(context.Background(), x.RawRowView(0), 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		run += s.Time
+	}
+	perRun := float64(run) / float64(b.N)
+	bare := keys.bareTime(b)
+	b.ReportMetric(perRun/1e6, "executor-ms")
+	b.ReportMetric(bare/1e6, "bare-ms")
+	b.ReportMetric(perRun/bare, "executor/bare")
+}
+
+// bareTime returns, in ns, the bare tfhe-go time of one inference's bootstraps,
+// keyswitches between partitions and levelled multiply-adds, each timed alone.
+func (k *Keys) bareTime(b *testing.B) float64 {
+	w := k.newWorker()
+	timeIt := func(f func()) float64 {
+		const reps = 5
+		f()
+		t0 := time.Now()
+		for range reps {
+			f()
+		}
+		return float64(time.Since(t0)) / reps
+	}
+	total := 0.0
+	for i, info := range k.c.Layers {
+		lp := k.sol.Layers[i]
+		bp, dp := lp.InputPartition, lp.Partition
+		ev := w.ev[bp]
+		ct := k.parts[bp].enc.EncryptLWEPlaintext(tfhe.LWEPlaintext[uint64]{Value: 1 << 60})
+		acc := tfhe.NewLWECiphertext(k.parts[bp].tp)
+		terms, n := 0, info.TLUCount
+		if info.Output {
+			n = k.c.OutSize()
+		}
+		for j := range n {
+			if _, err := k.c.Terms(i, j, func(int, int64) { terms++ }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		total += float64(terms) * timeIt(func() { ev.ScalarMulAddLWEAssign(ct, 3, acc) })
+		if info.Output {
+			continue
+		}
+		lut := ev.GenLookUpTableCustomFull(func(int) uint64 { return 0 }, 1)
+		out := tfhe.NewLWECiphertext(k.parts[bp].tp)
+		boot := timeIt(func() { ev.BootstrapLUTAssign(ct, lut, out) })
+		total += float64(info.TLUCount*info.Extractions) * boot
+		if bp == dp {
+			total += float64(info.TLUCount) * boot
+			continue
+		}
+		lutD := w.ev[dp].GenLookUpTableCustomFull(func(int) uint64 { return 0 }, 1)
+		ksk := k.between[fhe.Switch{From: bp, To: dp}]
+		total += float64(info.TLUCount) * timeIt(func() {
+			w.small[dp].KeySwitchLWEAssign(ct, ksk, w.ctSmall[dp])
+			w.ev[dp].BlindRotateAssign(w.ctSmall[dp], lutD, w.glwe[dp])
+		})
+	}
+	return total
+}
