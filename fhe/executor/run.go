@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/sp301415/tfhe-go/tfhe"
 	"gonum.org/v1/gonum/mat"
 )
@@ -20,8 +21,9 @@ type LayerRun struct {
 	Bootstraps int `json:"bootstraps"`
 	// Time is the layer's wall time.
 	Time time.Duration `json:"-"`
-	// TLUErrors counts the TLU outputs that decrypted to another value than the clear
-	// integer circuit's.
+	// TLUErrors counts the TLUs whose decrypted output differs from what the error-free
+	// TLU gives the accumulator it actually received (decrypted with the secret key):
+	// the errors made at this layer, not those carried from earlier layers.
 	TLUErrors int `json:"tlu_errors"`
 }
 
@@ -71,7 +73,7 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 	}
 	cores = max(1, cores)
 	q := c.QuantizeInputs(mat.NewDense(1, len(x), append([]float64(nil), x...)))
-	accs, outs := c.TLUOutputs(q)
+	accs, _ := c.TLUOutputs(q)
 	workers := make([]*worker, cores)
 	for i := range workers {
 		workers[i] = k.newWorker()
@@ -111,7 +113,7 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				for j := w; j < n; j += cores {
-					ct, err := k.element(workers[w], i, j, in, luts)
+					ct, want, err := k.element(workers[w], i, j, in, luts)
 					if err != nil {
 						mu.Lock()
 						firstErr = err
@@ -120,7 +122,7 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 					}
 					next[j] = ct
 					if i < nt {
-						if got := k.decrypt(lp.Partition, ct, k.outBits(i)); got != int64(outs[i].At(0, j)) {
+						if got := k.decrypt(lp.Partition, ct, k.outBits(i)); got != want {
 							errs[w]++
 						}
 					}
@@ -167,8 +169,9 @@ func (k *Keys) decrypt(p int, ct tfhe.LWECiphertext[uint64], bits int) int64 {
 }
 
 // element computes accumulator j of layer i from the layer's input ciphertexts and, for
-// a TLU layer, rounds it and bootstraps it through its table.
-func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (tfhe.LWECiphertext[uint64], error) {
+// a TLU layer, rounds it and bootstraps it through its table; want is the error-free
+// TLU output of the accumulator as decrypted before the TLU (diagnostics).
+func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], want int64, err error) {
 	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
 	b := lp.InputPartition
 	ev := w.ev[b]
@@ -178,13 +181,16 @@ func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], lut
 		ev.ScalarMulAddLWEAssign(in[input], uint64(weight), acc)
 	})
 	if err != nil {
-		return acc, err
+		return acc, 0, err
 	}
 	acc.Value[0] += uint64(constant) * dl
 	if info.Output {
-		return acc, nil
+		return acc, 0, nil
 	}
 	t, p := info.LSBsRemoved, info.TLUBits
+	if want, err = k.wantTLU(i, j, k.decrypt(b, acc, info.AccumulatorBits)); err != nil {
+		return acc, 0, err
+	}
 	switch {
 	case t > 0 && info.Rounding == "exact":
 		k.roundExact(w, b, acc, info.AccumulatorBits, t)
@@ -200,16 +206,33 @@ func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], lut
 	out := tfhe.NewLWECiphertext(k.parts[d].tp)
 	if b == d {
 		w.ev[d].BootstrapLUTAssign(acc, lut, out)
-		return out, nil
+		return out, want, nil
 	}
 	ksk, ok := k.between[fhe.Switch{From: b, To: d}]
 	if !ok {
-		return out, fmt.Errorf("%w: no keyswitching key %d → %d", ErrInput, b, d)
+		return out, 0, fmt.Errorf("%w: no keyswitching key %d → %d", ErrInput, b, d)
 	}
 	w.small[d].KeySwitchLWEAssign(acc, ksk, w.ctSmall[d])
 	w.ev[d].BlindRotateAssign(w.ctSmall[d], lut, w.glwe[d])
 	w.glwe[d].ToLWECiphertextAssign(0, out)
-	return out, nil
+	return out, want, nil
+}
+
+// wantTLU returns what the error-free TLU j of layer i outputs for accumulator v: exact
+// rounding (half up), the signed offset, the index modulo 2^(P+1) and the table with its
+// negacyclic half.
+func (k *Keys) wantTLU(i, j int, v int64) (int64, error) {
+	info := k.c.Layers[i]
+	table, err := k.c.TLUTable(i, j)
+	if err != nil {
+		return 0, err
+	}
+	r := circuit.RoundLSBs(v, info.LSBsRemoved) >> info.LSBsRemoved
+	u := (r + k.c.IndexOffset(i)) & (int64(1)<<(info.TLUBits+1) - 1)
+	if n := int64(len(table)); u >= n {
+		return -table[u-n], nil
+	}
+	return table[u], nil
 }
 
 // roundExact removes the t least significant bits of the L-bit accumulator acc (under
