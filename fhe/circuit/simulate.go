@@ -95,6 +95,10 @@ type SimLayer struct {
 	ExpectedShifts float64 `json:"expected_shifts"`
 	// ExtractionErrors counts the bit extractions of exact rounding that misread.
 	ExtractionErrors int64 `json:"extraction_errors"`
+	// OutputErrors counts the TLUs whose output the injected errors changed, against the
+	// error-free TLU of the same accumulator: what decrypting a TLU's output observes (an
+	// index moved by one often maps to the same requantized value).
+	OutputErrors int64 `json:"output_errors"`
 	// Overflows counts the accumulators (without errors) outside the calibration range:
 	// a TLU input beyond the range its precision covers wraps around, as under FHE.
 	Overflows int64 `json:"overflows"`
@@ -209,6 +213,7 @@ func (c *Circuit) simulate(x *mat.Dense, y []int, noise *Noise, seed uint64, bat
 		for l := range j.overflows {
 			res.Layers[l].Overflows += j.overflows[l]
 			res.Layers[l].Shifts += j.approxShifts[l]
+			res.Layers[l].OutputErrors += j.outputErrors[l]
 		}
 	}
 	for i := range nt {
@@ -338,6 +343,8 @@ type simJob struct {
 	// and approxShifts the indices approximate rounding moved (on the error-free path).
 	overflows    []int64
 	approxShifts []int64
+	// outputErrors counts, per TLU layer, the outputs the errors changed.
+	outputErrors []int64
 }
 
 // drawErrors draws the value-free errors of rows r0..r1−1, layer by layer in
@@ -345,7 +352,7 @@ type simJob struct {
 func (c *Circuit) drawErrors(r0, r1 int, samplers []layerSampler, stats []SimLayer) simJob {
 	m := r1 - r0
 	j := simJob{r0: r0, r1: r1, events: make([][]event, len(samplers)), first: make([]int, m),
-		overflows: make([]int64, len(samplers)), approxShifts: make([]int64, len(samplers))}
+		overflows: make([]int64, len(samplers)), approxShifts: make([]int64, len(samplers)), outputErrors: make([]int64, len(samplers))}
 	for i := range j.first {
 		j.first[i] = math.MaxInt
 	}
@@ -485,8 +492,11 @@ func (c *Circuit) applyNoisy(l int, acc *mat.Dense, rows []int, j simJob, ls lay
 			for e, v := range acc.RawRowView(k) {
 				a := int64(v)
 				g := e / t.fn.group
-				idx, _ := t.approxIndex(a, ls.approx[g], ls.bound[a&mask], elementUniform(seed, l, j.r0+rows[k], e))
+				idx, dev := t.approxIndex(a, ls.approx[g], ls.bound[a&mask], elementUniform(seed, l, j.r0+rows[k], e))
 				dst[e] = t.lookup(g, idx)
+				if dev != 0 && dst[e] != t.lookup(g, t.index(a)) {
+					j.outputErrors[l]++
+				}
 			}
 		}
 	}
@@ -507,7 +517,11 @@ func (c *Circuit) applyNoisy(l int, acc *mat.Dense, rows []int, j simJob, ls lay
 	}
 	for kj, m := range moved {
 		idx := (t.index(int64(acc.At(kj.k, kj.j))+m[0]) + m[1]) & t.mask2()
-		out.Set(kj.k, kj.j, t.lookup(kj.j/t.fn.group, idx))
+		v := t.lookup(kj.j/t.fn.group, idx)
+		if v != out.At(kj.k, kj.j) {
+			j.outputErrors[l]++
+		}
+		out.Set(kj.k, kj.j, v)
 	}
 	return out
 }
