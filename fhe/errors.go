@@ -1,6 +1,9 @@
 package fhe
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors; check them with errors.Is.
 var (
@@ -16,3 +19,23 @@ var (
 	// ErrNoSolution marks a query that no parameter set of the search space satisfies.
 	ErrNoSolution = errors.New("fhe: no parameter set meets the constraints")
 )
+
+// DecodingError names the decoding of a [Graph] that no parameter set meets. It wraps
+// [ErrNoSolution]; callers that map decodings back to their circuit read Index with
+// errors.As.
+type DecodingError struct {
+	// Index is the decoding's index in Graph.Decodings, Name its name.
+	Index int
+	Name  string
+	// Why says how far the decoding is from its bound.
+	Why string
+}
+
+// Error formats the error as "fhe: no parameter set meets the constraints: graph
+// decoding I ("name", ...): why".
+func (e *DecodingError) Error() string {
+	return fmt.Sprintf("%v: graph decoding %d (%q%s", ErrNoSolution, e.Index, e.Name, e.Why)
+}
+
+// Unwrap returns ErrNoSolution.
+func (e *DecodingError) Unwrap() error { return ErrNoSolution }

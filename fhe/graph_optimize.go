@@ -1,6 +1,7 @@
 package fhe
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -358,8 +359,8 @@ func (w *graphSearch) precheck() error {
 		}
 		if v > capV*boundSlack {
 			dec := w.g.Decodings[d]
-			return fmt.Errorf("%w: graph decoding %d (%q, precision %d): even its least conceivable variance is %.3g times what its target allows (%s, %d bits)",
-				ErrNoSolution, d, dec.Name, dec.Precision, v/capV, w.target(), w.g.Security)
+			return &DecodingError{Index: d, Name: dec.Name, Why: fmt.Sprintf(", precision %d): even its least conceivable variance is %.3g times what its target allows (%s, %d bits)",
+				dec.Precision, v/capV, w.target(), w.g.Security)}
 		}
 	}
 	return nil
@@ -965,9 +966,9 @@ func (w *graphSearch) chooseGlobal(costCut float64) bool {
 		}
 		slices.SortFunc(next, func(a, b frontPoint) int {
 			if a.c != b.c {
-				return cmpFloat(a.c, b.c)
+				return cmp.Compare(a.c, b.c)
 			}
-			return cmpFloat(a.e, b.e)
+			return cmp.Compare(a.e, b.e)
 		})
 		front := next[:0]
 		least := math.Inf(1)
@@ -1003,17 +1004,6 @@ func (w *graphSearch) chooseGlobal(costCut float64) bool {
 type frontPoint struct {
 	c, e      float64
 	parent, j int32
-}
-
-// cmpFloat orders two float64 that are not NaN.
-func cmpFloat(a, b float64) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
 }
 
 // ---- coordinate descent ----
@@ -1123,15 +1113,7 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 		order = append(order, glweOrder{gi, fixed + w.lev[p]*float64(g.kN) + w.pbs[p]*float64(minN)*g.brCost[0] + ksLB()})
 	}
 	w.order = order
-	slices.SortStableFunc(order, func(a, b glweOrder) int {
-		switch {
-		case a.lb < b.lb:
-			return -1
-		case a.lb > b.lb:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(order, func(a, b glweOrder) int { return cmp.Compare(a.lb, b.lb) })
 	best, bestEv, found := graphState{}, *cur, false
 	for _, ob := range order {
 		if ob.lb > bestEv.cost {
@@ -1354,6 +1336,6 @@ func (w *graphSearch) noSolution(st graphState) error {
 		}
 	}
 	d := w.g.Decodings[wd]
-	return fmt.Errorf("%w: graph decoding %d (%q, precision %d): at best %.3g times its variance bound (%s, %d partitions, %d bits)",
-		ErrNoSolution, wd, d.Name, d.Precision, worst, w.target(), w.parts, w.g.Security)
+	return &DecodingError{Index: wd, Name: d.Name, Why: fmt.Sprintf(", precision %d): at best %.3g times its variance bound (%s, %d partitions, %d bits)",
+		d.Precision, worst, w.target(), w.parts, w.g.Security)}
 }

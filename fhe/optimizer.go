@@ -372,11 +372,17 @@ func feasibleGeneral(cons []constraint, nCMux, ks, ms float64) bool {
 // feasibleGlobal reports whether the constraints keep the global budget for the given
 // terms.
 func (s *constraintSet) feasibleGlobal(nCMux, ks, ms float64) bool {
+	return s.feasibleVariances(s.variances(nCMux, ks, ms))
+}
+
+// variances returns every constraint's variance for the given terms, in the scratch
+// buffer.
+func (s *constraintSet) variances(nCMux, ks, ms float64) []float64 {
 	vs := s.scratch()
 	for i := range s.list {
 		vs[i] = s.list[i].variance(nCMux, ks, ms)
 	}
-	return s.feasibleVariances(vs)
+	return vs
 }
 
 // scratch returns the variance buffer, one entry per constraint.
@@ -495,11 +501,7 @@ func ratioGeneral(cons []constraint, nCMux, ks, ms float64) float64 {
 // ratioGlobal returns the share of the global budget the constraints take for the
 // given terms.
 func (s *constraintSet) ratioGlobal(nCMux, ks, ms float64) float64 {
-	vs := s.scratch()
-	for i := range s.list {
-		vs[i] = s.list[i].variance(nCMux, ks, ms)
-	}
-	return s.ratioVariances(vs)
+	return s.ratioVariances(s.variances(nCMux, ks, ms))
 }
 
 // objective weighs the costs of a set: levelled·kN + pbs·PBS + ks·KS. A TLU of sum size

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/studies"
 	"gonum.org/v1/gonum/mat"
@@ -147,17 +148,18 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	m := res.Samples
 	noise := cp.Noise
 	x := cp.Test.Slice(0, m, 0, c.InSize()).(*mat.Dense)
-	sim, err := c.Simulate(x, task.Test.Y[:m], &noise, task.Seed)
-	if err != nil {
-		return VerifyResult{}, fmt.Errorf("%w: %w", ErrTask, err)
-	}
-	// The expected TLU errors: the simulation's mean count of changed TLU outputs on the
-	// same samples over many seeds (an index moved by one often keeps its output).
+	// The simulation on the same samples (the study's seed), and the expected TLU
+	// errors: its mean count of changed TLU outputs over expectRuns seeds (an index moved
+	// by one often keeps its output).
+	var sim circuit.SimResult
 	expected := make([]float64, c.TLULayers())
 	for r := range expectRuns {
 		s, err := c.Simulate(x, task.Test.Y[:m], &noise, task.Seed+uint64(r))
 		if err != nil {
 			return VerifyResult{}, fmt.Errorf("%w: %w", ErrTask, err)
+		}
+		if r == 0 {
+			sim = s
 		}
 		for i, l := range s.Layers {
 			expected[i] += float64(l.OutputErrors) / expectRuns

@@ -67,7 +67,7 @@ below 1 exit 2 with nothing stored.`,
 			if asJSON {
 				return writeJSON(a.stdout, res)
 			}
-			return writeVerify(a.stdout, verifyOutput{VerifyResult: res, Dataset: args[0], Model: fmt.Sprintf("trial %d", trial), ModelFile: "study"})
+			return writeVerify(a.stdout, verifyOutput{VerifyResult: res})
 		},
 	}
 	c.Flags().IntVar(&trial, "trial", -1, "trial number (required)")

@@ -107,7 +107,9 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 	if r.Partial {
 		partial = " (partial: stopped early)"
 	}
-	fmt.Fprintf(tw, "model\t%s on %s (%s)\n", o.Model, o.Dataset, o.ModelFile)
+	if o.Model != "" {
+		fmt.Fprintf(tw, "model\t%s on %s (%s)\n", o.Model, o.Dataset, o.ModelFile)
+	}
 	fmt.Fprintf(tw, "samples\t%d run encrypted%s\n", r.Samples, partial)
 	fmt.Fprintf(tw, "accuracy\t%.4f encrypted, %.4f simulated on the same samples\n", r.EncryptedAccuracy, r.SimulatedAccuracy)
 	fmt.Fprintf(tw, "agreement\t%.4f of predictions equal the error-free circuit's\n", r.Agreement)

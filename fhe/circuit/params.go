@@ -213,9 +213,10 @@ func (c *Circuit) ChooseParams(o *fhe.Optimizer, cfg ParamsConfig) (*Solution, e
 			return nil, fmt.Errorf("choose parameters: %w", err)
 		}
 		layer := c.Layers[0]
-		for i, ds := range dec {
-			for _, d := range ds {
-				if name := g.Decodings[d].Name; name != "" && containsName(err.Error(), name) {
+		var de *fhe.DecodingError
+		if errors.As(err, &de) {
+			for i, ds := range dec {
+				if slices.Contains(ds, de.Index) {
 					layer = c.Layers[i]
 				}
 			}
@@ -248,15 +249,6 @@ func (c *Circuit) ChooseParams(o *fhe.Optimizer, cfg ParamsConfig) (*Solution, e
 		s.Layers = append(s.Layers, lp)
 	}
 	return s, nil
-}
-
-func containsName(msg, name string) bool {
-	for i := 0; i+len(name) <= len(msg); i++ {
-		if msg[i:i+len(name)] == name && (i+len(name) == len(msg) || msg[i+len(name)] == '"' || msg[i+len(name)] == ' ' || msg[i+len(name)] == ':' || msg[i+len(name)] == ',') {
-			return true
-		}
-	}
-	return false
 }
 
 // Noise returns the noise of every decoding under sol, per group of each layer: the
