@@ -98,7 +98,7 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		return VerifyResult{}, fmt.Errorf("tuner: estimate latency: %w", err)
 	}
 	n := min(opts.Samples, task.Test.Len())
-	keys, err := executor.GenKeys(ctx, c, sol, opts.MaxKeyMB)
+	keys, err := executor.GenKeys(ctx, c, sol, opts.MaxKeyMB, cp.Cores)
 	if err != nil {
 		return VerifyResult{}, err
 	}

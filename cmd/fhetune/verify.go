@@ -58,6 +58,7 @@ partial.`,
 	}
 	addEvalFlags(c, &f.evalFlags)
 	fl := c.Flags()
+	fl.Lookup("cores").Usage = "cores of key generation, of each inference's bootstraps and of the latency estimate (default: the cores the calibration measured)"
 	fl.IntVar(&f.samples, "samples", 10, "test samples to run encrypted, at least 1")
 	fl.Float64Var(&f.maxKeyMB, "max-key-mb", 0, "refuse keys larger than this many MB (default: what this machine's free memory holds)")
 	return c

@@ -44,7 +44,7 @@ func BenchmarkExecutor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys, err := GenKeys(context.Background(), c, sol, 0)
+	keys, err := GenKeys(context.Background(), c, sol, 0, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -72,7 +72,13 @@ func TestEncryptedInferenceMatchesCircuit(t *testing.T) {
 			if want := tc.name == "two partitions"; cross != want {
 				t.Fatalf("keyswitch between partitions: %v, want %v (%+v)", cross, want, sol.Layers)
 			}
-			keys, err := executor.GenKeys(context.Background(), c, sol, 0)
+			// Two partitions make their keys on one goroutine each (one core allowed),
+			// the others with tfhe-go's parallel generation.
+			cores := 0
+			if cross {
+				cores = 1
+			}
+			keys, err := executor.GenKeys(context.Background(), c, sol, 0, cores)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +118,7 @@ func TestKeysTooLarge(t *testing.T) {
 	if mb := executor.KeyMB(sol); !(mb > 1) {
 		t.Fatalf("key size %v MB", mb)
 	}
-	if _, err := executor.GenKeys(context.Background(), c, sol, 1); !errors.Is(err, executor.ErrKeysTooLarge) {
+	if _, err := executor.GenKeys(context.Background(), c, sol, 1, 0); !errors.Is(err, executor.ErrKeysTooLarge) {
 		t.Errorf("1 MB allowed: %v", err)
 	}
 }

@@ -58,10 +58,10 @@ func KeyMB(sol *circuit.Solution) float64 {
 	return b / 1e6
 }
 
-// GenKeys makes the keys of c under sol, each partition's evaluation key generated on
-// all cores. It refuses before allocating when the keys would exceed maxMB (0: no
-// bound), naming the largest set.
-func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, maxMB float64) (*Keys, error) {
+// GenKeys makes the keys of c under sol on at most cores goroutines (0: all cores). It
+// refuses before allocating when the keys would exceed maxMB (0: no bound), naming the
+// largest set.
+func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, maxMB float64, cores int) (*Keys, error) {
 	if sol == nil || len(sol.Layers) != len(c.Layers) {
 		return nil, fmt.Errorf("%w: the solution is not this circuit's", ErrInput)
 	}
@@ -76,12 +76,12 @@ func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, max
 		return nil, fmt.Errorf("%w: %.0f MB of evaluation keys (largest set %v: %.0f MB), more than the %.0f MB allowed",
 			ErrKeysTooLarge, mb, largest, calibration.KeyBytes(largest)/1e6, maxMB)
 	}
+	if cores <= 0 || cores > runtime.NumCPU() {
+		cores = runtime.NumCPU()
+	}
 	start := time.Now()
 	k := &Keys{c: c, sol: sol, between: map[fhe.Switch]tfhe.LWEKeySwitchKey[uint64]{}, KeyMB: mb}
 	for _, p := range sol.Sets.Partitions {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		part, err := newPartition(p)
 		if err != nil {
 			return nil, err
@@ -95,27 +95,37 @@ func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, max
 		}
 	}
 	sort.Slice(sws, func(a, b int) bool { return sws[a].From*1000+sws[a].To < sws[b].From*1000+sws[b].To })
-	for _, sw := range sws {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		d := sol.Sets.Switches[sw]
-		from, to := k.parts[sw.From], k.parts[sw.To]
-		var ksk tfhe.LWEKeySwitchKey[uint64]
-		if err := guard(func() {
-			enc := tfhe.NewEncryptorWithKey(to.small, to.enc.SecretKey)
-			ksk = enc.GenLWEKeySwitchKey(from.enc.SecretKey.LWELargeKey,
-				tfhe.GadgetParametersLiteral[uint64]{Base: 1 << d.LogBase, Level: d.Level}.Compile())
-		}); err != nil {
-			return nil, fmt.Errorf("executor: keyswitching key %v → %v: %w", from.params, to.params, err)
-		}
-		k.between[sw] = ksk
+	ksks := make([]tfhe.LWEKeySwitchKey[uint64], len(sws))
+	var jobs []func() error
+	for _, part := range k.parts {
+		jobs = append(jobs, part.genKeys(cores))
+	}
+	for n, sw := range sws {
+		from, to, d := k.parts[sw.From], k.parts[sw.To], sol.Sets.Switches[sw]
+		jobs = append(jobs, func() error {
+			err := guard(func() {
+				enc := tfhe.NewEncryptorWithKey(to.small, to.enc.SecretKey)
+				ksks[n] = enc.GenLWEKeySwitchKey(from.enc.SecretKey.LWELargeKey,
+					tfhe.GadgetParametersLiteral[uint64]{Base: 1 << d.LogBase, Level: d.Level}.Compile())
+			})
+			if err != nil {
+				return fmt.Errorf("executor: keyswitching key %v → %v: %w", from.params, to.params, err)
+			}
+			return nil
+		})
+	}
+	if err := runJobs(ctx, jobs, cores); err != nil {
+		return nil, err
+	}
+	for n, sw := range sws {
+		k.between[sw] = ksks[n]
 	}
 	k.KeygenTime = time.Since(start)
+	runtime.GC()
 	return k, nil
 }
 
-// newPartition compiles a set for tfhe-go and makes its keys.
+// newPartition compiles a set for tfhe-go and makes its secret keys.
 func newPartition(p fhe.Params) (*partition, error) {
 	lit, err := calibration.TFHEParameters(calibration.Target{Params: p, Precision: 1})
 	if err != nil {
@@ -127,13 +137,67 @@ func newPartition(p fhe.Params) (*partition, error) {
 		lit.BootstrapOrder = tfhe.OrderBlindRotateKeySwitch
 		part.small = lit.Compile()
 		part.enc = tfhe.NewEncryptor(part.tp)
-		part.evk = part.enc.GenEvaluationKeyParallel()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("executor: keys of %v: %w", p, err)
 	}
-	runtime.GC()
 	return part, nil
+}
+
+// genKeys returns the job that makes the partition's evaluation key. With every core
+// available it uses tfhe-go's parallel generation (which spreads over all of them);
+// otherwise the key is made on one goroutine and the jobs share the cores.
+func (part *partition) genKeys(cores int) func() error {
+	return func() error {
+		err := guard(func() {
+			if cores >= runtime.NumCPU() {
+				part.evk = part.enc.GenEvaluationKeyParallel()
+			} else {
+				part.evk = part.enc.GenEvaluationKey()
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("executor: keys of %v: %w", part.params, err)
+		}
+		return nil
+	}
+}
+
+// runJobs runs jobs one after another with every core, or on cores goroutines when
+// fewer than all cores are allowed; it stops starting jobs once ctx ends.
+func runJobs(ctx context.Context, jobs []func() error, cores int) error {
+	workers := 1
+	if cores < runtime.NumCPU() {
+		workers = cores
+	}
+	next := make(chan func() error)
+	errs := make(chan error, len(jobs))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for job := range next {
+				errs <- job()
+			}
+		}()
+	}
+	var err error
+	for _, job := range jobs {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		next <- job
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		if e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // guard runs f and turns a panic inside tfhe-go into an error.
