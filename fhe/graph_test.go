@@ -917,3 +917,54 @@ func BenchmarkGraph(b *testing.B) {
 		}
 	})
 }
+
+// TestGraphVariancesTFHEGo recomputes the decodings' variances of a solved
+// three-partition chain: Concrete's model gives the optimizer's own (to rounding); the
+// tfhe-go model doubles every bootstrap-output term and scales the keyswitch within a
+// set by (k·N − n)/(k·N), leaving keyswitches between sets, modulus switches and fresh
+// encryptions as they are.
+func TestGraphVariancesTFHEGo(t *testing.T) {
+	o := newOptimizer(t)
+	g := chain3(1e-5, 0)
+	s, err := o.Graph(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	con, err := g.Variances(s, fhe.ConcreteNoise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := g.Variances(s, fhe.TFHEGoNoise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range g.Decodings {
+		if v := s.Decodings[i].Variance; math.Abs(con[i]-v) > 1e-12*v {
+			t.Errorf("%s: Concrete variance %g, the optimizer's %g", d.Name, con[i], s.Decodings[i].Variance)
+		}
+		// Rebuild the tfhe-go variance term by term.
+		want := 0.0
+		for p, c := range d.BR {
+			z, _ := s.Partitions[p].Noise(128)
+			want += 2 * c * z.BlindRotation
+		}
+		for p, c := range d.Fresh {
+			z, _ := s.Partitions[p].Noise(128)
+			want += c * z.BSKVariance
+		}
+		if d.Bootstrap {
+			sw := s.Switches[fhe.Switch{From: d.Src, To: d.Dst}]
+			ks, _, _ := fhe.KeySwitchBetween(s.Partitions[d.Src], s.Partitions[d.Dst], sw.Level, sw.LogBase, 128)
+			if p := s.Partitions[d.Src]; d.Src == d.Dst {
+				ks *= float64(p.GLWEDimension()-p.LWEDimension()) / float64(p.GLWEDimension())
+			}
+			want += ks + s.Partitions[d.Dst].ModulusSwitchVariance()
+		}
+		if math.Abs(tg[i]-want) > 1e-12*want {
+			t.Errorf("%s: tfhe-go variance %g, want %g", d.Name, tg[i], want)
+		}
+	}
+	if _, err := g.Variances(fhe.GraphSolution{}, fhe.TFHEGoNoise); err == nil {
+		t.Error("a solution of no partitions: no error")
+	}
+}

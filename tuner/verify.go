@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/fhetune/fhetune/fhe"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/studies"
 	"gonum.org/v1/gonum/mat"
@@ -34,7 +34,8 @@ type VerifyLayer struct {
 	PredictedMS float64 `json:"predicted_ms"`
 	// TLUErrors counts, over all samples, the TLUs whose decrypted output differs from
 	// the error-free TLU of the accumulator they received; ExpectedTLUErrors is the
-	// simulation's mean count of such changed outputs on the same samples (64 seeds).
+	// simulation's mean count of such changed outputs on the same samples (64 seeds),
+	// with the noise tfhe-go gives the chosen sets (fhe.TFHEGoNoise).
 	TLUErrors         int     `json:"tlu_errors"`
 	ExpectedTLUErrors float64 `json:"expected_tlu_errors"`
 }
@@ -146,20 +147,24 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		return VerifyResult{}, ctx.Err()
 	}
 	m := res.Samples
-	noise := cp.Noise
 	x := cp.Test.Slice(0, m, 0, c.InSize()).(*mat.Dense)
-	// The simulation on the same samples (the study's seed), and the expected TLU
-	// errors: its mean count of changed TLU outputs over expectRuns seeds (an index moved
-	// by one often keeps its output).
-	var sim circuit.SimResult
+	// The simulated accuracy is the study's: the same samples and seed, Concrete's noise.
+	sim, err := c.Simulate(x, task.Test.Y[:m], &cp.Noise, task.Seed)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("%w: %w", ErrTask, err)
+	}
+	// The expected TLU errors are what the simulation predicts for the executor: the
+	// same sets with tfhe-go's noise, the mean count of changed TLU outputs over
+	// expectRuns seeds (an index moved by one often keeps its output).
+	tg, err := c.NoiseOf(sol, fhe.TFHEGoNoise)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("tuner: %w", err)
+	}
 	expected := make([]float64, c.TLULayers())
 	for r := range expectRuns {
-		s, err := c.Simulate(x, task.Test.Y[:m], &noise, task.Seed+uint64(r))
+		s, err := c.Simulate(x, task.Test.Y[:m], &tg, task.Seed+uint64(r))
 		if err != nil {
 			return VerifyResult{}, fmt.Errorf("%w: %w", ErrTask, err)
-		}
-		if r == 0 {
-			sim = s
 		}
 		for i, l := range s.Layers {
 			expected[i] += float64(l.OutputErrors) / expectRuns

@@ -251,20 +251,30 @@ func (c *Circuit) ChooseParams(o *fhe.Optimizer, cfg ParamsConfig) (*Solution, e
 	return s, nil
 }
 
-// Noise returns the noise of every decoding under sol, per group of each layer: the
-// decoding's variance at its worst group (the optimizer's), less the part of the
-// accumulator's variance that a group with a smaller weight norm does not carry,
-// in steps of what the decoding reads (Δ = 2^(63−P) for a P-bit TLU, 2^63 for a bit
-// extraction, which reads the padding bit).
-func (c *Circuit) Noise(sol *Solution) (Noise, error) {
+// Noise returns the noise of every decoding under sol, per group of each layer, with
+// Concrete's noise model (the optimizer's): see [Circuit.NoiseOf].
+func (c *Circuit) Noise(sol *Solution) (Noise, error) { return c.NoiseOf(sol, fhe.ConcreteNoise) }
+
+// NoiseOf returns the noise of every decoding under sol with noise model m, per group
+// of each layer: the decoding's variance at its worst group, less the part of the
+// accumulator's variance that a group with a smaller weight norm does not carry, in
+// steps of what the decoding reads (Δ = 2^(63−P) for a P-bit TLU, 2^63 for a bit
+// extraction, which reads the padding bit). With [fhe.ConcreteNoise] the variances are
+// the optimizer's; with [fhe.TFHEGoNoise] they are those of the same sets run by
+// tfhe-go, which fhe/executor (and `fhetune verify`) runs.
+func (c *Circuit) NoiseOf(sol *Solution, m fhe.NoiseModel) (Noise, error) {
 	nt := c.TLULayers()
 	if sol == nil || len(sol.Layers) != len(c.Layers) || len(sol.decoding) != len(c.Layers) {
 		return Noise{}, fmt.Errorf("%w: solution is not this circuit's", ErrConfig)
 	}
+	vs, err := sol.Graph.Variances(sol.Sets, m)
+	if err != nil {
+		return Noise{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	n := Noise{Layers: make([]LayerNoise, nt)}
 	for i := range nt {
 		l, st := c.Layers[i], c.stages[i]
-		z, err := sol.Layers[i].Input.Noise(sol.Security)
+		z, err := sol.Layers[i].Input.NoiseOf(sol.Security, m)
 		if err != nil {
 			return Noise{}, fmt.Errorf("%w: layer %s: %w", ErrConfig, l.Name, err)
 		}
@@ -274,10 +284,9 @@ func (c *Circuit) Noise(sol *Solution) (Noise, error) {
 		}
 		n2 := float64(l.Norm2) * float64(l.Norm2)
 		per := func(d int, w, step float64) []float64 {
-			v := sol.Sets.Decodings[d].Variance
 			out := make([]float64, len(st.norm2Sq))
 			for g, sq := range st.norm2Sq {
-				out[g] = math.Sqrt(max(0, v-w*(n2-float64(sq))*vsrc)) / step
+				out[g] = math.Sqrt(max(0, vs[d]-w*(n2-float64(sq))*vsrc)) / step
 			}
 			return out
 		}
