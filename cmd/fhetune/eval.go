@@ -77,7 +77,7 @@ seed it was trained with, so that its test set was held out.`,
 // addEvalFlags registers the flags of eval (and verify, which takes the same).
 func addEvalFlags(c *cobra.Command, f *evalFlags) {
 	fl := c.Flags()
-	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist or csv:PATH (required)")
+	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy (required)")
 	fl.StringVar(&f.spec, "model", "mlp", "network spec, trained with fixed defaults and cached: mlp ("+tuner.DefaultMLPSpec+"), cnn ("+tuner.DefaultCNNSpec+") or a full spec such as mlp:32")
 	fl.StringVar(&f.modelFile, "model-file", "", "trained model file (from fhetune model train) instead of --model")
 	fl.StringVar(&f.dataDir, "data-dir", "", "folder of the fashion-mnist IDX files (default "+dataset.DefaultFashionMNISTDir+")")
@@ -101,7 +101,7 @@ func addEvalFlags(c *cobra.Command, f *evalFlags) {
 
 func (f evalFlags) check(c *cobra.Command, what string) error {
 	if f.dataset == "" {
-		return badInput("%s: --dataset is required (digits, breast-cancer, fashion-mnist or csv:PATH)", what)
+		return badInput("%s: --dataset is required (digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy)", what)
 	}
 	if f.modelFile != "" && c.Flags().Changed("model") {
 		return badInput("%s: --model and --model-file both given; use one", what)

@@ -54,7 +54,9 @@ progress goes to stderr.
 
 Data sets: digits, breast-cancer (both built in), fashion-mnist (from --data-dir,
 default /usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist),
-csv:PATH (numeric columns, label in the last column or --label-column).
+csv:PATH (numeric columns, label in the last column or --label-column), npz:PATH (a
+NumPy archive with features x or X and labels y) and npy:X.npy,Y.npy (two NumPy files,
+features then labels).
 
 Model specs:
   mlp:W1,W2,...          hidden widths with ReLU (e.g. mlp:64,64); "mlp:" is linear
@@ -67,7 +69,7 @@ Model specs:
 		RunE: func(cmd *cobra.Command, _ []string) error { return runModelTrain(cmd, a, f) },
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist or csv:PATH (required)")
+	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy (required)")
 	fl.StringVar(&f.spec, "model", "", "network spec, e.g. mlp:64,64 or cnn:c8k3p1,pool2,fc32 (required)")
 	fl.StringVar(&f.out, "out", "", "model file to write (required)")
 	fl.IntVar(&f.epochs, "epochs", 100, "maximum number of epochs")
@@ -86,7 +88,7 @@ Model specs:
 func (f modelTrainFlags) check() error {
 	switch {
 	case f.dataset == "":
-		return badInput("--dataset is required (digits, breast-cancer, fashion-mnist or csv:PATH)")
+		return badInput("--dataset is required (digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy)")
 	case f.spec == "":
 		return badInput("--model is required (e.g. mlp:64,64)")
 	case f.epochs < 1:

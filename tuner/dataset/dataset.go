@@ -19,9 +19,12 @@ type Dataset struct {
 	Y []int
 	// Classes is the number of classes K; every label is below it.
 	Classes int
-	// Shape is the per-sample layout of image sets, [channels, height, width]
-	// (digits [1,8,8], fashion-mnist [1,28,28]); its product is the column count of X.
-	// Nil for tabular data.
+	// Shape is the per-sample layout, each row being that layout flattened in row-major
+	// order; its product is the column count of X. The image sets have [channels,
+	// height, width] (digits [1,8,8], fashion-mnist [1,28,28]); a NumPy features array of
+	// shape (rows, d1, d2, ...) gives [d1, d2, ...] as it is, so that a model can reshape
+	// a row to its input (an (N, 28, 28) array gives [28, 28]: save it as (N, 1, 28, 28)
+	// for channels). Nil for tabular data (CSV files, 2-D arrays).
 	Shape []int
 	// ClassNames names the classes, index = label; nil when unknown.
 	ClassNames []string

@@ -27,7 +27,8 @@ type FormatError struct {
 	File string
 	// Line is the 1-based line of a CSV input, or 0 when the error is not tied to a line.
 	Line int
-	// Offset is the byte offset in the decompressed IDX stream, or -1 when not known.
+	// Offset is the byte offset in the decompressed IDX or .npy stream, or -1 when not
+	// known. (An error inside a .npz archive names the member and the offset in it in Err.)
 	Offset int64
 	// Err says what is wrong.
 	Err error
@@ -53,7 +54,7 @@ func lineError(file string, line int, format string, args ...any) *FormatError {
 	return &FormatError{File: file, Line: line, Offset: -1, Err: fmt.Errorf(format, args...)}
 }
 
-// offsetError builds a FormatError for a byte offset of an IDX stream.
+// offsetError builds a FormatError for a byte offset of an IDX or .npy stream.
 func offsetError(file string, off int64, format string, args ...any) *FormatError {
 	return &FormatError{File: file, Offset: off, Err: fmt.Errorf(format, args...)}
 }

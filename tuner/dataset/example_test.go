@@ -1,8 +1,11 @@
 package dataset_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
+
+	"codeberg.org/sbinet/npyio/npz"
 
 	"github.com/fhetune/fhetune/tuner/dataset"
 )
@@ -44,4 +47,25 @@ func ExampleReadCSV() {
 	// Output:
 	// 3 2 3 [1 0 2]
 	// dataset: bad.csv: line 2: column 2: NaN is not allowed
+}
+
+// An .npz archive as numpy.savez("data.npz", x=x, y=y) writes it, here built in memory:
+// three 2x2 grey images and their labels.
+func ExampleReadNPZ() {
+	var buf bytes.Buffer
+	w := npz.NewWriter(&buf)
+	_ = w.Write("x.npy", [][2][2]uint8{{{0, 255}, {255, 0}}, {{9, 9}, {9, 9}}, {{1, 2}, {3, 4}}})
+	_ = w.Write("y.npy", []int64{1, 0, 1})
+	if err := w.Close(); err != nil {
+		panic(err)
+	}
+	d, err := dataset.ReadNPZ(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "data.npz")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(d.Len(), d.Features(), d.Shape, d.Classes, d.Y)
+	fmt.Println(d.X.RawRowView(2))
+	// Output:
+	// 3 4 [2 2] 2 [1 0 1]
+	// [1 2 3 4]
 }

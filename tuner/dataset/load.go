@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Names lists the data set names [Load] accepts, besides "csv:PATH".
+// Names lists the data set names [Load] accepts, besides the files "csv:PATH",
+// "npz:PATH" and "npy:X,Y".
 func Names() []string { return []string{"digits", "breast-cancer", "fashion-mnist"} }
 
 // Load loads a data set by name:
@@ -23,10 +24,17 @@ func Names() []string { return []string{"digits", "breast-cancer", "fashion-mnis
 //     set; TestFrom is 60000 so that [Dataset.Split] keeps that test set.
 //   - "csv:PATH": the CSV file at PATH, as [ReadCSV] reads it (gzip accepted); its Name
 //     is "csv:PATH".
+//   - "npz:PATH": the NumPy .npz archive at PATH (numpy.savez or savez_compressed), its
+//     features in the array x or X and its labels in the array y, as [ReadNPZ] reads it;
+//     its Name is "npz:PATH".
+//   - "npy:X,Y": the NumPy .npy files at paths X (features) and Y (labels), separated by
+//     a comma (when the paths hold commas too, the one split into two existing files),
+//     as [ReadNPY] reads them; its Name is "npy:X,Y".
 //
 // An unknown name gives an error matching [ErrUnknownDataset]; missing Fashion-MNIST
-// files one matching [ErrNotInstalled] that names the package to install; malformed data
-// a [*FormatError].
+// files one matching [ErrNotInstalled] that names the package to install; a file that
+// cannot be opened the *fs.PathError (matching fs.ErrNotExist when missing); malformed
+// data a [*FormatError].
 func Load(name string, opts ...Option) (*Dataset, error) {
 	cfg := newConfig(opts)
 	switch {
@@ -42,8 +50,20 @@ func Load(name string, opts ...Option) (*Dataset, error) {
 			return nil, fmt.Errorf("%w: %q: no path after \"csv:\"", ErrUnknownDataset, name)
 		}
 		return loadCSVFile(path, cfg)
+	case strings.HasPrefix(name, "npz:"):
+		path := strings.TrimPrefix(name, "npz:")
+		if path == "" {
+			return nil, fmt.Errorf("%w: %q: no path after \"npz:\"", ErrUnknownDataset, name)
+		}
+		return loadNPZFile(path, cfg)
+	case strings.HasPrefix(name, "npy:"):
+		x, y, err := splitNPYPaths(strings.TrimPrefix(name, "npy:"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q: %w", ErrUnknownDataset, name, err)
+		}
+		return loadNPYFiles(x, y, cfg)
 	default:
-		return nil, fmt.Errorf("%w: %q (want one of %s, or csv:PATH)", ErrUnknownDataset, name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("%w: %q (want one of %s, or csv:PATH, npz:PATH, npy:X.npy,Y.npy)", ErrUnknownDataset, name, strings.Join(Names(), ", "))
 	}
 }
 
@@ -63,4 +83,40 @@ func loadCSVFile(path string, cfg config) (*Dataset, error) {
 	}
 	d.Name = "csv:" + path
 	return d, nil
+}
+
+// splitNPYPaths splits "X,Y" into the features and the labels path. When the paths hold
+// commas themselves, the one split into two existing files is taken.
+func splitNPYPaths(s string) (x, y string, err error) {
+	errWant := errors.New("want npy:X.npy,Y.npy, the features and the labels file separated by a comma")
+	switch strings.Count(s, ",") {
+	case 0:
+		return "", "", errWant
+	case 1:
+		x, y, _ = strings.Cut(s, ",")
+		if x == "" || y == "" {
+			return "", "", errWant
+		}
+		return x, y, nil
+	}
+	var found [][2]string
+	for i, c := range s {
+		if c != ',' {
+			continue
+		}
+		x, y := s[:i], s[i+1:]
+		if isFile(x) && isFile(y) {
+			found = append(found, [2]string{x, y})
+		}
+	}
+	if len(found) != 1 {
+		return "", "", fmt.Errorf("%w (the paths hold commas: %d ways to split them into two existing files)", errWant, len(found))
+	}
+	return found[0][0], found[0][1], nil
+}
+
+// isFile reports whether path names an existing regular file.
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

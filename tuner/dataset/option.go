@@ -52,8 +52,8 @@ func WithLabelColumn(name string) Option {
 	return func(c *config) { c.labelColumn = name }
 }
 
-// WithClasses fixes the number of classes K of a CSV input: a label of K or more is an
-// error. Default (k ≤ 0): K is the largest label plus one, at most [MaxClasses], and every
+// WithClasses fixes the number of classes K of a CSV or NumPy input: a label of K or
+// more is an error. Default (k ≤ 0): K is the largest label plus one, at most [MaxClasses], and every
 // class 0..K-1 must have a sample.
 func WithClasses(k int) Option {
 	return func(c *config) { c.classes = k }
