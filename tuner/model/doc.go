@@ -5,18 +5,23 @@
 //
 // A [Network] is an ordered list of layers with exported, inspectable parameters, so that
 // a later stage can compile it into an integer circuit the way post-training quantization
-// does: each [Linear] and [Conv2d] is a dot product with a bias, each [ReLU] becomes a table
-// lookup per output element, [AvgPool2d] is linear and [Flatten] only changes the shape.
-// The layer set is closed: code that walks a network switches on *Linear, *Conv2d,
-// *AvgPool2d, ReLU and Flatten (the last two are plain values). [Network.Trace] returns
-// every layer's output on a batch, for calibrating quantization ranges.
+// does: each [Linear] and [Conv2d] (with dilation and groups, as PyTorch's) is a dot
+// product with a bias, each [ReLU] and [Activation] (leaky ReLU, sigmoid, tanh, GELU)
+// becomes a table lookup per output element, [AvgPool2d] is linear, [MaxPool2d] is a
+// chain of comparisons (a table lookup each) and [Flatten] only changes the shape. The
+// layer set is closed: code that walks a network switches on *Linear, *Conv2d,
+// *AvgPool2d, *MaxPool2d, ReLU, Activation and Flatten (the last three are plain
+// values). [Network.Trace] returns every layer's output on a batch, for calibrating
+// quantization ranges.
 //
 // # Data layout
 //
 // A batch is a *mat.Dense whose rows are samples. An image sample of shape [C, H, W] is one
 // row in channel-major order: element (c, h, w) sits in column c·H·W + h·W + w, as in a
 // flattened NCHW tensor, so [Flatten] does not move any number. A [Linear] weight matrix is
-// out×in; a [Conv2d] weight matrix is OutC × (InC·KH·KW) with column c·KH·KW + kh·KW + kw.
+// out×in; a [Conv2d] weight matrix of G groups is OutC × (InC/G·KH·KW) with column
+// c'·KH·KW + kh·KW + kw for channel c' of the output channel's group (PyTorch's weight
+// tensor flattened).
 //
 // # Raw and standardized inputs
 //

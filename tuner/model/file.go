@@ -14,12 +14,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// The model file format, version 1. All integers are unsigned little-endian and all real
+// The model file format, version 2. All integers are unsigned little-endian and all real
 // numbers IEEE-754 float64 little-endian.
 //
 //	offset  size  field
 //	0       8     magic "FHTMODEL"
-//	8       4     uint32 format version (1)
+//	8       4     uint32 format version (2)
 //	12      8     uint64 body length L
 //	20      L     body
 //	20+L    4     uint32 CRC-32 (IEEE) of bytes 0 .. 20+L−1
@@ -35,43 +35,57 @@ import (
 //	        product of the input dimensions
 //	uint32  layer count (1 .. 1024), then one record per layer:
 //	  uint8 kind, then by kind:
-//	  1 linear     uint32 out, in; uint8 mask flag; out·in weights (row-major);
-//	               out biases; mask bitmap when the flag is 1
-//	  2 conv2d     uint32 outC, inC, kh, kw, stride, pad, inH, inW; uint8 mask flag;
-//	               outC·inC·kh·kw weights (row-major, see [Conv2d]); outC biases;
-//	               mask bitmap when the flag is 1
-//	  3 avgpool2d  uint32 k, stride, c, inH, inW
-//	  4 relu       nothing
-//	  5 flatten    nothing
+//	  1 linear      uint32 out, in; uint8 mask flag; out·in weights (row-major);
+//	                out biases; mask bitmap when the flag is 1
+//	  2 conv2d      uint32 outC, inC, kh, kw, stride, pad, inH, inW, dilation (≥ 1),
+//	                groups (≥ 1, dividing inC); uint8 mask flag; outC·(inC/groups)·kh·kw
+//	                weights (row-major, see [Conv2d]); outC biases; mask bitmap when the
+//	                flag is 1
+//	  3 avgpool2d   uint32 k, stride, c, inH, inW
+//	  4 relu        nothing
+//	  5 flatten     nothing
+//	  6 activation  uint8 function (1 leaky_relu, 2 sigmoid, 3 tanh, 4 gelu); alpha
+//	  7 maxpool2d   uint32 k, stride, c, inH, inW
 //
 // A mask bitmap for n weights is ⌈n/8⌉ bytes; bit i%8 (least significant first) of byte
 // i/8 is set when weight i is free and clear when it is pinned at zero; unused bits are
 // zero. The body must be consumed exactly, and the network it describes must pass
-// [Network.Validate]. Writers of version 1 emit exactly this layout, so equal networks
-// give equal files.
+// [Network.Validate]. Writers of version 2 emit exactly this layout (a dilation or group
+// count of 0 is written as 1), so equal networks give equal files.
+//
+// Version 1, which this package still reads, is the same without the conv2d record's
+// dilation and groups (its convolutions decode with Dilation = Groups = 1) and without
+// kinds 6 and 7. A version-1 file re-encodes as version 2.
 const (
-	// FormatVersion is the model file format version this package writes and reads.
-	FormatVersion = 1
+	// FormatVersion is the model file format version this package writes; it reads
+	// every version from 1 to FormatVersion.
+	FormatVersion = 2
 	// Magic opens every model file.
 	Magic = "FHTMODEL"
 
-	headerSize   = 8 + 4 + 8
-	trailerSize  = 4
-	maxString    = 4096
-	maxMeta      = 256
-	maxLayers    = 1024
-	maxRank      = 3
-	kindLinear   = 1
-	kindConv2d   = 2
-	kindAvgPool  = 3
-	kindReLU     = 4
-	kindFlatten  = 5
-	maskAbsent   = 0
-	maskPresent  = 1
-	stdAbsent    = 0
-	stdPresent   = 1
-	maxFileBytes = 1 << 34 // 16 GiB: far above any network this tool trains
+	minFormatVersion = 1
+	headerSize       = 8 + 4 + 8
+	trailerSize      = 4
+	maxString        = 4096
+	maxMeta          = 256
+	maxLayers        = 1024
+	maxRank          = 3
+	kindLinear       = 1
+	kindConv2d       = 2
+	kindAvgPool      = 3
+	kindReLU         = 4
+	kindFlatten      = 5
+	kindActivation   = 6
+	kindMaxPool      = 7
+	maskAbsent       = 0
+	maskPresent      = 1
+	stdAbsent        = 0
+	stdPresent       = 1
+	maxFileBytes     = 1 << 34 // 16 GiB: far above any network this tool trains
 )
+
+// activationCodes numbers the activation functions in the file (index + 1).
+var activationCodes = []string{LeakyReLU, Sigmoid, Tanh, GELU}
 
 // MarshalBinary encodes the network in the model file format (see [FormatVersion]). The
 // network must pass [Network.Validate].
@@ -215,7 +229,7 @@ func (e *encoder) layer(l Layer) error {
 		e.bitmap(l.Mask)
 	case *Conv2d:
 		e.u8(kindConv2d)
-		if err := e.dims(l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW); err != nil {
+		if err := e.dims(l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW, l.Dil(), l.NumGroups()); err != nil {
 			return err
 		}
 		e.mask(l.Mask)
@@ -225,6 +239,13 @@ func (e *encoder) layer(l Layer) error {
 	case *AvgPool2d:
 		e.u8(kindAvgPool)
 		return e.dims(l.K, l.Stride, l.C, l.InH, l.InW)
+	case *MaxPool2d:
+		e.u8(kindMaxPool)
+		return e.dims(l.K, l.Stride, l.C, l.InH, l.InW)
+	case Activation:
+		return e.activation(l)
+	case *Activation:
+		return e.activation(*l)
 	case ReLU, *ReLU:
 		e.u8(kindReLU)
 	case Flatten, *Flatten:
@@ -232,6 +253,17 @@ func (e *encoder) layer(l Layer) error {
 	default:
 		return fmt.Errorf("unknown layer type %T", l)
 	}
+	return nil
+}
+
+func (e *encoder) activation(a Activation) error {
+	code := slices.Index(activationCodes, a.Func)
+	if code < 0 {
+		return fmt.Errorf("unknown activation function %q", a.Func)
+	}
+	e.u8(kindActivation)
+	e.u8(uint8(code + 1))
+	e.floats([]float64{a.Alpha})
 	return nil
 }
 
@@ -259,10 +291,12 @@ func decode(data []byte, path string) (*Network, error) {
 	if string(data[:len(Magic)]) != Magic {
 		return nil, d.fail(0, "not an fhetune model file (magic %q, want %q)", data[:len(Magic)], Magic)
 	}
-	if v := binary.LittleEndian.Uint32(data[8:12]); v != FormatVersion {
+	v := binary.LittleEndian.Uint32(data[8:12])
+	if v < minFormatVersion || v > FormatVersion {
 		return nil, &FormatError{Path: path, Offset: 8, Err: ErrVersion,
-			Why: fmt.Sprintf("format version %d is not supported (this build reads version %d)", v, FormatVersion)}
+			Why: fmt.Sprintf("format version %d is not supported (this build reads versions %d to %d)", v, minFormatVersion, FormatVersion)}
 	}
+	d.version = int(v)
 	bodyLen := binary.LittleEndian.Uint64(data[12:20])
 	have := uint64(len(data) - headerSize)
 	switch {
@@ -295,6 +329,7 @@ func decode(data []byte, path string) (*Network, error) {
 type decoder struct {
 	data     []byte
 	path     string
+	version  int
 	off, end int
 }
 
@@ -498,20 +533,33 @@ func (d *decoder) layer(i int) (Layer, error) {
 		}
 		return &Linear{W: w, B: b, Mask: mask}, nil
 	case kindConv2d:
-		s, err := sizes([]int{1, 1, 1, 1, 1, 0, 1, 1}, "output channels", "input channels", "kernel height",
-			"kernel width", "stride", "padding", "input height", "input width")
+		lo := []int{1, 1, 1, 1, 1, 0, 1, 1}
+		fields := []string{"output channels", "input channels", "kernel height", "kernel width", "stride", "padding",
+			"input height", "input width"}
+		if d.version >= 2 {
+			lo, fields = append(lo, 1, 1), append(fields, "dilation", "groups")
+		}
+		s, err := sizes(lo, fields...)
 		if err != nil {
 			return nil, err
 		}
-		if uint64(s[1])*uint64(s[2])*uint64(s[3]) > MaxWidth*MaxWidth {
-			return nil, d.fail(int64(at), "layer %d: kernel of %d×%d×%d is too large", i, s[1], s[2], s[3])
+		dil, groups := 1, 1
+		if d.version >= 2 {
+			dil, groups = s[8], s[9]
+			if s[1]%groups != 0 {
+				return nil, d.fail(int64(d.off-4), "layer %d: %d groups do not divide the %d input channels", i, groups, s[1])
+			}
 		}
-		w, b, mask, err := d.params(i, s[0], s[1]*s[2]*s[3])
+		ic := s[1] / groups
+		if uint64(ic)*uint64(s[2])*uint64(s[3]) > MaxWidth*MaxWidth {
+			return nil, d.fail(int64(at), "layer %d: kernel of %d×%d×%d is too large", i, ic, s[2], s[3])
+		}
+		w, b, mask, err := d.params(i, s[0], ic*s[2]*s[3])
 		if err != nil {
 			return nil, err
 		}
 		return &Conv2d{OutC: s[0], InC: s[1], KH: s[2], KW: s[3], Stride: s[4], Pad: s[5], InH: s[6], InW: s[7],
-			W: w, B: b, Mask: mask}, nil
+			Dilation: dil, Groups: groups, W: w, B: b, Mask: mask}, nil
 	case kindAvgPool:
 		s, err := sizes([]int{1, 1, 1, 1, 1}, "window", "stride", "channels", "input height", "input width")
 		if err != nil {
@@ -523,7 +571,32 @@ func (d *decoder) layer(i int) (Layer, error) {
 	case kindFlatten:
 		return Flatten{}, nil
 	}
-	return nil, d.fail(int64(at), "layer %d has unknown kind %d (want 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten)", i, kind)
+	if d.version >= 2 {
+		switch kind {
+		case kindActivation:
+			fat := d.off
+			code, err := d.u8(name("activation function"))
+			if err != nil {
+				return nil, err
+			}
+			if code < 1 || int(code) > len(activationCodes) {
+				return nil, d.fail(int64(fat), "layer %d has unknown activation function %d (want 1 leaky_relu, 2 sigmoid, 3 tanh, 4 gelu)", i, code)
+			}
+			alpha, err := d.floats(1, name("alpha"))
+			if err != nil {
+				return nil, err
+			}
+			return Activation{Func: activationCodes[code-1], Alpha: alpha[0]}, nil
+		case kindMaxPool:
+			s, err := sizes([]int{1, 1, 1, 1, 1}, "window", "stride", "channels", "input height", "input width")
+			if err != nil {
+				return nil, err
+			}
+			return &MaxPool2d{K: s[0], Stride: s[1], C: s[2], InH: s[3], InW: s[4]}, nil
+		}
+		return nil, d.fail(int64(at), "layer %d has unknown kind %d (want 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten, 6 activation, 7 maxpool2d)", i, kind)
+	}
+	return nil, d.fail(int64(at), "layer %d has unknown kind %d (a version-%d file has 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten)", i, kind, d.version)
 }
 
 // params reads a mask flag, an r×c weight matrix, r biases and the optional mask bitmap.

@@ -6,8 +6,10 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,7 +42,42 @@ func sampleNetworks(t testing.TB) map[string]*model.Network {
 	bare := &model.Network{InShape: []int{3}, Classes: 2, Layers: []model.Layer{
 		&model.Linear{W: mat.NewDense(2, 3, []float64{1, -2, 3, 0.5, 0, -1}), B: []float64{0.25, -0.75}},
 	}}
-	return map[string]*model.Network{"mlp": mlp, "cnn": cnn, "bare": bare}
+	return map[string]*model.Network{"mlp": mlp, "cnn": cnn, "bare": bare, "layers": newLayersNet(t)}
+}
+
+// newLayersNet returns a network with every layer of format version 2: a dilated
+// convolution, a grouped one with a mask, a max pool and each activation function.
+func newLayersNet(t testing.TB) *model.Network {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(21, 22))
+	fill := func(s []float64) {
+		for i := range s {
+			s[i] = rng.NormFloat64()
+		}
+	}
+	c1 := &model.Conv2d{OutC: 4, InC: 2, KH: 3, KW: 3, Stride: 1, Pad: 2, InH: 6, InW: 6, Dilation: 2,
+		W: mat.NewDense(4, 18, nil), B: make([]float64, 4)}
+	c2 := &model.Conv2d{OutC: 4, InC: 4, KH: 2, KW: 2, Stride: 1, InH: 3, InW: 3, Groups: 2,
+		W: mat.NewDense(4, 8, nil), B: make([]float64, 4), Mask: make([]bool, 32)}
+	lin := model.NewLinear(3, 16)
+	for _, s := range [][]float64{c1.W.RawMatrix().Data, c1.B, c2.W.RawMatrix().Data, c2.B, lin.W.RawMatrix().Data, lin.B} {
+		fill(s)
+	}
+	for i := range c2.Mask {
+		c2.Mask[i] = i%5 != 0
+		if !c2.Mask[i] {
+			c2.W.RawMatrix().Data[i] = 0
+		}
+	}
+	net := &model.Network{InShape: []int{2, 6, 6}, Classes: 3, Spec: "imported", Dataset: "digits", Layers: []model.Layer{
+		c1, model.Activation{Func: model.LeakyReLU, Alpha: 0.1}, &model.MaxPool2d{K: 2, Stride: 2, C: 4, InH: 6, InW: 6},
+		c2, model.Activation{Func: model.GELU}, model.Flatten{}, model.Activation{Func: model.Tanh},
+		model.Activation{Func: model.Sigmoid}, lin,
+	}}
+	if err := net.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return net
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
@@ -119,7 +156,8 @@ func TestLoadErrors(t *testing.T) {
 		{"empty", nil, model.ErrFormat, "byte 0: truncated: 0 bytes"},
 		{"wrong magic", []byte("PK\x03\x04 this is a zip file, not a model"), model.ErrFormat, `not an fhetune model file (magic "PK\x03\x04 thi", want "FHTMODEL")`},
 		{"short wrong magic", []byte("GIF89a12"), model.ErrFormat, "not an fhetune model file"},
-		{"future version", edit(func(b []byte) []byte { b[8] = 2; return b }), model.ErrVersion, "byte 8: format version 2 is not supported (this build reads version 1)"},
+		{"future version", edit(func(b []byte) []byte { b[8] = 3; return b }), model.ErrVersion, "byte 8: format version 3 is not supported (this build reads versions 1 to 2)"},
+		{"version 0", edit(func(b []byte) []byte { b[8] = 0; return b }), model.ErrVersion, "format version 0 is not supported"},
 		{"header only", good[:20], model.ErrFormat, "truncated"},
 		{"cut in the body", good[:len(good)/2], model.ErrFormat, "truncated"},
 		{"cut in the checksum", good[:len(good)-1], model.ErrFormat, "truncated"},
@@ -203,5 +241,123 @@ func TestSaveAtomic(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("folder holds %v, want only m.bin", names)
+	}
+}
+
+// TestSaveLoadNewLayers checks that every field of the version-2 layers survives a
+// round trip, beyond the logits.
+func TestSaveLoadNewLayers(t *testing.T) {
+	net := newLayersNet(t)
+	b, err := net.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(b[8:12]); v != model.FormatVersion || model.FormatVersion != 2 {
+		t.Fatalf("written version %d, FormatVersion %d; want 2", v, model.FormatVersion)
+	}
+	var got model.Network
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range net.Layers {
+		switch l := l.(type) {
+		case *model.Conv2d:
+			g := got.Layers[i].(*model.Conv2d)
+			if g.Dil() != l.Dil() || g.NumGroups() != l.NumGroups() || !mat.Equal(g.W, l.W) || len(g.Mask) != len(l.Mask) {
+				t.Errorf("layer %d: conv dilation %d groups %d, want %d %d (or weights differ)", i, g.Dilation, g.Groups, l.Dil(), l.NumGroups())
+			}
+		case *model.MaxPool2d:
+			if g := got.Layers[i].(*model.MaxPool2d); *g != *l {
+				t.Errorf("layer %d: %+v, want %+v", i, *g, *l)
+			}
+		case model.Activation:
+			if g := got.Layers[i].(model.Activation); g != l {
+				t.Errorf("layer %d: %+v, want %+v", i, g, l)
+			}
+		}
+	}
+	x := randomBatch(8, 5, net.InSize())
+	if !mat.Equal(got.Logits(x), net.Logits(x)) {
+		t.Error("loaded network computes other logits")
+	}
+	// A dilation and a group count of 0 mean 1 and are written as 1.
+	ones := net.Clone()
+	ones.Layers[0].(*model.Conv2d).Groups = 1
+	ones.Layers[3].(*model.Conv2d).Dilation = 1
+	zeros := ones.Clone()
+	zeros.Layers[0].(*model.Conv2d).Groups = 0
+	zeros.Layers[3].(*model.Conv2d).Dilation = 0
+	a, err1 := ones.MarshalBinary()
+	z, err2 := zeros.MarshalBinary()
+	if err1 != nil || err2 != nil || string(a) != string(z) || string(a) != string(b) {
+		t.Errorf("groups and dilation 0 encode differently from 1 (%v, %v)", err1, err2)
+	}
+}
+
+// readSeed reads a committed fuzz seed file: one []byte(...) Go string literal.
+func readSeed(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzUnmarshal", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	lit := strings.TrimSuffix(strings.TrimPrefix(lines[len(lines)-1], "[]byte("), ")")
+	s, err := strconv.Unquote(lit)
+	if err != nil {
+		t.Fatalf("seed %s: %v", name, err)
+	}
+	return []byte(s)
+}
+
+// TestLoadVersion1 loads a version-1 file committed before version 2 existed (the CNN of
+// sampleNetworks, saved by the version-1 writer): it decodes with Dilation = Groups = 1,
+// computes what the same network built today computes, and re-encodes as version 2.
+func TestLoadVersion1(t *testing.T) {
+	old := readSeed(t, "valid_cnn")
+	if v := binary.LittleEndian.Uint32(old[8:12]); v != 1 {
+		t.Fatalf("fixture has version %d, want 1", v)
+	}
+	path := filepath.Join(t.TempDir(), "v1.bin")
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	convs := 0
+	for i, l := range net.Layers {
+		if c, ok := l.(*model.Conv2d); ok {
+			convs++
+			if c.Dilation != 1 || c.Groups != 1 {
+				t.Errorf("layer %d: dilation %d, groups %d; want 1, 1", i, c.Dilation, c.Groups)
+			}
+		}
+	}
+	if convs != 2 {
+		t.Fatalf("%d convolutions, want 2", convs)
+	}
+	today := sampleNetworks(t)["cnn"]
+	x := randomBatch(6, 4, net.InSize())
+	if !mat.Equal(net.Logits(x), today.Logits(x)) {
+		t.Error("the version-1 network computes other logits than the same network built today")
+	}
+	b, err := net.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := today.MarshalBinary()
+	if binary.LittleEndian.Uint32(b[8:12]) != 2 || string(b) != string(want) {
+		t.Error("a version-1 network does not re-encode as the version-2 file of the same network")
+	}
+	// Kinds 6 and 7 do not exist in version 1.
+	bare := readSeed(t, "valid_bare")
+	const layer0 = 20 + 4 + 4 + 4 + 4 + 4 + 4 + 1 + 4
+	bad := append([]byte(nil), bare...)
+	bad[layer0] = 7
+	var n model.Network
+	if err := n.UnmarshalBinary(fixCRC(bad)); !errors.Is(err, model.ErrFormat) || !strings.Contains(err.Error(), "a version-1 file has") {
+		t.Errorf("kind 7 in a version-1 file: %v", err)
 	}
 }

@@ -75,6 +75,20 @@ func TestLayerGradients(t *testing.T) {
 		{"avgpool k3 s1", &AvgPool2d{K: 3, Stride: 1, C: 3, InH: 5, InW: 4}, 3 * 5 * 4},
 		{"relu", ReLU{}, 9},
 		{"flatten", Flatten{}, 12},
+		{"conv dilation 2", &Conv2d{OutC: 3, InC: 2, KH: 3, KW: 2, Stride: 1, Pad: 1, InH: 7, InW: 6, Dilation: 2,
+			W: mat.NewDense(3, 2*3*2, nil), B: make([]float64, 3)}, 2 * 7 * 6},
+		{"conv groups 2", &Conv2d{OutC: 4, InC: 6, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 5, InW: 6, Groups: 2,
+			W: mat.NewDense(4, 3*3*3, nil), B: make([]float64, 4)}, 6 * 5 * 6},
+		{"conv groups 2 dilation 2 pad 2", &Conv2d{OutC: 2, InC: 4, KH: 2, KW: 3, Stride: 2, Pad: 2, InH: 6, InW: 7, Dilation: 2, Groups: 2,
+			W: mat.NewDense(2, 2*2*3, nil), B: make([]float64, 2)}, 4 * 6 * 7},
+		{"conv depthwise", &Conv2d{OutC: 3, InC: 3, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 4, InW: 4, Groups: 3,
+			W: mat.NewDense(3, 9, nil), B: make([]float64, 3)}, 3 * 4 * 4},
+		{"maxpool k2 s2", &MaxPool2d{K: 2, Stride: 2, C: 2, InH: 4, InW: 5}, 2 * 4 * 5},
+		{"maxpool k3 s1", &MaxPool2d{K: 3, Stride: 1, C: 2, InH: 5, InW: 4}, 2 * 5 * 4},
+		{"leaky_relu", Activation{Func: LeakyReLU, Alpha: 0.1}, 9},
+		{"sigmoid", Activation{Func: Sigmoid}, 9},
+		{"tanh", Activation{Func: Tanh}, 9},
+		{"gelu", Activation{Func: GELU}, 9},
 	}
 	const h = 1e-5
 	for ci, tc := range cases {
@@ -181,5 +195,46 @@ func TestNetworkLossGradient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNetworkLossGradientNewLayers checks the whole chain of a network with every layer
+// added for imported PyTorch models: a dilated convolution, a grouped one, a max pool,
+// and each activation function.
+func TestNetworkLossGradientNewLayers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	c1 := &Conv2d{OutC: 4, InC: 2, KH: 3, KW: 3, Stride: 1, Pad: 2, InH: 6, InW: 6, Dilation: 2,
+		W: mat.NewDense(4, 2*9, nil), B: make([]float64, 4)}
+	c2 := &Conv2d{OutC: 4, InC: 4, KH: 2, KW: 2, Stride: 1, Pad: 0, InH: 3, InW: 3, Groups: 2,
+		W: mat.NewDense(4, 2*4, nil), B: make([]float64, 4)}
+	l1, l2 := NewLinear(5, 16), NewLinear(3, 5)
+	for _, p := range [][]float64{c1.W.RawMatrix().Data, c1.B, c2.W.RawMatrix().Data, c2.B, l1.W.RawMatrix().Data, l1.B, l2.W.RawMatrix().Data, l2.B} {
+		fillRand(rng, p)
+	}
+	net := &Network{InShape: []int{2, 6, 6}, Classes: 3, Layers: []Layer{
+		c1, Activation{Func: LeakyReLU, Alpha: 0.05}, &MaxPool2d{K: 2, Stride: 2, C: 4, InH: 6, InW: 6},
+		c2, Activation{Func: Tanh}, Flatten{}, l1, Activation{Func: GELU}, Activation{Func: Sigmoid}, l2,
+	}}
+	if err := net.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	x := randDense(rng, 4, net.InSize())
+	y := []int{0, 2, 1, 2}
+	tr := newTrainer(net, TrainConfig{}.withDefaults())
+	loss := tr.lossGrad(x, func(i int) int { return y[i] })
+	if l2, _ := evaluate(net, x, y); math.Abs(l2-loss) > 1e-12 {
+		t.Fatalf("training loss %v, evaluation loss %v", loss, l2)
+	}
+	const h = 1e-5
+	for pi, p := range tr.params {
+		for k := range p.val {
+			v := p.val[k]
+			p.val[k] = v + h
+			lp, _ := evaluate(net, x, y)
+			p.val[k] = v - h
+			lm, _ := evaluate(net, x, y)
+			p.val[k] = v
+			checkClose(t, fmt.Sprintf("param %d [%d]", pi, k), p.grad[k], (lp-lm)/(2*h))
+		}
 	}
 }

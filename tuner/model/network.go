@@ -8,11 +8,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Layer is one step of a [Network]: [Linear], [Conv2d], [AvgPool2d], [ReLU] or [Flatten].
-// The set is closed (the interface has unexported methods), so code that compiles or
-// inspects a network can switch on the concrete types.
+// Layer is one step of a [Network]: *[Linear], *[Conv2d], *[AvgPool2d], *[MaxPool2d],
+// [ReLU], [Activation] or [Flatten]. The set is closed (the interface has unexported
+// methods), so code that compiles or inspects a network can switch on the concrete types.
 type Layer interface {
-	// Kind names the layer type: "linear", "conv2d", "avgpool2d", "relu" or "flatten".
+	// Kind names the layer type: "linear", "conv2d", "avgpool2d", "maxpool2d", "relu",
+	// "flatten", or an Activation's function ("leaky_relu", "sigmoid", "tanh", "gelu").
 	Kind() string
 	// OutShape returns the shape of one output sample for an input sample of shape in, or
 	// an error wrapping [ErrShape] when the layer cannot take that input.

@@ -47,8 +47,15 @@ func ParseNorm(s string) (Norm, error) {
 // norm of their incoming weights go (ties: the lower index first), at least one unit
 // stays. The removed units' weights and biases disappear, and so do the matching inputs
 // of the next [Linear] or [Conv2d] layer (a channel's whole H·W block after a Flatten);
-// [AvgPool2d] layers in between shrink their channel count. The output layer is never
-// pruned. Masks follow the weights they belong to. frac must be in [0, 1).
+// [AvgPool2d] and [MaxPool2d] layers in between shrink their channel count, and [ReLU]
+// and [Activation] layers, element-wise, pass the units through one to one. The output
+// layer is never pruned. Masks follow the weights they belong to. frac must be in [0, 1).
+//
+// Grouped convolutions (Groups > 1) are not pruned: a layer boundary that would lose
+// units and has a grouped convolution on either side (its outputs or its inputs would
+// shrink, breaking the equal group sizes) is refused with an error wrapping [ErrPrune]
+// that names the layer. A boundary where frac removes nothing (round(frac·width) = 0)
+// is left alone and does not fail.
 //
 // The result is smaller and dense; fine-tune it with [Train].
 func PruneStructured(net *Network, frac float64, norm Norm) (*Network, error) {
@@ -76,10 +83,19 @@ func PruneStructured(net *Network, frac float64, norm Norm) (*Network, error) {
 		if remove <= 0 {
 			continue
 		}
+		for _, j := range []int{li, paramIdx[pi+1]} {
+			if c, ok := out.Layers[j].(*Conv2d); ok && c.NumGroups() > 1 {
+				return nil, fmt.Errorf("model: prune: layer %d (conv2d with %d groups): %w", j, c.NumGroups(),
+					pruneErr("grouped convolutions are not pruned, and removing %d of the %d units of layer %d would change its channels", remove, units, li))
+			}
+		}
 		keep := keepByNorm(w, units-remove, norm)
 		shrinkOutputs(out.Layers[li], keep)
 		for j := li + 1; j < paramIdx[pi+1]; j++ {
-			if p, ok := out.Layers[j].(*AvgPool2d); ok {
+			switch p := out.Layers[j].(type) {
+			case *AvgPool2d:
+				p.C = len(keep)
+			case *MaxPool2d:
 				p.C = len(keep)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -296,5 +297,64 @@ func TestPruneBadInput(t *testing.T) {
 	}
 	if n, err := model.ParseNorm(" L1 "); err != nil || n != model.L1 {
 		t.Errorf("ParseNorm(L1) = %v, %v", n, err)
+	}
+}
+
+// TestPruneStructuredNewLayers removes dead channels and neurons across a max pool and
+// activations (leaky ReLU, tanh, GELU all map 0 to 0) and checks that the logits do not
+// change, with the max pool's channel count shrunk.
+func TestPruneStructuredNewLayers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	c1 := &model.Conv2d{OutC: 4, InC: 2, KH: 3, KW: 3, Stride: 1, Pad: 2, InH: 6, InW: 6, Dilation: 2,
+		W: mat.NewDense(4, 18, nil), B: make([]float64, 4)}
+	l1, l2 := model.NewLinear(4, 36), model.NewLinear(3, 4)
+	for _, s := range [][]float64{c1.W.RawMatrix().Data, c1.B, l1.W.RawMatrix().Data, l1.B, l2.W.RawMatrix().Data, l2.B} {
+		for i := range s {
+			s[i] = rng.NormFloat64()
+		}
+	}
+	net := &model.Network{InShape: []int{2, 6, 6}, Classes: 3, Layers: []model.Layer{
+		c1, model.Activation{Func: model.LeakyReLU, Alpha: 0.2}, &model.MaxPool2d{K: 2, Stride: 2, C: 4, InH: 6, InW: 6},
+		model.Activation{Func: model.Tanh}, model.Flatten{}, l1, model.Activation{Func: model.GELU}, l2,
+	}}
+	zeroUnits(c1, 1)
+	zeroUnits(l1, 2)
+	x := randomBatch(33, 5, net.InSize())
+	want := net.Forward(x)
+	pruned, err := model.PruneStructured(net, 0.25, model.L2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes, _ := pruned.Shapes()
+	wantShapes := [][]int{{3, 6, 6}, {3, 6, 6}, {3, 3, 3}, {3, 3, 3}, {27}, {3}, {3}, {3}}
+	if !slices.EqualFunc(shapes, wantShapes, slices.Equal) {
+		t.Errorf("shapes %v, want %v", shapes, wantShapes)
+	}
+	if got := pruned.Forward(x); !mat.EqualApprox(got, want, 1e-12) {
+		t.Errorf("pruned logits differ")
+	}
+	if c := pruned.Layers[0].(*model.Conv2d); c.Dilation != 2 {
+		t.Errorf("dilation %d after pruning, want 2", c.Dilation)
+	}
+}
+
+// TestPruneStructuredGrouped: a boundary next to a grouped convolution is refused with
+// ErrPrune naming the layer, unless the share removes nothing there.
+func TestPruneStructuredGrouped(t *testing.T) {
+	c1 := model.NewConv2d(4, 2, 3, 3, 1, 1, 4, 4)
+	c2 := &model.Conv2d{OutC: 4, InC: 4, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 4, InW: 4, Groups: 2,
+		W: mat.NewDense(4, 18, nil), B: make([]float64, 4)}
+	lin := model.NewLinear(2, 64)
+	net := &model.Network{InShape: []int{2, 4, 4}, Classes: 2, Layers: []model.Layer{
+		c1, model.ReLU{}, c2, model.ReLU{}, model.Flatten{}, lin}}
+	_, err := model.PruneStructured(net, 0.5, model.L1)
+	if !errors.Is(err, model.ErrPrune) || !strings.Contains(err.Error(), "layer 2 (conv2d with 2 groups)") ||
+		!strings.Contains(err.Error(), "grouped convolutions are not pruned") {
+		t.Errorf("error %v, want ErrPrune naming layer 2", err)
+	}
+	// round(0.1·4) = 0: nothing is removed, nothing fails.
+	p, err := model.PruneStructured(net, 0.1, model.L1)
+	if err != nil || p.NumParams() != net.NumParams() {
+		t.Errorf("pruning nothing: %v", err)
 	}
 }
