@@ -388,11 +388,16 @@ func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
 			out.Layers = append(out.Layers, &circuit.Linear{Out: o, In: in, W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
 		case *model.Conv2d:
 			out.Layers = append(out.Layers, &circuit.Conv2d{OutC: l.OutC, InC: l.InC, KH: l.KH, KW: l.KW, Stride: l.Stride,
-				Pad: l.Pad, InH: l.InH, InW: l.InW, W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
+				Pad: l.Pad, InH: l.InH, InW: l.InW, Dilation: l.Dil(), Groups: l.NumGroups(),
+				W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
 		case *model.AvgPool2d:
 			out.Layers = append(out.Layers, &circuit.AvgPool2d{K: l.K, Stride: l.Stride, C: l.C, InH: l.InH, InW: l.InW})
+		case *model.MaxPool2d:
+			out.Layers = append(out.Layers, &circuit.MaxPool2d{K: l.K, Stride: l.Stride, C: l.C, InH: l.InH, InW: l.InW})
 		case model.ReLU:
 			out.Layers = append(out.Layers, circuit.ReLU{})
+		case model.Activation:
+			out.Layers = append(out.Layers, circuit.Activation{Func: l.Func, Alpha: l.Alpha})
 		case model.Flatten:
 			out.Layers = append(out.Layers, circuit.Flatten{})
 		default:

@@ -126,10 +126,32 @@ func (c Config) Check() error {
 //   - AvgPool2d is a window sum whose result is requantized by a TLU of its own
 //     (1/K², the zero point and the scale go into that TLU), as Concrete ML's
 //     QuantizedAvgPool is followed by the next layer's input quantization.
-//   - Each ReLU, with the requantization to n_a_bits that follows, becomes one TLU per
-//     element; two levelled operations in a row get an identity TLU (a
-//     requantization) between them. Activation quantizers are fitted to the
-//     calibration data as it flows through the integer circuit built so far.
+//   - Each ReLU or Activation (leaky ReLU, sigmoid, tanh, GELU), with the
+//     requantization to n_a_bits that follows, becomes one TLU per element computing
+//     Q(f(dequantized accumulator + bias)); two levelled operations in a row get an
+//     identity TLU (a requantization) between them. Activation quantizers are fitted
+//     to the calibration data as it flows through the integer circuit built so far,
+//     signed when the activations have negatives (leaky ReLU, tanh and GELU do), as
+//     Concrete ML's are.
+//   - A Conv2d with dilation or groups is the same integer dot product over the taps
+//     and channels each output reads; its weight norms are per output channel.
+//   - MaxPool2d is Concrete's lowering (see [MaxPool2d]): for each output, K²
+//     comparisons m ← relu(m − x) + x from m = the smallest input integer, a TLU layer
+//     of their own ("maxpool1", Op "maxpool", Activation "max", K² TLUs per output).
+//     The maxima keep the input's quantizer (the maximum of quantized values needs no
+//     requantization). The differences are signed and need one bit more than the
+//     inputs, W = b + 1 bits, and Concrete makes a max pool's input, output and
+//     comparisons share that width (concrete-python assign_bit_widths.py: maxpool2d
+//     inputs_and_output_share_precision, inputs_require_one_more_bit), so whatever
+//     reads the maxima reads W-bit values: a TLU at W bits, never rounded (Concrete ML
+//     rounds only the accumulators of its mixing operations). Concrete ML's
+//     QuantizedMaxPool then requantizes the maxima to an output quantizer fitted to
+//     them, a univariate function that Concrete fuses into one TLU per output: here
+//     the ReLU or Activation that follows the pool does it (one TLU,
+//     "maxpool1_relu"), and any other layer gets an identity TLU first
+//     ("maxpool1_identity"), which also carries the maxima from W bits to the width of
+//     the accumulator that sums them; the output layer reads them as they are. The TLU
+//     that reads the maxima carries their noise: a TLU output plus an input each.
 //   - The last layer's accumulators are the outputs; the client decrypts them,
 //     dequantizes them (bias included) and takes the arg max (no TLU).
 //
@@ -163,7 +185,7 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 		}
 	}
 	c := &Circuit{Input: NewQuantizer(cfg.NInputBits, lo, hi), Config: cfg, inSize: net.InSize, outSize: sizes[len(sizes)-1]}
-	b := &builder{cfg: cfg, c: c, x: c.QuantizeInputs(calib), q: c.Input, size: net.InSize, inSize: net.InSize}
+	b := &builder{cfg: cfg, c: c, x: c.QuantizeInputs(calib), q: c.Input, size: net.InSize, inSize: net.InSize, inFresh: 1}
 	for _, l := range net.Layers {
 		var err error
 		switch l := l.(type) {
@@ -175,7 +197,7 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 		case *Conv2d:
 			if err = b.closeIfOp(); err == nil {
 				b.conv++
-				g := convGeom{l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW}
+				g := l.geom()
 				err = b.addDot(fmt.Sprintf("conv%d", b.conv), opConv, l.W, l.B, g, g.inSize(), g.outSize())
 			}
 		case *AvgPool2d:
@@ -183,8 +205,16 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 				b.pool++
 				b.addPool(fmt.Sprintf("pool%d", b.pool), poolGeom{l.K, l.Stride, l.C, l.InH, l.InW})
 			}
+		case *MaxPool2d:
+			if err = b.closeIfOp(); err == nil {
+				b.maxpool++
+				err = b.addMaxPool(fmt.Sprintf("maxpool%d", b.maxpool), poolGeom{l.K, l.Stride, l.C, l.InH, l.InW})
+			}
 		case ReLU:
 			err = b.close(actReLU)
+		case Activation:
+			a, _ := newActivation(l.Func, l.Alpha) // checked by net.sizes
+			err = b.close(a)
 		case Flatten:
 		}
 		if err != nil {
@@ -195,7 +225,9 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 				Hint: "use fewer bits", Err: ErrTooWide}
 		}
 	}
-	b.closeOutput()
+	if err := b.closeOutput(); err != nil {
+		return nil, err
+	}
 	if c.outSize != b.size {
 		return nil, fmt.Errorf("%w: circuit ends with %d outputs, the network with %d", ErrNetwork, b.size, c.outSize)
 	}
@@ -221,13 +253,20 @@ type builder struct {
 	size    int
 	name    string
 	inSize  int
+	// inBR and inFresh are the noise of the current stage's inputs (see stage).
+	inBR, inFresh int64
+	// poolBits is the width W of a max pool's maxima while they are the current
+	// values (not yet read by a TLU), else 0.
+	poolBits int
 
-	fc, conv, pool int
+	fc, conv, pool, maxpool int
 }
 
-// closeIfOp ends the current stage with an identity TLU when it has an operation.
+// closeIfOp ends the current stage with an identity TLU when it has an operation, or
+// when the current values are a max pool's maxima (Concrete ML's requantization of a
+// max pool's output).
 func (b *builder) closeIfOp() error {
-	if b.op == nil {
+	if b.op == nil && b.poolBits == 0 {
 		return nil
 	}
 	return b.close(actIdentity)
@@ -297,7 +336,8 @@ func (b *builder) stageOf() (*stage, *mat.Dense, LayerInfo) {
 			b.name = "input"
 		}
 	}
-	st := &stage{op: b.op, inSize: b.inSize, outSize: b.size, norm2Sq: b.norm2Sq, group: b.group}
+	st := &stage{op: b.op, inSize: b.inSize, outSize: b.size, evals: b.size, norm2Sq: b.norm2Sq, group: b.group,
+		inBR: b.inBR, inFresh: b.inFresh}
 	acc := st.levelled(b.x)
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
 	r, _ := acc.Dims()
@@ -308,6 +348,8 @@ func (b *builder) stageOf() (*stage, *mat.Dense, LayerInfo) {
 		}
 	}
 	bits, signed := BitWidth(lo, hi)
+	// A max pool's maxima are encoded at the width of its comparisons.
+	bits = max(bits, b.poolBits)
 	var sq int64
 	for _, s := range b.norm2Sq {
 		sq = max(sq, s)
@@ -325,11 +367,15 @@ func (b *builder) stageOf() (*stage, *mat.Dense, LayerInfo) {
 
 // close ends the current stage with a TLU computing act and requantizing to n_a_bits.
 func (b *builder) close(act activation) error {
+	if b.op == nil && b.name != "" {
+		// A TLU on a max pool's maxima: "maxpool1_relu".
+		b.name += "_" + act.String()
+	}
 	st, acc, info := b.stageOf()
 	info.Activation = act.String()
 	info.TLUCount = b.size
 	shift, prec := 0, info.AccumulatorBits
-	if p := b.cfg.RoundingThresholdBits; p > 0 && prec > p {
+	if p := b.cfg.RoundingThresholdBits; p > 0 && prec > p && b.poolBits == 0 {
 		// Concrete ML: lsbs_to_remove = accumulator bits − n_bits, overflow_protection off.
 		shift, prec = prec-p, p
 		info.Rounding = b.cfg.RoundingMethod.String()
@@ -366,11 +412,12 @@ func (b *builder) close(act activation) error {
 	b.q = t.outQ
 	b.maxAbs = float64(max(abs64(t.outQ.Min()), abs64(t.outQ.Max()), abs64(t.outQ.ZeroPoint)))
 	b.op, b.name, b.inSize = nil, "", b.size
+	b.inBR, b.inFresh, b.poolBits = 1, 0, 0
 	return nil
 }
 
 // closeOutput ends the circuit with the output layer.
-func (b *builder) closeOutput() {
+func (b *builder) closeOutput() error {
 	if b.op == nil {
 		b.name = "output"
 	}
@@ -380,6 +427,49 @@ func (b *builder) closeOutput() {
 	st.out = &fn
 	b.c.stages = append(b.c.stages, st)
 	b.c.Layers = append(b.c.Layers, info)
+	return nil
+}
+
+// addMaxPool adds a max-pool stage on the current values (b.x, quantizer b.q): K²
+// comparisons per output, each a TLU on the difference m − x of the running maximum and
+// an input (see maxPool). The differences span q.Min − q.Max .. q.Max − q.Min, one bit
+// more than the inputs: the stage's width W, at which its inputs are encoded (the TLU
+// layer before writes them there) and its maxima too.
+//
+// Noise: an input has variance ν (b.inBR, b.inFresh) and the running maximum, a TLU
+// output plus an input, 1 + ν, so a difference has 2ν + 1 — Concrete's MANP of the
+// subtraction (Dialect/FHE/Analysis/MANP.cpp Maxpool2dOp::sqMANP, and
+// ConcreteOptimizer.cpp addMaxpool2d: sub_manp = √(2·input_smanp + 1)), 3 for
+// bootstrapped inputs. Concrete gives every comparison that bound (the first, against
+// the noiseless initial value, has less); so does the circuit. The maxima, 1 + ν, feed
+// the TLU that reads them.
+func (b *builder) addMaxPool(name string, g poolGeom) error {
+	q := b.q
+	lo, hi := q.Min()-q.Max(), q.Max()-q.Min()
+	bits, _ := BitWidth(lo, hi)
+	if bits > MaxBits {
+		return &LayerError{Layer: name, Err: ErrTooWide,
+			Why:  fmt.Sprintf("its comparisons need %d bits (differences of %d-bit inputs), more than the %d a TLU can take", bits, q.Bits, MaxBits),
+			Hint: "use fewer n_a_bits"}
+	}
+	kk := g.K * g.K
+	evals := g.outSize() * kk
+	sq := 2*(b.inBR+b.inFresh) + 1
+	t := &tlu{act: actReLU, fn: affine{a: 1, b: []float64{0}, group: evals}}
+	t.setWidth(bits)
+	st := &stage{tlu: t, pool: &maxPool{g: g, init: q.Min(), windows: g.windows()}, inSize: g.inSize(),
+		outSize: g.outSize(), evals: evals, norm2Sq: []int64{sq}, group: evals, inBR: b.inBR, inFresh: b.inFresh}
+	info := LayerInfo{Name: name, Op: "maxpool", Activation: "max", TLUCount: evals, AccMin: lo, AccMax: hi,
+		AccumulatorBits: bits, Signed: true, TLUBits: bits, Norm2: ceilSqrt(sq), LevelledOps: 2 * int64(evals), SumSize: 2,
+		Quantizer: q, Scale: q.Scale}
+	info.Log2Norm2 = math.Log2(float64(info.Norm2))
+	b.c.stages = append(b.c.stages, st)
+	b.c.Layers = append(b.c.Layers, info)
+
+	b.x, _ = st.activate(b.x, lo, hi)
+	b.size, b.inSize, b.name, b.poolBits = g.outSize(), g.outSize(), name, bits
+	b.inBR++
+	return nil
 }
 
 // ceilSqrt returns ⌈√v⌉ for v ≥ 0.

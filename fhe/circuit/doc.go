@@ -5,10 +5,12 @@
 // # Pipeline
 //
 //   - [Network] describes the float network: a closed list of layers (*[Linear],
-//     *[Conv2d], *[AvgPool2d], [ReLU], [Flatten]) with float weights, fed standardized
-//     inputs. It mirrors tuner/model's networks without importing them.
+//     *[Conv2d] with dilation and groups, *[AvgPool2d], *[MaxPool2d], [ReLU],
+//     [Activation], [Flatten]) with float weights, fed standardized inputs. It mirrors
+//     tuner/model's networks without importing them.
 //   - [Compile] quantizes it after training, the way Concrete ML does (see Compile for
-//     the rules): integer dot products, window sums, one TLU per activation element, the
+//     the rules): integer dot products, window sums, one TLU per activation element,
+//     max pools as chains of comparisons (one TLU each, as Concrete lowers them), the
 //     bit-width of every accumulator from the calibration data, rounding to
 //     rounding_threshold_bits, and each layer's weight 2-norm.
 //   - [Circuit.ChooseParams] asks fhe's parameter optimizer for a crypto set per TLU layer

@@ -110,7 +110,9 @@ func spread(t Timing, p fhe.Params, single float64, count, cores int) float64 {
 // the TLU set's, then its bootstrap; a TLU in its accumulator's partition is one
 // calibrated keyswitch + bootstrap), each round of T spread over the cores (⌊T/c⌋ rounds
 // of c in parallel and one of the rest); plus the layer's levelled work at its
-// accumulator's set, divided by cores.
+// accumulator's set, divided by cores. A max pool's K² comparisons per output run one
+// after the other, so its TLUs are K² rounds of one TLU per output, each round spread
+// over the cores.
 func (c *Circuit) Estimate(sol *Solution, t Timing, cores int) (Latency, error) {
 	nt := c.TLULayers()
 	if nt == 0 {
@@ -140,7 +142,12 @@ func (c *Circuit) Estimate(sol *Solution, t Timing, cores int) (Latency, error) 
 				single = t.BootstrapMillis(lp.Params) + ks
 			}
 			ll.PBSMS = single
-			ll.TLUMS = spread(t, lp.Params, single, l.TLUCount, cores)
+			if p := c.stages[i].pool; p != nil {
+				kk := p.g.K * p.g.K
+				ll.TLUMS = float64(kk) * spread(t, lp.Params, single, l.TLUCount/kk, cores)
+			} else {
+				ll.TLUMS = spread(t, lp.Params, single, l.TLUCount, cores)
+			}
 			if single > 0 {
 				ll.KeySwitchMS = ll.TLUMS * ks / single
 			}

@@ -7,10 +7,12 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Layer is one step of a float [Network]: *Linear, *Conv2d, *AvgPool2d, ReLU or Flatten.
-// The set is closed (the interface has an unexported method).
+// Layer is one step of a float [Network]: *Linear, *Conv2d, *AvgPool2d, *MaxPool2d,
+// ReLU, Activation or Flatten. The set is closed (the interface has an unexported
+// method).
 type Layer interface {
-	// Kind names the layer type: "linear", "conv2d", "avgpool2d", "relu" or "flatten".
+	// Kind names the layer type: "linear", "conv2d", "avgpool2d", "maxpool2d", "relu",
+	// "flatten", or an Activation's function.
 	Kind() string
 	isLayer()
 }
@@ -25,15 +27,20 @@ type Linear struct {
 	B []float64
 }
 
-// Conv2d is a 2-D cross-correlation with zero padding on all four sides over [InC, InH,
-// InW] samples stored channel-major (element (c, h, w) at c·InH·InW + h·InW + w):
+// Conv2d is a 2-D cross-correlation with zero padding on all four sides, dilation D
+// and G channel groups over [InC, InH, InW] samples stored channel-major (element
+// (c, h, w) at c·InH·InW + h·InW + w):
 //
-//	y[o][p][q] = B[o] + Σ_{c,i,j} W[o·InC·KH·KW + c·KH·KW + i·KW + j] · x[c][p·Stride − Pad + i][q·Stride − Pad + j]
+//	y[o][p][q] = B[o] + Σ_{c',i,j} W[o·(InC/G)·KH·KW + c'·KH·KW + i·KW + j] · x[g·InC/G + c'][p·Stride − Pad + i·D][q·Stride − Pad + j·D]
 //
-// with x zero outside the image; the output is [OutC, OH, OW], OH = (InH + 2·Pad − KH)/Stride + 1.
+// with g = o/(OutC/G) the group of output channel o, c' < InC/G, and x zero outside the
+// image; the output is [OutC, OH, OW], OH = (InH + 2·Pad − (D·(KH − 1) + 1))/Stride + 1.
+// It mirrors PyTorch's Conv2d (weight [OutC, InC/G, KH, KW] flattened).
 type Conv2d struct {
 	OutC, InC, KH, KW, Stride, Pad, InH, InW int
-	// W holds OutC × InC·KH·KW weights, row-major as above.
+	// Dilation is D, ≥ 1; 0 means 1. Groups is G, ≥ 1, dividing InC and OutC; 0 means 1.
+	Dilation, Groups int
+	// W holds OutC × (InC/G)·KH·KW weights, row-major as above.
 	W []float64
 	// B holds OutC biases.
 	B []float64
@@ -46,9 +53,38 @@ type AvgPool2d struct {
 	K, Stride, C, InH, InW int
 }
 
+// MaxPool2d takes the maximum of each channel of [C, InH, InW] samples over K×K windows
+// moved by Stride, without padding. The circuit computes each window's maximum as
+// Concrete does, with a chain of K² comparisons max(m, x) = relu(m − x) + x, one TLU
+// each; the maxima keep the input's quantizer until the next TLU requantizes them (see
+// [Compile]).
+type MaxPool2d struct {
+	K, Stride, C, InH, InW int
+}
+
 // ReLU is max(0, x) element by element; in the circuit it becomes one TLU per element,
 // together with the requantization that follows.
 type ReLU struct{}
+
+// The functions of an [Activation], as its Func (the names of tuner/model's).
+const (
+	// LeakyReLU is x for x ≥ 0 and Alpha·x otherwise.
+	LeakyReLU = "leaky_relu"
+	// Sigmoid is 1/(1 + e^−x).
+	Sigmoid = "sigmoid"
+	// Tanh is the hyperbolic tangent.
+	Tanh = "tanh"
+	// GELU is x·Φ(x) = x/2·(1 + erf(x/√2)), PyTorch's default (exact) GELU.
+	GELU = "gelu"
+)
+
+// Activation applies the function Func (LeakyReLU, Sigmoid, Tanh or GELU; Alpha is
+// LeakyReLU's negative slope) element by element; like ReLU it becomes one TLU per
+// element with the requantization that follows.
+type Activation struct {
+	Func  string
+	Alpha float64
+}
 
 // Flatten marks the switch from images to vectors; samples are stored flat already, so
 // it moves no number.
@@ -63,8 +99,14 @@ func (*Conv2d) Kind() string { return "conv2d" }
 // Kind returns "avgpool2d".
 func (*AvgPool2d) Kind() string { return "avgpool2d" }
 
+// Kind returns "maxpool2d".
+func (*MaxPool2d) Kind() string { return "maxpool2d" }
+
 // Kind returns "relu".
 func (ReLU) Kind() string { return "relu" }
+
+// Kind returns Func.
+func (a Activation) Kind() string { return a.Func }
 
 // Kind returns "flatten".
 func (Flatten) Kind() string { return "flatten" }
@@ -72,16 +114,26 @@ func (Flatten) Kind() string { return "flatten" }
 func (*Linear) isLayer()    {}
 func (*Conv2d) isLayer()    {}
 func (*AvgPool2d) isLayer() {}
+func (*MaxPool2d) isLayer() {}
 func (ReLU) isLayer()       {}
+func (Activation) isLayer() {}
 func (Flatten) isLayer()    {}
 
-// OutHW returns the output's spatial size.
-func (l *Conv2d) OutHW() (oh, ow int) {
-	return (l.InH+2*l.Pad-l.KH)/l.Stride + 1, (l.InW+2*l.Pad-l.KW)/l.Stride + 1
+// geom returns the convolution's geometry, with dilation and groups of at least 1.
+func (l *Conv2d) geom() convGeom {
+	return convGeom{l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW, max(1, l.Dilation), max(1, l.Groups)}
 }
 
 // OutHW returns the output's spatial size.
+func (l *Conv2d) OutHW() (oh, ow int) { return l.geom().outHW() }
+
+// OutHW returns the output's spatial size.
 func (l *AvgPool2d) OutHW() (oh, ow int) {
+	return (l.InH-l.K)/l.Stride + 1, (l.InW-l.K)/l.Stride + 1
+}
+
+// OutHW returns the output's spatial size.
+func (l *MaxPool2d) OutHW() (oh, ow int) {
 	return (l.InH-l.K)/l.Stride + 1, (l.InW-l.K)/l.Stride + 1
 }
 
@@ -127,14 +179,21 @@ func (n *Network) sizes() ([]int, error) {
 			if l.OutC <= 0 || l.InC <= 0 || l.KH <= 0 || l.KW <= 0 || l.Stride <= 0 || l.Pad < 0 || l.InH <= 0 || l.InW <= 0 {
 				return nil, bad("sizes must be positive (padding ≥ 0)")
 			}
-			if l.InH+2*l.Pad < l.KH || l.InW+2*l.Pad < l.KW {
-				return nil, bad("kernel %d×%d does not fit the padded input", l.KH, l.KW)
+			if l.Dilation < 0 || l.Groups < 0 {
+				return nil, bad("dilation %d and groups %d must be ≥ 1 (0 means 1)", l.Dilation, l.Groups)
+			}
+			g := l.geom()
+			if l.InC%g.Groups != 0 || l.OutC%g.Groups != 0 {
+				return nil, bad("%d groups do not divide %d input and %d output channels", g.Groups, l.InC, l.OutC)
+			}
+			if eh, ew := g.extent(); l.InH+2*l.Pad < eh || l.InW+2*l.Pad < ew {
+				return nil, bad("kernel %d×%d (dilated %d×%d) does not fit the padded input", l.KH, l.KW, eh, ew)
 			}
 			if l.InC*l.InH*l.InW != size {
 				return nil, bad("takes [%d %d %d] = %d inputs, gets %d", l.InC, l.InH, l.InW, l.InC*l.InH*l.InW, size)
 			}
-			if len(l.W) != l.OutC*l.InC*l.KH*l.KW || len(l.B) != l.OutC {
-				return nil, bad("has %d weights and %d biases, wants %d and %d", len(l.W), len(l.B), l.OutC*l.InC*l.KH*l.KW, l.OutC)
+			if nw := l.OutC * g.groupIn() * l.KH * l.KW; len(l.W) != nw || len(l.B) != l.OutC {
+				return nil, bad("has %d weights and %d biases, wants %d and %d", len(l.W), len(l.B), nw, l.OutC)
 			}
 			if err := finite(l.W, l.B); err != nil {
 				return nil, bad("%v", err)
@@ -150,6 +209,19 @@ func (n *Network) sizes() ([]int, error) {
 			}
 			oh, ow := l.OutHW()
 			size = l.C * oh * ow
+		case *MaxPool2d:
+			if l.K <= 0 || l.Stride <= 0 || l.C <= 0 || l.InH < l.K || l.InW < l.K {
+				return nil, bad("window %d, stride %d on [%d %d %d]: sizes must be positive and the window fit", l.K, l.Stride, l.C, l.InH, l.InW)
+			}
+			if l.C*l.InH*l.InW != size {
+				return nil, bad("takes [%d %d %d] = %d inputs, gets %d", l.C, l.InH, l.InW, l.C*l.InH*l.InW, size)
+			}
+			oh, ow := l.OutHW()
+			size = l.C * oh * ow
+		case Activation:
+			if _, err := newActivation(l.Func, l.Alpha); err != nil {
+				return nil, bad("%v", err)
+			}
 		case ReLU, Flatten:
 		case nil:
 			return nil, bad("nil layer")
@@ -202,21 +274,18 @@ func (n *Network) Forward(x *mat.Dense) *mat.Dense {
 			w := mat.NewDense(l.Out, l.In, l.W)
 			cur = linearForward(cur, w, l.B)
 		case *Conv2d:
-			g := convGeom{l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW}
-			cur = convForward(cur, g, mat.NewDense(l.OutC, l.InC*l.KH*l.KW, l.W), l.B, 0)
+			g := l.geom()
+			cur = convForward(cur, g, mat.NewDense(l.OutC, g.groupIn()*l.KH*l.KW, l.W), l.B, 0)
 		case *AvgPool2d:
 			g := poolGeom{l.K, l.Stride, l.C, l.InH, l.InW}
 			cur = poolForward(cur, g, 1/float64(l.K*l.K))
+		case *MaxPool2d:
+			cur = maxPoolForward(cur, poolGeom{l.K, l.Stride, l.C, l.InH, l.InW})
 		case ReLU:
-			r, c := cur.Dims()
-			out := mat.NewDense(r, c, nil)
-			for i := 0; i < r; i++ {
-				dst := out.RawRowView(i)
-				for j, v := range cur.RawRowView(i) {
-					dst[j] = max(v, 0)
-				}
-			}
-			cur = out
+			cur = actReLU.applyAll(cur)
+		case Activation:
+			a, _ := newActivation(l.Func, l.Alpha)
+			cur = a.applyAll(cur)
 		case Flatten:
 		}
 	}

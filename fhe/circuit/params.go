@@ -105,18 +105,30 @@ type LayerParams struct {
 // Concrete gives bit extractions (precision 0) a partition of their own, joined to the
 // accumulator by fast keyswitches; here they run with the key of the accumulator they
 // read (the previous layer's partition), which needs no conversion.
+//
+// A max pool's comparisons run in the partition of their inputs (the previous TLU
+// layer's; a max pool on the circuit's inputs gets its precision's): each comparison's
+// TLU output is added to an input, so both must be under one key, which Concrete would
+// reach with a conversion between partitions that this circuit does not model.
 func (c *Circuit) Partitions(s fhe.Strategy) (tlu []int, n int) {
 	tlu = make([]int, c.TLULayers())
 	if s == fhe.MonoParameter {
 		return tlu, 1
 	}
+	own := func(i int) bool { return c.stages[i].pool == nil || i == 0 }
 	var precs []int
-	for _, l := range c.Layers[:c.TLULayers()] {
-		precs = append(precs, l.TLUBits)
+	for i, l := range c.Layers[:c.TLULayers()] {
+		if own(i) {
+			precs = append(precs, l.TLUBits)
+		}
 	}
 	slices.Sort(precs)
 	precs = slices.Compact(precs)
 	for i, l := range c.Layers[:c.TLULayers()] {
+		if !own(i) {
+			tlu[i] = tlu[i-1]
+			continue
+		}
 		tlu[i], _ = slices.BinarySearch(precs, l.TLUBits)
 	}
 	return tlu, len(precs)
@@ -132,6 +144,15 @@ func (c *Circuit) Partitions(s fhe.Strategy) (tlu []int, n int) {
 // by 2^(L−i)), and its TLU carries the noise of all t of them; the output layer adds
 // one decoding at the output's precision, without keyswitch (Concrete's output
 // constraint, analyze.rs collect_all_variance_constraints).
+//
+// A max pool adds one decoding, its comparisons' TLUs at its width, with the noise
+// 2ν + 1 of a difference (Concrete's addMaxpool2d in
+// Dialect/FHE/Analysis/ConcreteOptimizer.cpp: one linear-noise node of weight
+// √(2·smanp + 1) per input, one lut node counting K² comparisons per output, one
+// linear-noise node for the addition), within its input's partition; its subtractions
+// and additions count as levelled operations. A layer reading encrypted values that
+// carry more than one bootstrap's noise (a max pool's maxima) scales its coefficients
+// by it.
 func (c *Circuit) Graph(cfg ParamsConfig) (fhe.Graph, [][]int, error) {
 	if err := cfg.Check(); err != nil {
 		return fhe.Graph{}, nil, err
@@ -152,18 +173,30 @@ func (c *Circuit) Graph(cfg ParamsConfig) (fhe.Graph, [][]int, error) {
 		if i == 0 {
 			src = parts[0]
 		}
+		st := c.stages[i]
 		n2 := float64(l.Norm2) * float64(l.Norm2)
-		// coef returns the variance coefficients of the accumulator scaled by w.
+		// coef returns the variance coefficients of the accumulator scaled by w: the
+		// squared norm times the noise of each input.
 		coef := func(w float64) (br, fresh []float64) {
 			br, fresh = make([]float64, np), make([]float64, np)
-			if i == 0 {
-				fresh[src] = w * n2
-			} else {
-				br[src] = w * n2
-			}
+			br[src] = w * n2 * float64(st.inBR)
+			fresh[src] = w * n2 * float64(st.inFresh)
 			return br, fresh
 		}
 		g.Levelled[src] += float64(l.LevelledOps)
+		if st.pool != nil {
+			// The difference m − x: the running maximum (a TLU output of this partition
+			// plus an input) minus an input, 2ν + 1 in all.
+			br, fresh := make([]float64, np), make([]float64, np)
+			br[src] = float64(2*st.inBR + 1)
+			fresh[src] = float64(2 * st.inFresh)
+			dec[i] = append(dec[i], len(g.Decodings))
+			g.Decodings = append(g.Decodings, fhe.Decoding{Name: l.Name, Precision: l.TLUBits, Count: l.TLUCount,
+				BR: br, Fresh: fresh, Bootstrap: true, Src: src, Dst: src})
+			g.PBS[src] += l.TLUCount
+			g.KS[fhe.Switch{From: src, To: src}] += l.TLUCount
+			continue
+		}
 		if l.Output {
 			// An output wider than the optimizer's 16 bits is the same bound at 16 bits
 			// with its variance scaled by 4^(bits − 16).
@@ -278,14 +311,15 @@ func (c *Circuit) NoiseOf(sol *Solution, m fhe.NoiseModel) (Noise, error) {
 		if err != nil {
 			return Noise{}, fmt.Errorf("%w: layer %s: %w", ErrConfig, l.Name, err)
 		}
-		vsrc := z.BlindRotation
-		if i == 0 {
-			vsrc = z.BSKVariance
-		}
+		// The variance of one input of the layer.
+		vsrc := float64(st.inBR)*z.BlindRotation + float64(st.inFresh)*z.BSKVariance
 		n2 := float64(l.Norm2) * float64(l.Norm2)
 		per := func(d int, w, step float64) []float64 {
 			out := make([]float64, len(st.norm2Sq))
 			for g, sq := range st.norm2Sq {
+				if st.pool != nil {
+					sq = int64(n2) // one group, whose exact noise the graph holds
+				}
 				out[g] = math.Sqrt(max(0, vs[d]-w*(n2-float64(sq))*vsrc)) / step
 			}
 			return out

@@ -25,7 +25,7 @@ type Noise struct {
 }
 
 // LayerNoise is the noise of one TLU layer's decodings, per group of elements (a dense
-// layer's neurons, a convolution's channels; one group for a pool).
+// layer's neurons, a convolution's channels; one group for a pool or a max pool).
 type LayerNoise struct {
 	// TLU is the standard deviation of the noise at each TLU input, in steps of its
 	// P-bit message (an index moves when the noise passes half a step).
@@ -243,7 +243,7 @@ func (c *Circuit) simulate(x *mat.Dense, y []int, noise *Noise, seed uint64, bat
 // groupSize returns the number of elements of group g of stage l.
 func (c *Circuit) groupSize(l, g int) int {
 	st := c.stages[l]
-	return min(st.group, st.outSize-g*st.group)
+	return min(st.group, st.evals-g*st.group)
 }
 
 // newLayerSampler checks one layer's noise and prepares its samplers.
@@ -278,7 +278,7 @@ func (c *Circuit) newLayerSampler(i int, ln LayerNoise, seed uint64) (layerSampl
 		for g, s := range sig {
 			ps[g] = pErrorOfSigma(s)
 		}
-		ls.tlu = newShiftSampler(ps, st.group, st.outSize, seed, stream)
+		ls.tlu = newShiftSampler(ps, st.group, st.evals, seed, stream)
 	}
 	if ln.Extract != nil && len(ln.Extract) != info.Extractions {
 		return layerSampler{}, fmt.Errorf("%w: layer %s: noise of %d extractions, the layer has %d", ErrConfig, info.Name, len(ln.Extract), info.Extractions)
@@ -296,7 +296,7 @@ func (c *Circuit) newLayerSampler(i int, ln LayerNoise, seed uint64) (layerSampl
 		for g, v := range es {
 			ps[g] = pErrorOfSigma(v)
 		}
-		ls.extract = append(ls.extract, newShiftSampler(ps, st.group, st.outSize, seed, stream+1+uint64(b)))
+		ls.extract = append(ls.extract, newShiftSampler(ps, st.group, st.evals, seed, stream+1+uint64(b)))
 	}
 	return ls, nil
 }
@@ -357,7 +357,7 @@ func (c *Circuit) drawErrors(r0, r1 int, samplers []layerSampler, stats []SimLay
 		j.first[i] = math.MaxInt
 	}
 	for l, ls := range samplers {
-		count := int64(c.stages[l].outSize)
+		count := int64(c.stages[l].evals)
 		lo, hi := int64(r0)*count, int64(r1)*count
 		stats[l].Evaluations += hi - lo
 		take := func(s *shiftSampler, bit int) {
@@ -397,8 +397,7 @@ func (c *Circuit) simBatch(q *mat.Dense, j simJob, samplers []layerSampler, seed
 	for i, s := range c.stages {
 		accs[i] = s.levelled(x)
 		if s.tlu != nil {
-			j.overflows[i] = outside(accs[i], c.Layers[i].AccMin, c.Layers[i].AccMax)
-			x = s.tlu.applyClean(accs[i])
+			x, j.overflows[i] = s.activate(accs[i], c.Layers[i].AccMin, c.Layers[i].AccMax)
 			if samplers[i].approx != nil {
 				j.approxShifts[i] = c.approxRows(i, accs[i], j, samplers[i], seed)
 			}
@@ -432,7 +431,7 @@ func (c *Circuit) simBatch(q *mat.Dense, j simJob, samplers []layerSampler, seed
 			}
 		}
 		all := append(slices.Clone(rows), joining...)
-		merged := mat.NewDense(len(all), s.outSize, nil)
+		merged := mat.NewDense(len(all), s.accSize(), nil)
 		for k, row := range all {
 			if k < len(rows) {
 				copy(merged.RawRowView(k), acc.RawRowView(k))
@@ -479,6 +478,9 @@ func (c *Circuit) approxRows(l int, acc *mat.Dense, j simJob, ls layerSampler, s
 // batch row rows[k]) with the errors of j (sorted by batch row) and, for approximate
 // rounding, the deviations its noise draws.
 func (c *Circuit) applyNoisy(l int, acc *mat.Dense, rows []int, j simJob, ls layerSampler, seed uint64) *mat.Dense {
+	if p := c.stages[l].pool; p != nil {
+		return c.poolNoisy(l, p, acc, rows, j)
+	}
 	t := c.stages[l].tlu
 	var out *mat.Dense
 	if ls.approx == nil {
@@ -523,6 +525,23 @@ func (c *Circuit) applyNoisy(l int, acc *mat.Dense, rows []int, j simJob, ls lay
 		}
 		out.Set(kj.k, kj.j, v)
 	}
+	return out
+}
+
+// poolNoisy is applyNoisy for max-pool stage l: each comparison's TLU index moved by
+// the errors drawn for its evaluation.
+func (c *Circuit) poolNoisy(l int, p *maxPool, acc *mat.Dense, rows []int, j simJob) *mat.Dense {
+	byRow := map[int]map[int]int64{}
+	for _, ev := range j.events[l] {
+		m := byRow[ev.row]
+		if m == nil {
+			m = map[int]int64{}
+			byRow[ev.row] = m
+		}
+		m[ev.j] += ev.e
+	}
+	out, _, changed := p.run(c.stages[l].tlu, acc, func(k int) map[int]int64 { return byRow[rows[k]] }, 0, 0)
+	j.outputErrors[l] += changed
 	return out
 }
 

@@ -142,7 +142,7 @@ func referenceNoisy(c *Circuit, x *mat.Dense, noise *Noise, seed uint64) []int {
 
 func TestSimulateMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	nets := map[string]*Network{"mlp": testMLP(rng), "cnn": testCNN(rng)}
+	nets := map[string]*Network{"mlp": testMLP(rng), "cnn": testCNN(rng), "maxpool": testMaxPoolNet(rng)}
 	for name, net := range nets {
 		x := mat.NewDense(400, net.InSize, nil)
 		for i := range x.RawMatrix().Data {
@@ -213,6 +213,59 @@ func testCNN(rng *rand.Rand) *Network {
 		conv2, &AvgPool2d{K: 2, Stride: 1, C: 2, InH: 3, InW: 3}, ReLU{}, // pool after a conv, before its TLU
 		&AvgPool2d{K: 1, Stride: 1, C: 2, InH: 2, InW: 2}, Flatten{}, fc,
 	}}
+}
+
+// testMaxPoolNet has a dilated grouped convolution, a tanh, overlapping max pools (one
+// on another) and a leaky ReLU on their maxima.
+func testMaxPoolNet(rng *rand.Rand) *Network {
+	conv := &Conv2d{OutC: 4, InC: 2, KH: 2, KW: 2, Stride: 1, Pad: 1, InH: 6, InW: 6, Dilation: 2, Groups: 2,
+		W: make([]float64, 16), B: make([]float64, 4)}
+	fc := &Linear{Out: 3, In: 4 * 3 * 3, W: make([]float64, 108), B: make([]float64, 3)}
+	for _, w := range [][]float64{conv.W, conv.B, fc.W, fc.B} {
+		for i := range w {
+			w[i] = rng.NormFloat64() / 2
+		}
+	}
+	return &Network{InSize: 72, Layers: []Layer{
+		conv, Activation{Func: Tanh}, &MaxPool2d{K: 2, Stride: 1, C: 4, InH: 6, InW: 6},
+		&MaxPool2d{K: 3, Stride: 1, C: 4, InH: 5, InW: 5}, Activation{Func: LeakyReLU, Alpha: 0.2}, Flatten{}, fc,
+	}}
+}
+
+// TestMaxPoolChain checks the comparison chain against the plain maximum, and a moved
+// comparison index against the relu table: a +1 on a comparison whose difference is −1
+// makes relu(0) = 0 (no change), on a difference of 0 makes relu(1) = 1 (one more).
+func TestMaxPoolChain(t *testing.T) {
+	g := poolGeom{K: 2, Stride: 2, C: 1, InH: 2, InW: 4}
+	p := &maxPool{g: g, init: -4, windows: g.windows()}
+	tl := &tlu{act: actReLU, fn: affine{a: 1, b: []float64{0}, group: 8}}
+	tl.setWidth(4)
+	x := mat.NewDense(1, 8, []float64{1, 3, -4, 2, 3, 0, 2, 2})
+	out, ov, _ := p.run(tl, x, nil, -7, 7)
+	if out.At(0, 0) != 3 || out.At(0, 1) != 2 || ov != 0 {
+		t.Fatalf("maxima %v, overflows %d; want [3 2], 0", out.RawRowView(0), ov)
+	}
+	// Output 1 reads −4, 2, 2, 2: the chain's differences are −4−(−4) = 0, −4−2, 2−2, 2−2.
+	for _, c := range []struct {
+		k       int
+		e       int64
+		want    float64
+		changed int64
+	}{
+		{1, 1, 2, 0},  // −6 + 1: relu still 0
+		{2, 1, 3, 1},  // 0 + 1: relu(1) = 1, the maximum grows by one
+		{3, -1, 2, 0}, // 0 − 1: relu(−1) = 0
+	} {
+		out, _, changed := p.run(tl, x, func(int) map[int]int64 { return map[int]int64{4 + c.k: c.e} }, -7, 7)
+		if out.At(0, 1) != c.want || out.At(0, 0) != 3 || changed != c.changed {
+			t.Errorf("comparison %d moved by %d: maxima %v, %d changed; want %v, %d", c.k, c.e, out.RawRowView(0), changed, c.want, c.changed)
+		}
+	}
+	// A difference below the 4-bit signed range wraps into the padding half and returns
+	// a negated entry, as a bootstrap does: −9 reads index 31, −relu(7) = −7.
+	if got := tl.lookup(0, tl.index(-9)); got != -7 {
+		t.Errorf("difference −9 reads %v, want −7", got)
+	}
 }
 
 func TestNegacyclicLookup(t *testing.T) {

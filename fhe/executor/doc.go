@@ -2,8 +2,8 @@
 // ground truth that fhetune's simulation and latency model are checked against.
 //
 // It executes exactly what package circuit compiled and simulates, read through
-// [circuit.Circuit.Terms] and [circuit.Circuit.TLUTable], with the crypto sets of a
-// [circuit.Solution]:
+// [circuit.Circuit.Terms], [circuit.Circuit.MaxPoolWindow] and
+// [circuit.Circuit.TLUTable], with the crypto sets of a [circuit.Solution]:
 //
 //   - Keys: per partition, an LWE/GLWE secret key, its bootstrap key and keyswitching
 //     key (the keyswitch of the partition's own atomic pattern), and one keyswitching key
@@ -21,7 +21,12 @@
 //     read the top P bits.
 //   - TLUs: the signed offset 2^(P−1), a keyswitch (the partition's own, or between
 //     partitions), a blind rotation with the TLU's table over 2^P boxes (negacyclic: the
-//     padding half returns the negated entry) and a sample extraction.
+//     padding half returns the negated entry) and a sample extraction. Every activation
+//     (ReLU, leaky ReLU, sigmoid, tanh, GELU, identity) is only a table.
+//   - Max pools, read through [circuit.Circuit.MaxPoolWindow]: per output, a running
+//     maximum from a trivial encryption of the smallest input value, and per window
+//     input x a subtraction m − x, a TLU (relu of the difference, at the layer's W bits,
+//     in its inputs' partition) and an addition of x (Concrete's lowering of max).
 //   - The client decrypts the output accumulators, dequantizes them and takes the arg
 //     max.
 //

@@ -122,3 +122,95 @@ func TestKeysTooLarge(t *testing.T) {
 		t.Errorf("1 MB allowed: %v", err)
 	}
 }
+
+// poolNet is conv(2, 2×2) → activation → 2×2 max pool (stride 1) → [tanh] → linear(3) on
+// 1×4×4 inputs. The comparisons run at the 3 bits of the differences of 2-bit values;
+// the tanh's TLU, or an identity TLU without it, reads the maxima at 3 bits and writes
+// them at the linear layer's width.
+func poolNet(rng *rand.Rand, act circuit.Activation, tanhAfter bool) *circuit.Network {
+	conv := &circuit.Conv2d{OutC: 2, InC: 1, KH: 2, KW: 2, Stride: 1, InH: 4, InW: 4, W: make([]float64, 8), B: make([]float64, 2)}
+	fc := &circuit.Linear{Out: 3, In: 8, W: make([]float64, 24), B: make([]float64, 3)}
+	for _, w := range [][]float64{conv.W, fc.W} {
+		for i := range w {
+			w[i] = rng.NormFloat64() / 2
+		}
+	}
+	conv.B[0], conv.B[1] = 0.3, -0.2
+	layers := []circuit.Layer{conv, act, &circuit.MaxPool2d{K: 2, Stride: 1, C: 2, InH: 3, InW: 3}}
+	if tanhAfter {
+		layers = append(layers, circuit.Activation{Func: circuit.Tanh})
+	}
+	return &circuit.Network{InSize: 16, Layers: append(layers, circuit.Flatten{}, fc)}
+}
+
+// TestEncryptedMaxPool runs circuits with a leaky ReLU or a tanh and a 2×2 max pool under
+// encryption at p_error 1e-9: every TLU (each comparison of the pool included) and every
+// output equals the clear circuit's.
+func TestEncryptedMaxPool(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		act       circuit.Activation
+		tanhAfter bool
+	}{
+		{"leaky relu, pool, tanh", circuit.Activation{Func: circuit.LeakyReLU, Alpha: 0.1}, true},
+		{"tanh, pool into linear", circuit.Activation{Func: circuit.Tanh}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(83, 84))
+			net := poolNet(rng, tc.act, tc.tanhAfter)
+			x := mat.NewDense(100, 16, nil)
+			for i := range x.RawMatrix().Data {
+				x.RawMatrix().Data[i] = rng.NormFloat64()
+			}
+			c, err := circuit.Compile(net, x, circuit.Config{NWBits: 2, NABits: 2, NInputBits: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool := c.Layers[1]
+			if pool.Op != "maxpool" || pool.TLUCount != 2*2*2*4 {
+				t.Fatalf("layer 1 %+v, want a max pool of 32 comparisons", pool)
+			}
+			if next := c.Layers[2]; pool.AccumulatorBits != 3 || next.AccumulatorBits != 3 || next.Op != "none" {
+				t.Fatalf("max pool at %d bits, the TLU reading its maxima %+v", pool.AccumulatorBits, next)
+			}
+			o, err := fhe.NewOptimizer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sol, err := c.ChooseParams(o, circuit.ParamsConfig{PError: 1e-9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := executor.GenKeys(context.Background(), c, sol, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := 0; s < 2; s++ {
+				res, err := keys.Run(context.Background(), x.RawRowView(s), 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, l := range res.Layers {
+					if l.TLUErrors != 0 {
+						t.Errorf("sample %d layer %s: %d TLU errors", s, c.Layers[i].Name, l.TLUErrors)
+					}
+					if l.Bootstraps != c.Layers[i].PBSCount() {
+						t.Errorf("sample %d layer %s: %d bootstraps, want %d", s, c.Layers[i].Name, l.Bootstraps, c.Layers[i].PBSCount())
+					}
+				}
+				if len(res.Outputs) != 3 {
+					t.Fatalf("sample %d: %d outputs", s, len(res.Outputs))
+				}
+				for j := range res.Outputs {
+					if res.Outputs[j] != res.Clean[j] {
+						t.Errorf("sample %d: outputs %v, clear circuit %v", s, res.Outputs, res.Clean)
+						break
+					}
+				}
+				if res.Prediction != res.CleanPrediction {
+					t.Errorf("sample %d: prediction %d, clear %d", s, res.Prediction, res.CleanPrediction)
+				}
+			}
+		})
+	}
+}

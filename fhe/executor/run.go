@@ -113,7 +113,14 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				for j := w; j < n; j += cores {
-					ct, want, err := k.element(workers[w], i, j, in, luts)
+					var ct tfhe.LWECiphertext[uint64]
+					var bad int
+					var err error
+					if info.Op == "maxpool" {
+						ct, bad, err = k.poolElement(workers[w], i, j, in, luts)
+					} else {
+						ct, bad, err = k.element(workers[w], i, j, in, luts)
+					}
 					if err != nil {
 						mu.Lock()
 						firstErr = err
@@ -121,11 +128,7 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 						return
 					}
 					next[j] = ct
-					if i < nt {
-						if got := k.decrypt(lp.Partition, ct, k.outBits(i)); got != want {
-							errs[w]++
-						}
-					}
+					errs[w] += bad
 				}
 			}(w)
 		}
@@ -169,9 +172,64 @@ func (k *Keys) decrypt(p int, ct tfhe.LWECiphertext[uint64], bits int) int64 {
 }
 
 // element computes accumulator j of layer i from the layer's input ciphertexts and, for
-// a TLU layer, rounds it and bootstraps it through its table; want is the error-free
-// TLU output of the accumulator as decrypted before the TLU (diagnostics).
-func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], want int64, err error) {
+// a TLU layer, rounds it and bootstraps it through its table; bad is 1 when the TLU's
+// decrypted output differs from the error-free TLU output of the accumulator as
+// decrypted before the TLU (diagnostics), else 0.
+func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], bad int, err error) {
+	ct, want, err := k.accumulateAndLookUp(w, i, j, in, luts)
+	if err != nil || k.c.Layers[i].Output {
+		return ct, 0, err
+	}
+	if got := k.decrypt(k.sol.Layers[i].Partition, ct, k.outBits(i)); got != want {
+		bad = 1
+	}
+	return ct, bad, nil
+}
+
+// poolElement computes output j of max-pool layer i as the circuit does, after
+// Concrete's lowering (Transforms/Max.cpp): the running maximum m starts as a trivial
+// encryption of the layer's initial value; for each input x of the window
+// ([circuit.Circuit.MaxPoolWindow]), the levelled difference m − x is bootstrapped
+// through the layer's table (relu, index m − x + 2^(W−1)) and x is added back:
+// m ← relu(m − x) + x. All of it stays under the key of the layer's partition, which is
+// its inputs' (the circuit puts a max pool there). bad counts the comparisons whose
+// decrypted TLU output differs from the error-free TLU of the difference as decrypted
+// before it.
+func (k *Keys) poolElement(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (m tfhe.LWECiphertext[uint64], bad int, err error) {
+	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
+	win, init, err := c.MaxPoolWindow(i, j)
+	if err != nil {
+		return m, 0, err
+	}
+	b := lp.InputPartition
+	if lp.Partition != b {
+		return m, 0, fmt.Errorf("%w: max pool %s bootstraps in partition %d, its inputs are in %d", ErrInput, info.Name, lp.Partition, b)
+	}
+	ev, tp := w.ev[b], k.parts[b].tp
+	dl := delta(info.AccumulatorBits) // the TLU reads all W bits: no rounding
+	m = tfhe.NewLWECiphertext(tp)
+	m.Value[0] = uint64(init) * dl
+	diff, r := tfhe.NewLWECiphertext(tp), tfhe.NewLWECiphertext(tp)
+	offset := uint64(c.IndexOffset(i)) * dl
+	for _, at := range win {
+		ev.SubLWEAssign(m, in[at], diff)
+		want, err := k.wantTLU(i, j, k.decrypt(b, diff, info.AccumulatorBits))
+		if err != nil {
+			return m, 0, err
+		}
+		diff.Value[0] += offset
+		ev.BootstrapLUTAssign(diff, luts[j], r)
+		if k.decrypt(b, r, k.outBits(i)) != want {
+			bad++
+		}
+		ev.AddLWEAssign(r, in[at], m)
+	}
+	return m, bad, nil
+}
+
+// accumulateAndLookUp is element without the error count: want is the error-free TLU
+// output of the accumulator as decrypted before the TLU.
+func (k *Keys) accumulateAndLookUp(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], want int64, err error) {
 	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
 	b := lp.InputPartition
 	ev := w.ev[b]
