@@ -66,12 +66,17 @@ func NewPlan(s Spec) (*Plan, error) {
 		p.task.FineTuneEpochs = -1 // Task: negative means none
 	}
 	if r.Model.File != "" {
-		net, err := model.Load(r.Model.File)
+		net, err := LoadNetwork(r.Model.File)
 		if err != nil {
 			return nil, fmt.Errorf("%w: model file: %w", ErrStudyData, err)
 		}
 		if err := p.fits(net, "model file "+r.Model.File); err != nil {
 			return nil, err
+		}
+		if r.Model.Standardize {
+			if err := Standardize(net, p.task); err != nil {
+				return nil, fmt.Errorf("%w: model.standardize: model file %s: %w", ErrStudyData, r.Model.File, err)
+			}
 		}
 		p.file = net
 	}

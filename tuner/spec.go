@@ -96,8 +96,12 @@ type ModelSpec struct {
 	Hidden []int `yaml:"hidden,omitempty" json:"hidden,omitempty"`
 	// Spec is a model spec string such as "mlp:64,64" or "cnn:c8k3p1,pool2,fc32".
 	Spec string `yaml:"spec,omitempty" json:"spec,omitempty"`
-	// File is a model file; the study stores a copy, so it is read once.
+	// File is a model file, fhetune's or ONNX (.onnx); the study stores a copy, so it
+	// is read once.
 	File string `yaml:"file,omitempty" json:"file,omitempty"`
+	// Standardize fits a standardizer on the training split for a model file that has
+	// none (imported networks trained on standardized data).
+	Standardize bool `yaml:"standardize,omitempty" json:"standardize,omitempty"`
 }
 
 // TrainingSpec is how the base model is trained (once per study) and how pruned networks
@@ -473,16 +477,19 @@ func checkName(name string) error {
 }
 
 func checkDatasetName(name string) error {
-	if strings.HasPrefix(name, "csv:") {
-		if len(name) == len("csv:") {
-			return fmt.Errorf("csv: needs a file path (csv:PATH)")
+	for _, form := range []string{"csv:PATH", "npz:PATH", "npy:X.npy,Y.npy"} {
+		prefix := form[:4]
+		if strings.HasPrefix(name, prefix) {
+			if len(name) == len(prefix) {
+				return fmt.Errorf("%s needs a file path (%s)", prefix, form)
+			}
+			return nil
 		}
-		return nil
 	}
 	if slices.Contains(dataset.Names(), name) {
 		return nil
 	}
-	return fmt.Errorf("unknown data set %q (known: %s, or csv:PATH)", name, strings.Join(dataset.Names(), ", "))
+	return fmt.Errorf("unknown data set %q (known: %s, csv:PATH, npz:PATH or npy:X.npy,Y.npy)", name, strings.Join(dataset.Names(), ", "))
 }
 
 func (r *Spec) resolveModel() error {
@@ -492,6 +499,9 @@ func (r *Spec) resolveModel() error {
 			return r.errf("model", "give a model file or a spec/kind, not both")
 		}
 		return nil
+	}
+	if m.Standardize {
+		return r.errf("model.standardize", "applies to a model file (networks built from a spec carry their standardizer)")
 	}
 	spec := m.Spec
 	switch {

@@ -10,6 +10,7 @@ import (
 	"github.com/fhetune/fhetune/fhe"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/studies"
+	"github.com/fhetune/fhetune/tuner/model"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -218,43 +219,12 @@ var ErrNotVerifiable = errors.New("tuner: trial cannot be verified")
 // the result on the trial as the attribute AttrVerified, so that reports and exports
 // show it. Nothing is stored when it fails.
 func VerifyTrial(ctx context.Context, db *studies.Store, name string, number int, opts VerifyOptions) (VerifyResult, error) {
-	st, err := db.Study(ctx, name)
+	ts, err := openTrial(ctx, db, name, number)
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	t, err := db.TrialByNumber(ctx, st.ID, number)
-	if errors.Is(err, studies.ErrNoTrial) {
-		return VerifyResult{}, fmt.Errorf("%w: study %q has no trial %d", ErrNotVerifiable, name, number)
-	}
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	if t.State != studies.Complete {
-		return VerifyResult{}, fmt.Errorf("%w: trial %d of study %q is %s, not complete", ErrNotVerifiable, number, name, t.State)
-	}
-	spec, err := ResumeSpec(st)
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	p, err := NewPlan(spec)
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	base, err := p.baseModel(ctx, db, st)
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	pr, src, err := profile(ctx, db, st)
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	env, err := NewProfileEnv(pr, src)
-	if err != nil {
-		return VerifyResult{}, err
-	}
-	task := p.task
-	task.Base = base
-	res, err := Verify(ctx, env, task, KnobsOf(t.Params, spec.FHE), opts)
+	t := ts.trial
+	res, err := Verify(ctx, ts.env, ts.task, ts.knobs, opts)
 	if err != nil {
 		return VerifyResult{}, err
 	}
@@ -279,4 +249,70 @@ func Verified(t studies.Trial) (VerifyResult, bool) {
 		return VerifyResult{}, false
 	}
 	return r, true
+}
+
+// trialSetup is what running one stored trial again needs: the study's data split with
+// its stored base model, the environment of its calibration profile, and the knobs.
+type trialSetup struct {
+	trial studies.Trial
+	env   *Env
+	task  Task
+	knobs Knobs
+}
+
+// openTrial loads trial number of the named study, which must be complete
+// (ErrNotVerifiable otherwise), with what running it again needs.
+func openTrial(ctx context.Context, db *studies.Store, name string, number int) (trialSetup, error) {
+	st, err := db.Study(ctx, name)
+	if err != nil {
+		return trialSetup{}, err
+	}
+	t, err := db.TrialByNumber(ctx, st.ID, number)
+	if errors.Is(err, studies.ErrNoTrial) {
+		return trialSetup{}, fmt.Errorf("%w: study %q has no trial %d", ErrNotVerifiable, name, number)
+	}
+	if err != nil {
+		return trialSetup{}, err
+	}
+	if t.State != studies.Complete {
+		return trialSetup{}, fmt.Errorf("%w: trial %d of study %q is %s, not complete", ErrNotVerifiable, number, name, t.State)
+	}
+	spec, err := ResumeSpec(st)
+	if err != nil {
+		return trialSetup{}, err
+	}
+	p, err := NewPlan(spec)
+	if err != nil {
+		return trialSetup{}, err
+	}
+	base, err := p.baseModel(ctx, db, st)
+	if err != nil {
+		return trialSetup{}, err
+	}
+	pr, src, err := profile(ctx, db, st)
+	if err != nil {
+		return trialSetup{}, err
+	}
+	env, err := NewProfileEnv(pr, src)
+	if err != nil {
+		return trialSetup{}, err
+	}
+	task := p.task
+	task.Base = base
+	return trialSetup{trial: t, env: env, task: task, knobs: KnobsOf(t.Params, spec.FHE)}, nil
+}
+
+// TrialNetwork returns the float network trial number of the named study tuned: the
+// study's base model pruned and fine-tuned with the trial's knobs, exactly as the trial
+// compiled it (the same seeds), for export.
+func TrialNetwork(ctx context.Context, db *studies.Store, name string, number int) (*model.Network, Knobs, error) {
+	ts, err := openTrial(ctx, db, name, number)
+	if err != nil {
+		return nil, Knobs{}, err
+	}
+	net, err := ts.env.pruned.get(ctx, ts.task, ts.knobs.Pruning, ts.knobs.Sparsity)
+	if err != nil {
+		return nil, Knobs{}, err
+	}
+	return net.Clone(), ts.knobs, nil
 }

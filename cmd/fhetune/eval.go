@@ -40,7 +40,7 @@ type evalFlags struct {
 	knobs                                          tuner.Knobs
 	fineTune                                       int
 	seed                                           uint64
-	asJSON                                         bool
+	asJSON, standardize                            bool
 }
 
 func newEvalCmd(a *app) *cobra.Command {
@@ -75,11 +75,15 @@ seed it was trained with, so that its test set was held out.`,
 }
 
 // addEvalFlags registers the flags of eval (and verify, which takes the same).
+// datasetForms lists the --dataset forms, for flag help.
+const datasetForms = "digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy"
+
 func addEvalFlags(c *cobra.Command, f *evalFlags) {
 	fl := c.Flags()
-	fl.StringVar(&f.dataset, "dataset", "", "data set: digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy (required)")
+	fl.StringVar(&f.dataset, "dataset", "", "data set: "+datasetForms+" (required)")
 	fl.StringVar(&f.spec, "model", "mlp", "network spec, trained with fixed defaults and cached: mlp ("+tuner.DefaultMLPSpec+"), cnn ("+tuner.DefaultCNNSpec+") or a full spec such as mlp:32")
-	fl.StringVar(&f.modelFile, "model-file", "", "trained model file (from fhetune model train) instead of --model")
+	fl.StringVar(&f.modelFile, "model-file", "", "trained model file instead of --model: fhetune's (from fhetune model train) or ONNX (.onnx, exported by PyTorch)")
+	fl.BoolVar(&f.standardize, "standardize", false, "fit a standardizer on the training split for a --model-file network that has none (imported networks get none otherwise)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "folder of the fashion-mnist IDX files (default "+dataset.DefaultFashionMNISTDir+")")
 	fl.StringVar(&f.labelColumn, "label-column", "", "csv:PATH data sets: label column by header name (default: the last column)")
 	fl.IntVar(&f.knobs.NWBits, "n-w-bits", 4, "n_w_bits: weight bits, 1..16")
@@ -101,10 +105,13 @@ func addEvalFlags(c *cobra.Command, f *evalFlags) {
 
 func (f evalFlags) check(c *cobra.Command, what string) error {
 	if f.dataset == "" {
-		return badInput("%s: --dataset is required (digits, breast-cancer, fashion-mnist, csv:PATH, npz:PATH or npy:X.npy,Y.npy)", what)
+		return badInput("%s: --dataset is required ("+datasetForms+")", what)
 	}
 	if f.modelFile != "" && c.Flags().Changed("model") {
 		return badInput("%s: --model and --model-file both given; use one", what)
+	}
+	if f.standardize && f.modelFile == "" {
+		return badInput("%s: --standardize applies to a --model-file network (--model networks carry their standardizer)", what)
 	}
 	if f.fineTune < 0 {
 		return badInput("%s: --fine-tune-epochs %d below 0", what, f.fineTune)
@@ -176,6 +183,11 @@ func prepareEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags, wha
 		}
 		if err := fitsData(task.Base, ds); err != nil {
 			return fail(badInput("%s: --model-file %s: %w", what, f.modelFile, err))
+		}
+		if f.standardize {
+			if err := tuner.Standardize(task.Base, task); err != nil {
+				return fail(badInput("%s: --standardize: --model-file %s: %w", what, f.modelFile, err))
+			}
 		}
 		out.ModelFile = f.modelFile
 	} else {
@@ -249,11 +261,11 @@ func cachedBase(ctx context.Context, a *app, spec string, ds *dataset.Dataset, t
 
 // cacheName is the file name of a cached base model: readable, and keyed by everything
 // the model depends on (data set, spec, seed, model file format, training recipe; the
-// contents of a CSV data set).
+// contents of a data set read from files).
 func cacheName(ds *dataset.Dataset, spec string, seed uint64) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00%d", ds.Name, spec, seed, model.FormatVersion, evalRecipeVersion)
-	if strings.HasPrefix(ds.Name, "csv:") {
+	if strings.HasPrefix(ds.Name, "csv:") || strings.HasPrefix(ds.Name, "npz:") || strings.HasPrefix(ds.Name, "npy:") {
 		r, c := ds.X.Dims()
 		for i := 0; i < r; i++ {
 			for _, v := range ds.X.RawRowView(i)[:c] {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhetune/fhetune/tuner"
 	"github.com/fhetune/fhetune/tuner/dataset"
 	"github.com/fhetune/fhetune/tuner/model"
 )
@@ -18,6 +19,8 @@ func newModelCmd(a *app) *cobra.Command {
 	return groupCmd("model", "Train float networks and inspect model files",
 		newModelTrainCmd(a),
 		newModelInfoCmd(a),
+		newModelPredictCmd(a),
+		newModelExportCmd(a),
 	)
 }
 
@@ -33,13 +36,14 @@ func loadDataError(name string, err error) error {
 	return fmt.Errorf("--dataset %s: %w", name, err)
 }
 
-// loadModelFile reads a model file; a missing, corrupt or foreign file is bad input.
+// loadModelFile reads a model file (fhetune's format, or ONNX for a .onnx path); a
+// missing, corrupt, foreign or unsupported file is bad input.
 func loadModelFile(path string) (*model.Network, error) {
-	net, err := model.Load(path)
+	net, err := tuner.LoadNetwork(path)
 	if err == nil {
 		return net, nil
 	}
-	if errors.Is(err, model.ErrFormat) || errors.Is(err, model.ErrVersion) || errors.Is(err, fs.ErrNotExist) {
+	if tuner.BadNetworkFile(err) || errors.Is(err, fs.ErrNotExist) {
 		return nil, usageError{err}
 	}
 	return nil, err

@@ -9,13 +9,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhetune/fhetune/tuner"
 	"github.com/fhetune/fhetune/tuner/model"
 )
 
 // modelInfo is what `fhetune model info --json` prints.
 type modelInfo struct {
-	File          string            `json:"file"`
-	FormatVersion int               `json:"format_version"`
+	File string `json:"file"`
+	// Format is "fhetune" (FormatVersion set) or "onnx" (Opset set).
+	Format        string            `json:"format"`
+	FormatVersion int               `json:"format_version,omitempty"`
+	Opset         string            `json:"opset,omitempty"`
 	Bytes         int64             `json:"bytes"`
 	Spec          string            `json:"spec"`
 	Dataset       string            `json:"dataset"`
@@ -45,6 +49,9 @@ type modelLayerInfo struct {
 	Kernel      []int   `json:"kernel,omitempty"`
 	Stride      int     `json:"stride,omitempty"`
 	Pad         int     `json:"pad,omitempty"`
+	Dilation    int     `json:"dilation,omitempty"`
+	Groups      int     `json:"groups,omitempty"`
+	Alpha       float64 `json:"alpha,omitempty"`
 }
 
 func newModelInfoCmd(a *app) *cobra.Command {
@@ -83,13 +90,16 @@ func describeModel(path string) (modelInfo, error) {
 	}
 	w, z := net.Sparsity()
 	info := modelInfo{
-		File: path, FormatVersion: model.FormatVersion, Bytes: st.Size(),
+		File: path, Format: "fhetune", FormatVersion: model.FormatVersion, Bytes: st.Size(),
 		Spec: net.Spec, Dataset: net.Dataset, Classes: net.Classes, InputShape: net.InShape,
 		Standardizer: net.Standardizer != nil, Params: net.NumParams(),
 		Weights: w, ZeroWeights: z, Sparsity: ratio(z, w), Meta: net.Meta,
 	}
 	if info.Meta == nil {
 		info.Meta = map[string]string{}
+	}
+	if tuner.IsONNX(path) {
+		info.Format, info.FormatVersion, info.Opset = "onnx", 0, info.Meta["opset"]
 	}
 	in := net.InShape
 	for i, l := range net.Layers {
@@ -102,8 +112,15 @@ func describeModel(path string) (modelInfo, error) {
 		case *model.Conv2d:
 			li.Masked = l.Mask != nil
 			li.Kernel, li.Stride, li.Pad = []int{l.KH, l.KW}, l.Stride, l.Pad
+			li.Dilation, li.Groups = max(l.Dilation, 1), max(l.Groups, 1)
 		case *model.AvgPool2d:
 			li.Kernel, li.Stride = []int{l.K, l.K}, l.Stride
+		case *model.MaxPool2d:
+			li.Kernel, li.Stride = []int{l.K, l.K}, l.Stride
+		case model.Activation:
+			if l.Func == model.LeakyReLU {
+				li.Alpha = l.Alpha
+			}
 		}
 		info.Layers = append(info.Layers, li)
 		in = shapes[i]
@@ -131,7 +148,11 @@ func printModelInfo(a *app, info modelInfo) error {
 	if info.Standardizer {
 		std = "yes"
 	}
-	fmt.Fprintf(a.stdout, "%s: fhetune model file version %d, %d bytes\n", info.File, info.FormatVersion, info.Bytes)
+	if info.Format == "onnx" {
+		fmt.Fprintf(a.stdout, "%s: ONNX model, opset %s, %d bytes\n", info.File, info.Opset, info.Bytes)
+	} else {
+		fmt.Fprintf(a.stdout, "%s: fhetune model file version %d, %d bytes\n", info.File, info.FormatVersion, info.Bytes)
+	}
 	fmt.Fprintf(a.stdout, "spec %s, data set %s, input %s, %d classes, standardizer %s\n",
 		orDash(info.Spec), orDash(info.Dataset), shapeString(info.InputShape), info.Classes, std)
 	fmt.Fprintf(a.stdout, "%d parameters; %d of %d weights zero (sparsity %.4f)\n", info.Params, info.ZeroWeights, info.Weights, info.Sparsity)
@@ -142,8 +163,16 @@ func printModelInfo(a *app, info modelInfo) error {
 		switch l.Kind {
 		case "conv2d":
 			details = fmt.Sprintf("kernel %s stride %d pad %d", shapeString(l.Kernel), l.Stride, l.Pad)
-		case "avgpool2d":
+			if l.Dilation > 1 {
+				details += fmt.Sprintf(" dilation %d", l.Dilation)
+			}
+			if l.Groups > 1 {
+				details += fmt.Sprintf(" groups %d", l.Groups)
+			}
+		case "avgpool2d", "maxpool2d":
 			details = fmt.Sprintf("window %s stride %d", shapeString(l.Kernel), l.Stride)
+		case "leaky_relu":
+			details = fmt.Sprintf("alpha %.4g", l.Alpha)
 		}
 		if l.Masked {
 			details = strings.TrimSpace(details + " masked")

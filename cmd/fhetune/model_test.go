@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fhetune/fhetune/tuner/model"
 )
 
 // modelRun runs fhetune with args and returns the exit code, stdout and stderr.
@@ -51,7 +54,7 @@ func TestModelTrainDigits(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("info stdout is not JSON: %v\n%s", err, out)
 	}
-	if info.FormatVersion != 1 || info.Spec != "mlp:64,64" || info.Dataset != "digits" || !info.Standardizer ||
+	if info.FormatVersion != model.FormatVersion || info.Format != "fhetune" || info.Spec != "mlp:64,64" || info.Dataset != "digits" || !info.Standardizer ||
 		info.Params != r.Params || info.Classes != 10 || len(info.Layers) != 6 || info.Sparsity != 0 ||
 		info.Meta["test_accuracy"] == "" || info.Meta["seed"] != "1" {
 		t.Errorf("info %+v", info)
@@ -61,7 +64,7 @@ func TestModelTrainDigits(t *testing.T) {
 	}
 
 	code, out, _ = modelRun(t, "model", "info", path)
-	for _, want := range []string{"fhetune model file version 1", "spec mlp:64,64, data set digits, input 1×8×8, 10 classes, standardizer yes",
+	for _, want := range []string{fmt.Sprintf("fhetune model file version %d", model.FormatVersion), "spec mlp:64,64, data set digits, input 1×8×8, 10 classes, standardizer yes",
 		"flatten  1×8×8", "linear", "test_accuracy:"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("info text (exit %d) lacks %q:\n%s", code, want, out)

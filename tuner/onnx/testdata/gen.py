@@ -220,6 +220,51 @@ def data():
     print("data: x %s %s, y %s %s, %s" % (x.shape, x.dtype, y.shape, y.dtype, source))
 
 
+class DigitsMLP(nn.Module):
+    """A user's network as Concrete ML's examples train it: inputs scaled inside the
+    model (the Sub/Div the exporter writes become fhetune's standardizer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10)
+        )
+
+    def forward(self, x):
+        return self.body((x - 8.0) / 8.0)
+
+
+def digits():
+    """digits_mlp.onnx: DigitsMLP trained by PyTorch on the first 1,000 rows of the
+    digits data set fhetune embeds (tuner/dataset/data/digits.csv.gz); digits.npz holds
+    the other 797 rows (x uint8 [797, 64], y int64 [797]) as a user would keep them,
+    so that fhetune's splits of it (fine-tuning, calibration, test) are data the
+    network never saw."""
+    path = os.path.join(OUT, "..", "..", "dataset", "data", "digits.csv.gz")
+    raw = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    x, y = raw[:, :64].astype(np.uint8), raw[:, 64].astype(np.int64)
+    savez_fixed(os.path.join(OUT, "digits.npz"), x=x[1000:], y=y[1000:])
+    torch.manual_seed(7)
+    rng = np.random.RandomState(7)
+    order = rng.permutation(1000)
+    train, test = order[:850], order[850:]
+    m = DigitsMLP()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    xt = torch.from_numpy(x.astype(np.float32))
+    yt = torch.from_numpy(y)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(m(xt[train]), yt[train])
+        loss.backward()
+        opt.step()
+    m.eval()
+    with torch.no_grad():
+        acc = (m(xt[test]).argmax(1) == yt[test]).float().mean().item()
+    shape = [1, 64]
+    export("digits_mlp", m, shape, 13, dynamic_batch=True)
+    print("digits_mlp: PyTorch validation accuracy %.4f on %d of its 1,000 rows" % (acc, len(test)))
+
+
 def check():
     for fname in sorted(os.listdir(OUT)):
         if not fname.endswith(".onnx"):
@@ -239,6 +284,7 @@ def main():
     reshape()
     unsupported()
     data()
+    digits()
     check()
 
 

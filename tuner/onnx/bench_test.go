@@ -1,0 +1,67 @@
+package onnx_test
+
+import (
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/tuner/model"
+	"github.com/fhetune/fhetune/tuner/onnx"
+)
+
+// BenchmarkDecode reads a 784-1536-1024-10 MLP written as ONNX (2.8 million float32
+// weights, about 11 MB), reporting the file size.
+func BenchmarkDecode(b *testing.B) {
+	net, err := model.Build("mlp:1536,1024", []int{784}, 10, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := onnx.Encode(net)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportMetric(float64(len(data))/1e6, "MB")
+	b.ResetTimer()
+	for range b.N {
+		if _, err := onnx.Decode(data, "big.onnx"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkImportedForward times the forward pass of a CNN read back from ONNX against
+// the same network built natively, on 2,000 digits-sized images, and reports their
+// ratio (goal ≤ 1.1: an imported network is fhetune's own layers, not an interpreter).
+func BenchmarkImportedForward(b *testing.B) {
+	native, err := model.Build("cnn:c8k3p1,pool2,c16k3p1,pool2,fc64", []int{1, 8, 8}, 10, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := onnx.Encode(native)
+	if err != nil {
+		b.Fatal(err)
+	}
+	imported, err := onnx.Decode(data, "cnn.onnx")
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := mat.NewDense(2000, 64, nil)
+	for i := range 2000 {
+		for j := range 64 {
+			x.Set(i, j, float64((i*7+j*3)%17)/16)
+		}
+	}
+	var tn, ti time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		native.Forward(x)
+		t1 := time.Now()
+		imported.Forward(x)
+		tn += t1.Sub(t0)
+		ti += time.Since(t1)
+	}
+	b.ReportMetric(float64(ti)/float64(tn), "imported/native")
+}
