@@ -272,3 +272,59 @@ func TestCommittedExports(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutIdentityRemoved inserts a Dropout (as PyTorch writes it in training-mode
+// exports, with its mask output unused) and an Identity after the CNN fixture's first
+// Relu: the reader drops both, so the layers and logits stay PyTorch's.
+func TestDropoutIdentityRemoved(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "cnn.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	g := m.Graph
+	at := -1
+	for i, n := range g.Node {
+		if n.GetOpType() == "Relu" {
+			at = i
+			break
+		}
+	}
+	relu := g.Node[at].Output[0]
+	for _, n := range g.Node[at+1:] {
+		for k, in := range n.Input {
+			if in == relu {
+				n.Input[k] = "after_identity"
+			}
+		}
+	}
+	ft := onnxpb.AttributeProto_FLOAT
+	ins := []*onnxpb.NodeProto{
+		{OpType: proto.String("Dropout"), Name: proto.String("drop"), Input: []string{relu}, Output: []string{"after_dropout", "dropout_mask"},
+			Attribute: []*onnxpb.AttributeProto{{Name: proto.String("ratio"), Type: &ft, F: proto.Float32(0.2)}}},
+		{OpType: proto.String("Identity"), Name: proto.String("ident"), Input: []string{"after_dropout"}, Output: []string{"after_identity"}},
+	}
+	g.Node = append(g.Node[:at+1], append(ins, g.Node[at+1:]...)...)
+	b, err := proto.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := onnx.Decode(b, "dropout.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := onnx.Read(filepath.Join("testdata", "cnn.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(net.Layers) != len(orig.Layers) {
+		t.Fatalf("%d layers, the fixture has %d", len(net.Layers), len(orig.Layers))
+	}
+	x := rows(readFixture(t, "cnn").Inputs)
+	if !mat.Equal(net.Logits(x), orig.Logits(x)) {
+		t.Error("logits changed by Dropout and Identity")
+	}
+}
