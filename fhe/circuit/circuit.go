@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/act"
 )
 
 // Circuit is a compiled integer circuit: the input quantizer and a list of layers, each
@@ -167,29 +169,9 @@ func newActivation(fn string, alpha float64) (activation, error) {
 // String returns the function's name, as LayerInfo.Activation reports it.
 func (a activation) String() string { return a.fn }
 
-// apply returns the function at v (the formulas of tuner/model's Activation).
-func (a activation) apply(v float64) float64 {
-	switch a.fn {
-	case "relu":
-		return max(v, 0)
-	case LeakyReLU:
-		if v >= 0 {
-			return v
-		}
-		return a.alpha * v
-	case Sigmoid:
-		if v >= 0 {
-			return 1 / (1 + math.Exp(-v))
-		}
-		e := math.Exp(v)
-		return e / (1 + e)
-	case Tanh:
-		return math.Tanh(v)
-	case GELU:
-		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
-	}
-	return v
-}
+// apply returns the function at v (package act's formulas, which the float network
+// shares); identity returns v.
+func (a activation) apply(v float64) float64 { return act.Value(a.fn, a.alpha, v) }
 
 // applyAll returns the function of every element of x.
 func (a activation) applyAll(x *mat.Dense) *mat.Dense {

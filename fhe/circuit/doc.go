@@ -47,7 +47,7 @@
 // bootstrap output; every layer is asked for with the bootstrap output noise, which is
 // conservative for the first.
 //
-// This package is part of fhe: it imports fhe, conv and gonum, never tuner, search, studies or
-// the CLI. A Circuit is read-only after Compile and safe for concurrent use; nothing here
+// This package is part of fhe: it imports fhe, conv, act and gonum, never tuner,
+// search, studies or the CLI. A Circuit is read-only after Compile and safe for concurrent use; nothing here
 // prints or keeps global state.
 package circuit

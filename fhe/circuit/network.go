@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/act"
 )
 
 // Layer is one step of a float [Network]: *Linear, *Conv2d, *AvgPool2d, *MaxPool2d,
@@ -69,13 +71,13 @@ type ReLU struct{}
 // The functions of an [Activation], as its Func (the names of tuner/model's).
 const (
 	// LeakyReLU is x for x ≥ 0 and Alpha·x otherwise.
-	LeakyReLU = "leaky_relu"
+	LeakyReLU = act.LeakyReLU
 	// Sigmoid is 1/(1 + e^−x).
-	Sigmoid = "sigmoid"
+	Sigmoid = act.Sigmoid
 	// Tanh is the hyperbolic tangent.
-	Tanh = "tanh"
+	Tanh = act.Tanh
 	// GELU is x·Φ(x) = x/2·(1 + erf(x/√2)), PyTorch's default (exact) GELU.
-	GELU = "gelu"
+	GELU = act.GELU
 )
 
 // Activation applies the function Func (LeakyReLU, Sigmoid, Tanh or GELU; Alpha is

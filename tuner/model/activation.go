@@ -6,20 +6,23 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/act"
 )
 
-// The functions an [Activation] layer applies, named as its Func (and its Kind).
+// The functions an [Activation] layer applies, named as its Func (and its Kind); the
+// formulas are package act's, which the circuit shares.
 const (
 	// LeakyReLU is x for x ≥ 0 and Alpha·x otherwise (PyTorch's nn.LeakyReLU, whose
 	// negative_slope is Alpha).
-	LeakyReLU = "leaky_relu"
+	LeakyReLU = act.LeakyReLU
 	// Sigmoid is 1/(1 + e^−x).
-	Sigmoid = "sigmoid"
+	Sigmoid = act.Sigmoid
 	// Tanh is the hyperbolic tangent.
-	Tanh = "tanh"
+	Tanh = act.Tanh
 	// GELU is x·Φ(x) = x/2·(1 + erf(x/√2)), Φ the standard normal CDF: the exact form,
 	// PyTorch's default nn.GELU (approximate='none').
-	GELU = "gelu"
+	GELU = act.GELU
 )
 
 // activationFuncs lists the supported Func values, for error messages.
@@ -46,27 +49,8 @@ func (Activation) OutShape(in []int) ([]int, error) { return slices.Clone(in), n
 // Forward returns the function of every element of x.
 func (a Activation) Forward(x *mat.Dense) *mat.Dense { return a.apply(x, false) }
 
-// value returns the function at v. It panics on an unknown Func (check refuses those).
-func (a Activation) value(v float64) float64 {
-	switch a.Func {
-	case LeakyReLU:
-		if v >= 0 {
-			return v
-		}
-		return a.Alpha * v
-	case Sigmoid:
-		if v >= 0 {
-			return 1 / (1 + math.Exp(-v))
-		}
-		e := math.Exp(v)
-		return e / (1 + e)
-	case Tanh:
-		return math.Tanh(v)
-	case GELU:
-		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
-	}
-	panic("model: unknown activation " + a.Func)
-}
+// value returns the function at v (check refuses unknown functions).
+func (a Activation) value(v float64) float64 { return act.Value(a.Func, a.Alpha, v) }
 
 // derivative returns the function's derivative at v (LeakyReLU's is 1 at 0).
 func (a Activation) derivative(v float64) float64 {
