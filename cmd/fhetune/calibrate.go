@@ -68,10 +68,10 @@ parameter sets: the optimizer's pick for every precision 1..--max-precision, p_e
 the terms of the model. For each set it generates keys, times --repeats calls on one
 core after a warm-up (median; the CPU time of the working thread, which is the wall time
 on an idle core), runs one bootstrap per core at once for the throughput, and times a
-levelled dot product. Every bootstrap is decrypted and checked. A set that took over 15%
-longer than the model fitted to the other sets predicts is measured again with fresh
-keys (at most twice) and keeps the lowest median, since other processes only ever add
-time.
+levelled dot product. Every bootstrap is decrypted and checked. A set whose time is more
+than 15% off what the model fitted to the other sets predicts, either way, is measured
+twice more with fresh keys and keeps the attempt of median time (keeping the fastest
+would make the profile predict minima, not the usual speed).
 
 It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
 FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
@@ -246,7 +246,7 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	fmt.Fprintf(w, "\nleave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
 		100*pr.LOO.Median, 100*pr.LOO.Max, len(pr.Measurements))
 	if n := remeasured(out.Table); n > 0 {
-		fmt.Fprintf(w, "* measured again (fresh keys, lowest median kept): %d sets\n", n)
+		fmt.Fprintf(w, "* measured again (fresh keys, median attempt kept): %d sets\n", n)
 	}
 	fmt.Fprintf(w, "model (ms per call, one core):")
 	for i, t := range pr.Model.Terms {

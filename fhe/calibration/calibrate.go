@@ -1,10 +1,13 @@
 package calibration
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -12,13 +15,9 @@ import (
 // system after a set.
 const freeAbove = 256 << 20
 
-// remeasureBelow is the leave-one-out relative error below whose negative a set is
-// measured again: its time exceeded the prediction by more than this share of itself.
-// extraPasses is how many times at most the sets are checked and measured again.
-const (
-	remeasureBelow = 0.15
-	extraPasses    = 2
-)
+// remeasureBeyond is the leave-one-out relative error beyond which (either way) a set
+// is measured again, twice, and keeps its median attempt.
+const remeasureBeyond = 0.15
 
 // betweenSets is how many keyswitches between the keys of two sets Calibrate measures.
 const betweenSets = 4
@@ -66,10 +65,10 @@ type Event struct {
 
 // Calibrate measures every target, fits the models and returns the profile with its
 // provenance filled in. Every target is checked for tfhe-go first, so a refused set
-// fails before anything is measured. Sets whose time exceeds the leave-one-out
-// prediction by more than 15% are measured again with fresh keys (at most twice, each
-// time after a refit) and keep the lowest median (interference from other processes
-// only adds time); the measurement records its attempts. ctx is checked between bootstraps; on any error no profile is returned.
+// fails before anything is measured. Sets whose time is more than 15% off the
+// leave-one-out prediction, either way, are measured twice more with fresh keys and
+// keep the attempt of median time; the measurement records its attempts. ctx is
+// checked between bootstraps; on any error no profile is returned.
 // Key generation uses all cores, the latency runs one.
 func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, error) {
 	terms := opts.Terms
@@ -143,26 +142,29 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 	if err != nil {
 		return Profile{}, err
 	}
-	// Other processes only ever add time. A set that took much longer than the model
-	// fitted to the others predicts was probably disturbed: measure it once more, with
-	// fresh keys, and keep the lower median.
-	for pass := 0; pass < extraPasses; pass++ {
-		again := false
-		for i, e := range pr.LOO.Errors {
-			if e >= -remeasureBelow {
-				continue
-			}
+	// A set far from the model fitted to the others, either way, was probably measured
+	// while the machine ran faster or slower than usual: measure it twice more, with
+	// fresh keys, and keep the attempt of median time. Keeping the fastest attempt
+	// instead biases the profile fast: its times become minima, while the inferences it
+	// predicts run at the machine's usual speed (verify measured them 6-24% slower).
+	remeasured := false
+	for i, e := range pr.LOO.Errors {
+		if math.Abs(e) <= remeasureBeyond {
+			continue
+		}
+		attempts := []Measurement{ms[i]}
+		for range 2 {
 			m, err := measure(i, true)
 			if err != nil {
 				return Profile{}, err
 			}
-			ms[i] = mergeAttempts(ms[i], m)
-			report(i, PhaseDone, &ms[i])
-			again = true
+			attempts = append(attempts, m)
 		}
-		if !again {
-			break
-		}
+		ms[i] = medianAttempt(attempts)
+		report(i, PhaseDone, &ms[i])
+		remeasured = true
+	}
+	if remeasured {
 		if pr, err = Build(ms, terms); err != nil {
 			return Profile{}, err
 		}
@@ -197,16 +199,26 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 	return pr, nil
 }
 
-// mergeAttempts keeps the attempt with the lower median time, records the other's
-// median, and counts the bootstraps and wrong results of both.
-func mergeAttempts(old, again Measurement) Measurement {
-	keep, drop := old, again
-	if again.MS < old.MS {
-		keep, drop = again, old
+// medianAttempt keeps the attempt of median time (the upper of the two middle ones for
+// an even count), records the others' medians, and counts the bootstraps and wrong
+// results of all.
+func medianAttempt(attempts []Measurement) Measurement {
+	order := make([]int, len(attempts))
+	for k := range order {
+		order[k] = k
 	}
-	keep.Attempts = max(1, old.Attempts) + 1
-	keep.DiscardedMS = append(append([]float64(nil), old.DiscardedMS...), drop.MS)
-	keep.Bootstraps = old.Bootstraps + again.Bootstraps
-	keep.Wrong = old.Wrong + again.Wrong
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(attempts[a].MS, attempts[b].MS) })
+	pick := order[len(order)/2]
+	keep := attempts[pick]
+	keep.Attempts, keep.Bootstraps, keep.Wrong, keep.DiscardedMS = 0, 0, 0, nil
+	for k, m := range attempts {
+		keep.Attempts += max(1, m.Attempts)
+		keep.Bootstraps += m.Bootstraps
+		keep.Wrong += m.Wrong
+		keep.DiscardedMS = append(keep.DiscardedMS, m.DiscardedMS...)
+		if k != pick {
+			keep.DiscardedMS = append(keep.DiscardedMS, m.MS)
+		}
+	}
 	return keep
 }

@@ -179,7 +179,7 @@ type Measurement struct {
 	DotNSPerCoef float64 `json:"dot_ns_per_coef"`
 	// Attempts is the number of times [Calibrate] measured the set (fresh keys each
 	// time); DiscardedMS holds the medians of the attempts not kept (the kept one is
-	// the lowest).
+	// the attempt of median time).
 	Attempts    int       `json:"attempts,omitempty"`
 	DiscardedMS []float64 `json:"discarded_ms,omitempty"`
 	// Bootstraps counts every bootstrap run (warm-up, timed and throughput), each
