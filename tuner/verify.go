@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/studies"
 	"github.com/fhetune/fhetune/tuner/model"
@@ -41,6 +42,14 @@ type VerifyLayer struct {
 	ExpectedTLUErrors float64 `json:"expected_tlu_errors"`
 }
 
+// VerifySet is one crypto set of a verified circuit: the profile's time of one
+// keyswitch + bootstrap on one core, and the time measured with the circuit's keys.
+type VerifySet struct {
+	Set         fhe.Params `json:"set"`
+	PredictedMS float64    `json:"predicted_ms"`
+	MeasuredMS  float64    `json:"measured_ms"`
+}
+
 // VerifyResult is what `fhetune verify --json` prints (the field names are a contract).
 type VerifyResult struct {
 	Samples int `json:"samples"`
@@ -55,6 +64,16 @@ type VerifyResult struct {
 	LatencyMSMeasured  float64 `json:"latency_ms_measured"`
 	LatencyMSPredicted float64 `json:"latency_ms_predicted"`
 	LatencyError       float64 `json:"latency_error"`
+	// SetSpeeds holds the circuit's sets timed alone right after the inferences (one
+	// keyswitch + bootstrap on one core, median of 5) beside the profile's time for
+	// them; LatencyMSAtSetSpeed is the latency model with those measured times in place
+	// of the profile's, and LatencyErrorAtSetSpeed its error against the measured
+	// latency. They separate the model of the circuit (rounds over the cores,
+	// extractions, keyswitches) from the profile's per-set times, which are off when the
+	// machine runs at another speed than when it was calibrated.
+	SetSpeeds              []VerifySet `json:"set_speeds"`
+	LatencyMSAtSetSpeed    float64     `json:"latency_ms_at_set_speed"`
+	LatencyErrorAtSetSpeed float64     `json:"latency_error_at_set_speed"`
 	// KeygenMS and KeyMB are the key generation time and the evaluation keys' size.
 	KeygenMS float64 `json:"keygen_ms"`
 	KeyMB    float64 `json:"key_mb"`
@@ -147,6 +166,18 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	if res.Samples == 0 {
 		return VerifyResult{}, ctx.Err()
 	}
+	speeds := keys.PBSTimes(5)
+	ratio := map[fhe.ParamsLiteral]float64{}
+	for _, sp := range speeds {
+		pred := env.Timing.PBSMillis(sp.Set)
+		res.SetSpeeds = append(res.SetSpeeds, VerifySet{Set: sp.Set, PredictedMS: pred, MeasuredMS: sp.MS})
+		ratio[sp.Set.Literal()] = sp.MS / pred
+	}
+	now, err := c.Estimate(sol, scaledTiming{env.Timing, ratio}, cp.Cores)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("tuner: estimate latency: %w", err)
+	}
+	res.LatencyMSAtSetSpeed = now.TotalMS
 	m := res.Samples
 	x := cp.Test.Slice(0, m, 0, c.InSize()).(*mat.Dense)
 	// The simulated accuracy is the study's: the same samples and seed, Concrete's noise.
@@ -176,6 +207,7 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	res.SimulatedAccuracy = sim.Accuracy
 	res.LatencyMSMeasured = median(total)
 	res.LatencyError = (res.LatencyMSPredicted - res.LatencyMSMeasured) / res.LatencyMSMeasured
+	res.LatencyErrorAtSetSpeed = (res.LatencyMSAtSetSpeed - res.LatencyMSMeasured) / res.LatencyMSMeasured
 	for i, info := range c.Layers {
 		l := &res.Layers[i]
 		l.Name, l.Bootstraps = info.Name, info.PBSCount()
@@ -315,4 +347,33 @@ func TrialNetwork(ctx context.Context, db *studies.Store, name string, number in
 		return nil, Knobs{}, err
 	}
 	return net.Clone(), ts.knobs, nil
+}
+
+// scaledTiming is a Timing whose bootstrap and keyswitch times are scaled per set by
+// ratio (measured over predicted; 1 for a set not in it): the latency model at the speed
+// the sets were measured at. Levelled work is left as the profile prices it.
+type scaledTiming struct {
+	circuit.Timing
+	ratio map[fhe.ParamsLiteral]float64
+}
+
+func (t scaledTiming) r(p fhe.Params) float64 {
+	if v, ok := t.ratio[p.Literal()]; ok {
+		return v
+	}
+	return 1
+}
+
+func (t scaledTiming) PBSMillis(p fhe.Params) float64 { return t.r(p) * t.Timing.PBSMillis(p) }
+
+func (t scaledTiming) BootstrapMillis(p fhe.Params) float64 {
+	return t.r(p) * t.Timing.BootstrapMillis(p)
+}
+
+func (t scaledTiming) ParallelMillis(p fhe.Params, k int) float64 {
+	return t.r(p) * t.Timing.ParallelMillis(p, k)
+}
+
+func (t scaledTiming) KeySwitchMillis(from, to fhe.Params, level int) float64 {
+	return t.r(from) * t.Timing.KeySwitchMillis(from, to, level)
 }

@@ -21,6 +21,10 @@ func TestVerifyDigits(t *testing.T) {
 	if res.Samples != 2 || res.Partial || res.Agreement != 1 || res.TLUErrors != 0 || len(res.Layers) != 3 {
 		t.Errorf("result %+v", res)
 	}
+	if len(res.SetSpeeds) == 0 || !(res.SetSpeeds[0].MeasuredMS > 0) || !(res.SetSpeeds[0].PredictedMS > 0) ||
+		!(res.LatencyMSAtSetSpeed > 0) || res.LatencyErrorAtSetSpeed != (res.LatencyMSAtSetSpeed-res.LatencyMSMeasured)/res.LatencyMSMeasured {
+		t.Errorf("set speeds %+v, latency at set speed %g (error %g)", res.SetSpeeds, res.LatencyMSAtSetSpeed, res.LatencyErrorAtSetSpeed)
+	}
 	if !(res.LatencyMSMeasured > 0) || !(res.LatencyMSPredicted > 0) || !(res.KeyMB > 0) || !(res.KeygenMS > 0) ||
 		res.Bootstraps <= res.Layers[0].Bootstraps || !(res.ExpectedTLUErrors < 1e-3) {
 		t.Errorf("figures %+v", res)

@@ -116,6 +116,13 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 	fmt.Fprintf(tw, "agreement\t%.4f of predictions equal the error-free circuit's\n", r.Agreement)
 	fmt.Fprintf(tw, "latency\t%.1f ms measured (median), %.1f ms predicted (%+.1f%%) on %d cores, calibration %s\n",
 		r.LatencyMSMeasured, r.LatencyMSPredicted, 100*r.LatencyError, r.Cores, r.Calibration)
+	if len(r.SetSpeeds) > 0 {
+		fmt.Fprintf(tw, "at set speed\t%.1f ms predicted (%+.1f%%) with the sets' times measured after the run:\n",
+			r.LatencyMSAtSetSpeed, 100*r.LatencyErrorAtSetSpeed)
+		for _, sp := range r.SetSpeeds {
+			fmt.Fprintf(tw, "\t  %v: %.2f ms measured, %.2f ms in the profile (×%.2f)\n", sp.Set, sp.MeasuredMS, sp.PredictedMS, sp.MeasuredMS/sp.PredictedMS)
+		}
+	}
 	fmt.Fprintf(tw, "TLU errors\t%d seen, %.3g expected\n", r.TLUErrors, r.ExpectedTLUErrors)
 	fmt.Fprintf(tw, "keys\t%.1f MB, made in %.0f ms\n\n", r.KeyMB, r.KeygenMS)
 	if err := tw.Flush(); err != nil {
