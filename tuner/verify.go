@@ -64,9 +64,9 @@ type VerifyResult struct {
 	LatencyMSMeasured  float64 `json:"latency_ms_measured"`
 	LatencyMSPredicted float64 `json:"latency_ms_predicted"`
 	LatencyError       float64 `json:"latency_error"`
-	// SetSpeeds holds the circuit's sets timed alone right after the inferences (one
-	// keyswitch + bootstrap on one core, median of 5) beside the profile's time for
-	// them; LatencyMSAtSetSpeed is the latency model with those measured times in place
+	// SetSpeeds holds the circuit's sets timed alone between the inferences (one
+	// keyswitch + bootstrap on one core, 3 after each inference, the median of all)
+	// beside the profile's time for them; LatencyMSAtSetSpeed is the latency model with those measured times in place
 	// of the profile's, and LatencyErrorAtSetSpeed its error against the measured
 	// latency. They separate the model of the circuit (rounds over the cores,
 	// extractions, keyswitches) from the profile's per-set times, which are off when the
@@ -129,6 +129,8 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		opts.Progress(0, n)
 	}
 	var total []float64
+	var setMS [][]float64
+	var sets []fhe.Params
 	perLayer := make([][]float64, len(c.Layers))
 	res.Layers = make([]VerifyLayer, len(c.Layers))
 	okEnc, agree := 0, 0
@@ -159,6 +161,12 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 			perLayer[i] = append(perLayer[i], float64(l.Time.Microseconds())/1e3)
 			res.Layers[i].TLUErrors += l.TLUErrors
 		}
+		// Time each set alone between inferences, so that the sets' speed is that of the
+		// machine during the run (it drifts over minutes on shared machines).
+		for p, sp := range keys.PBSTimes(setSpeedRepeats) {
+			setMS[p] = append(setMS[p], sp.MS)
+			sets[p] = sp.Set
+		}
 		if opts.Progress != nil {
 			opts.Progress(s+1, n)
 		}
@@ -166,12 +174,11 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	if res.Samples == 0 {
 		return VerifyResult{}, ctx.Err()
 	}
-	speeds := keys.PBSTimes(5)
 	ratio := map[fhe.ParamsLiteral]float64{}
-	for _, sp := range speeds {
-		pred := env.Timing.PBSMillis(sp.Set)
-		res.SetSpeeds = append(res.SetSpeeds, VerifySet{Set: sp.Set, PredictedMS: pred, MeasuredMS: sp.MS})
-		ratio[sp.Set.Literal()] = sp.MS / pred
+	for p, set := range sets {
+		pred, ms := env.Timing.PBSMillis(set), median(setMS[p])
+		res.SetSpeeds = append(res.SetSpeeds, VerifySet{Set: set, PredictedMS: pred, MeasuredMS: ms})
+		ratio[set.Literal()] = ms / pred
 	}
 	now, err := c.Estimate(sol, scaledTiming{env.Timing, ratio}, cp.Cores)
 	if err != nil {
@@ -220,6 +227,10 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	}
 	return res, nil
 }
+
+// setSpeedRepeats is how many keyswitch + bootstraps of each set Verify times after
+// each inference.
+const setSpeedRepeats = 3
 
 // expectRuns is the number of simulations whose mean gives the expected TLU errors.
 const expectRuns = 64

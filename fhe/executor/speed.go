@@ -20,8 +20,8 @@ type SetSpeed struct {
 
 // PBSTimes times repeats keyswitch + bootstraps (after one warm-up) of every
 // partition's set with this circuit's keys, one goroutine, and returns each set's
-// median. Verify calls it right after the encrypted inferences, so that the latency
-// model can be checked at the speed the machine had then.
+// median. Verify calls it between the encrypted inferences, so that the latency model
+// can be checked at the speed the machine had during them.
 func (k *Keys) PBSTimes(repeats int) []SetSpeed {
 	w := k.newWorker()
 	out := make([]SetSpeed, len(k.parts))
