@@ -129,8 +129,8 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		opts.Progress(0, n)
 	}
 	var total []float64
-	var setMS [][]float64
-	var sets []fhe.Params
+	sets := sol.Sets.Partitions
+	setMS := make([][]float64, len(sets))
 	perLayer := make([][]float64, len(c.Layers))
 	res.Layers = make([]VerifyLayer, len(c.Layers))
 	okEnc, agree := 0, 0
@@ -165,7 +165,6 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		// machine during the run (it drifts over minutes on shared machines).
 		for p, sp := range keys.PBSTimes(setSpeedRepeats) {
 			setMS[p] = append(setMS[p], sp.MS)
-			sets[p] = sp.Set
 		}
 		if opts.Progress != nil {
 			opts.Progress(s+1, n)
