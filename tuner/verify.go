@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/studies"
@@ -175,7 +175,7 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	}
 	ratio := map[fhe.ParamsLiteral]float64{}
 	for p, set := range sets {
-		pred, ms := env.Timing.PBSMillis(set), median(setMS[p])
+		pred, ms := env.Timing.PBSMillis(set), calibration.Median(setMS[p])
 		res.SetSpeeds = append(res.SetSpeeds, VerifySet{Set: set, PredictedMS: pred, MeasuredMS: ms})
 		ratio[set.Literal()] = ms / pred
 	}
@@ -211,13 +211,13 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	res.EncryptedAccuracy = float64(okEnc) / float64(m)
 	res.Agreement = float64(agree) / float64(m)
 	res.SimulatedAccuracy = sim.Accuracy
-	res.LatencyMSMeasured = median(total)
+	res.LatencyMSMeasured = calibration.Median(total)
 	res.LatencyError = (res.LatencyMSPredicted - res.LatencyMSMeasured) / res.LatencyMSMeasured
 	res.LatencyErrorAtSetSpeed = (res.LatencyMSAtSetSpeed - res.LatencyMSMeasured) / res.LatencyMSMeasured
 	for i, info := range c.Layers {
 		l := &res.Layers[i]
 		l.Name, l.Bootstraps = info.Name, info.PBSCount()
-		l.MeasuredMS, l.PredictedMS = median(perLayer[i]), lat.Layers[i].LayerMS
+		l.MeasuredMS, l.PredictedMS = calibration.Median(perLayer[i]), lat.Layers[i].LayerMS
 		if i < c.TLULayers() {
 			l.ExpectedTLUErrors = expected[i]
 		}
@@ -233,20 +233,6 @@ const setSpeedRepeats = 3
 
 // expectRuns is the number of simulations whose mean gives the expected TLU errors.
 const expectRuns = 64
-
-// median returns the median of xs (0 for none).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	h := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[h]
-	}
-	return (s[h-1] + s[h]) / 2
-}
 
 // AttrVerified is the trial attribute that holds a trial's encrypted verification (a
 // VerifyResult), written by VerifyTrial.

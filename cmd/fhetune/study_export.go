@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhetune/fhetune/atomicfile"
 	"github.com/fhetune/fhetune/studies"
 	"github.com/fhetune/fhetune/tuner"
 )
@@ -114,25 +115,9 @@ func checkExportOut(path string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it over path.
+// writeFileAtomic writes data to path atomically (package atomicfile).
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -94,7 +94,7 @@ func measureBetween(ctx context.Context, ft, tt Target, level, logBase, repeats 
 			m.Wrong++
 		}
 	}
-	m.MS = median(times)
+	m.MS = Median(times)
 	return m, nil
 }
 
@@ -150,7 +150,7 @@ func FitBetween(ms []KeySwitchMeasurement) (BetweenModel, error) {
 	if len(per) == 0 {
 		return BetweenModel{}, fmt.Errorf("%w: no keyswitch between keys measured", ErrFit)
 	}
-	return BetweenModel{NSPerMAC: median(per), Measurements: ms}, nil
+	return BetweenModel{NSPerMAC: Median(per), Measurements: ms}, nil
 }
 
 // betweenKeyBytes bounds the keyswitching key of a measured keyswitch between keys.

@@ -268,7 +268,7 @@ func LeaveOneOut(terms []string, points []Point) (LOO, error) {
 		out.Errors[i] = e
 		abs[i] = math.Abs(e)
 	}
-	out.Median = median(abs)
+	out.Median = Median(abs)
 	out.Max = slices.Max(abs)
 	return out, nil
 }

@@ -393,7 +393,7 @@ func Build(ms []Measurement, terms []string) (Profile, error) {
 			dots = append(dots, m.DotNSPerCoef)
 		}
 	}
-	pr.DotNSPerCoef = median(dots)
+	pr.DotNSPerCoef = Median(dots)
 	if pr.Parallel, err = fitParallel(ms, pts); err != nil {
 		return Profile{}, err
 	}

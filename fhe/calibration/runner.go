@@ -460,7 +460,7 @@ func (r *Runner) Measure(ctx context.Context, opts MeasureOptions) (Measurement,
 		pool = append(pool, r.fresh())
 	}
 	m.SamplesMS = total
-	m.MS, m.KSMS, m.PBSMS, m.WallMS = median(total), median(ksT), median(pbsT), median(wall)
+	m.MS, m.KSMS, m.PBSMS, m.WallMS = Median(total), Median(ksT), Median(pbsT), Median(wall)
 
 	if o.Workers > 0 {
 		perS, parMS, boots, wrong, err := r.throughput(ctx, o.Workers, o.PerWorker, pool)
@@ -548,7 +548,7 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 			}
 		}
 	}
-	return float64(workers*per) / elapsed.Seconds(), median(all), boots, wrong, nil
+	return float64(workers*per) / elapsed.Seconds(), Median(all), boots, wrong, nil
 }
 
 // dotProduct times a levelled dot product of terms ciphertexts with small integer
@@ -571,7 +571,7 @@ func (r *Runner) dotProduct(terms int, pool []sample) float64 {
 		}
 		runs[k] = float64(busy(t0, now()).Nanoseconds()) / coefs
 	}
-	return median(runs)
+	return Median(runs)
 }
 
 // estimatedPError is tfhe-go's noise estimate for one lookup of a w-weighted bootstrap
@@ -588,9 +588,9 @@ func (r *Runner) estimatedPError() float64 {
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
-// median returns the median of xs (the mean of the middle two for an even count), or 0
-// for none.
-func median(xs []float64) float64 {
+// Median returns the median of xs (the mean of the middle two for an even count), or 0
+// for none; xs is left as it is. Calibration and verify both summarize timings with it.
+func Median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}

@@ -38,6 +38,9 @@ type Keys struct {
 
 	mu      sync.Mutex // protects extract
 	extract map[[3]int]tfhe.LookUpTable[uint64]
+
+	timerMu sync.Mutex // protects timer, PBSTimes's evaluators
+	timer   *worker
 }
 
 // KeyMB returns the size in MB (10^6 bytes) of the evaluation keys GenKeys would make

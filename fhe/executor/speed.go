@@ -1,12 +1,12 @@
 package executor
 
 import (
-	"slices"
 	"time"
 
 	"github.com/sp301415/tfhe-go/tfhe"
 
 	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
 )
 
 // SetSpeed is the measured time of one keyswitch + bootstrap of one of the circuit's
@@ -23,7 +23,13 @@ type SetSpeed struct {
 // median. Verify calls it between the encrypted inferences, so that the latency model
 // can be checked at the speed the machine had during them.
 func (k *Keys) PBSTimes(repeats int) []SetSpeed {
-	w := k.newWorker()
+	// One timing worker for all calls: its evaluators are built once, not per call.
+	k.timerMu.Lock()
+	defer k.timerMu.Unlock()
+	if k.timer == nil {
+		k.timer = k.newWorker()
+	}
+	w := k.timer
 	out := make([]SetSpeed, len(k.parts))
 	for p, part := range k.parts {
 		ev := w.ev[p]
@@ -37,8 +43,7 @@ func (k *Keys) PBSTimes(repeats int) []SetSpeed {
 			ev.BootstrapLUTAssign(ct, lut, res)
 			ts[r] = float64(time.Since(t0).Microseconds()) / 1e3
 		}
-		slices.Sort(ts)
-		out[p] = SetSpeed{Set: part.params, MS: ts[len(ts)/2]}
+		out[p] = SetSpeed{Set: part.params, MS: calibration.Median(ts)}
 	}
 	return out
 }

@@ -51,5 +51,5 @@
 // version, body length, layer records with little-endian float64s, CRC-32.
 //
 // This package prints nothing and imports no other fhetune package but conv (the
-// shared im2col) and act (the shared activation functions).
+// shared im2col), act (the shared activation functions) and atomicfile.
 package model

@@ -3,11 +3,10 @@ package onnx
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fhetune/fhetune/atomicfile"
 	"github.com/fhetune/fhetune/tuner/model"
 	"github.com/fhetune/fhetune/tuner/onnx/onnxpb"
 )
@@ -66,30 +65,7 @@ func Write(path string, net *model.Network) error {
 	if err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("onnx: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o644) // CreateTemp makes 0600; a model file is for others to read
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("onnx: write %s: %w", path, err)
 	}
 	return nil
