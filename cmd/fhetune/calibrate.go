@@ -41,6 +41,7 @@ type calibrateFlags struct {
 	pErrorList   string
 	pErrors      []float64
 	repeats      int
+	minRoundTime time.Duration
 	quick        bool
 	asJSON       bool
 	out          string
@@ -51,7 +52,7 @@ type calibrateFlags struct {
 // given too).
 const (
 	quickMaxPrecision = 5
-	quickRepeats      = 3
+	quickRepeats      = 5
 )
 
 // quickLog2Norm2s are the norms --quick queries: one instead of two halves the sets.
@@ -68,19 +69,22 @@ parameter sets: the optimizer's pick for every precision 1..--max-precision, p_e
 the terms of the model. For each set it generates keys, times --repeats calls on one
 core after a warm-up (median; the CPU time of the working thread, which is the wall time
 on an idle core), runs one bootstrap per core at once for the throughput, and times a
-levelled dot product. Every bootstrap is decrypted and checked. A set whose time is more
-than 15% off what the model fitted to the other sets predicts, either way, is measured
-twice more with fresh keys and keeps the attempt of median time (keeping the fastest
-would make the profile predict minima, not the usual speed).
+levelled dot product. Every bootstrap is decrypted and checked. The sets are timed in
+rounds (each round times every set once, in a new order) for at least --repeats rounds
+and --min-round-time, and each set keeps its median over the rounds, so a machine that
+speeds up or slows down does so for all sets alike. Keys are held for all sets at once,
+or for as few groups of sets as half the free memory allows.
 
 It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
 FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
-measured and predicted times with the leave-one-out error, and saves the profile in the
+measured and predicted times with the leave-one-out error and the error on held-out sets
+(the optimizer's picks at p_errors and norms between those of the fit, measured in the
+same rounds and left out of the fit), and saves the profile in the
 database. params, eval and studies use the newest profile; without one they use the
 built-in default and say "calibration": "default".
 
---quick measures precisions up to 5 at log2 norm2 0 only, with 3 repeats (under a
-minute on 2 idle cores).
+--quick measures precisions up to 5 at log2 norm2 0 only (held out at log2 norm2 1),
+with at least 5 rounds (under a minute on 2 idle cores).
 Timings are only as good as the machine is quiet: the profile records the load average.`,
 		Example: `  fhetune calibrate --quick
   fhetune calibrate --max-precision 8 --repeats 7 --json > calibration.json`,
@@ -95,8 +99,9 @@ Timings are only as good as the machine is quiet: the profile records the load a
 	fl := c.Flags()
 	fl.IntVar(&f.maxPrecision, "max-precision", 8, "largest TLU precision to measure, 1..16")
 	fl.StringVar(&f.pErrorList, "p-errors", "6.3e-5,1e-3,1e-2", "comma-separated per-TLU p_error values the optimizer is queried at, each in (0, 1)")
-	fl.IntVar(&f.repeats, "repeats", 5, "timed single-core calls per set after one warm-up")
-	fl.BoolVar(&f.quick, "quick", false, "precisions up to 5, log2 norm2 0 only, 3 repeats (unless given)")
+	fl.IntVar(&f.repeats, "repeats", 7, "least number of rounds, each timing every set once on one core after one warm-up round")
+	fl.DurationVar(&f.minRoundTime, "min-round-time", calibration.DefaultMinRoundTime, "least time the rounds take (0: --repeats rounds only)")
+	fl.BoolVar(&f.quick, "quick", false, "precisions up to 5, log2 norm2 0 only, 5 rounds (unless given)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
 	fl.StringVar(&f.out, "out", "", "also write the profile payload to this file (how the built-in default is made)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the lookup tables and inputs")
@@ -136,8 +141,10 @@ func (f *calibrateFlags) check(c *cobra.Command) error {
 		return badInput("calibrate: --max-precision %d above %d", f.maxPrecision, fhe.MaxPrecision)
 	case len(f.pErrors) == 0:
 		return badInput("calibrate: --p-errors is empty")
-	case f.repeats < 1 || f.repeats > 1000:
-		return badInput("calibrate: --repeats %d outside 1..1000", f.repeats)
+	case f.repeats < 1 || f.repeats > 200:
+		return badInput("calibrate: --repeats %d outside 1..200", f.repeats)
+	case f.minRoundTime < 0 || f.minRoundTime > time.Hour:
+		return badInput("calibrate: --min-round-time %v outside 0..1h", f.minRoundTime)
 	}
 	if f.out != "" {
 		if st, err := os.Stat(filepath.Dir(f.out)); err != nil || !st.IsDir() {
@@ -187,11 +194,16 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 		return fmt.Errorf("calibrate: %w", err)
 	}
 	bar := newProgressBar(a.stderr, len(targets))
+	minRoundTime := f.minRoundTime
+	if minRoundTime == 0 {
+		minRoundTime = -1 // the option's zero means the default
+	}
 	pr, err := calibration.Calibrate(ctx, targets, calibration.Options{
-		Measure:  calibration.MeasureOptions{Repeats: f.repeats},
-		Seed:     f.seed,
-		Command:  command,
-		Progress: bar.update,
+		Measure:      calibration.MeasureOptions{Repeats: f.repeats},
+		MinRoundTime: minRoundTime,
+		Seed:         f.seed,
+		Command:      command,
+		Progress:     bar.update,
 	})
 	bar.finish()
 	if errors.Is(err, calibration.ErrRefused) || errors.Is(err, calibration.ErrNoSets) {
@@ -227,26 +239,33 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 	return writeCalibration(a.stdout, out, a.dbPath)
 }
 
-// writeCalibration prints the table, the held-out error, the model and where it went.
+// writeCalibration prints the table, the leave-one-out and held-out errors, the model
+// and where it went.
 func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	pr := out.Profile
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "set\tchosen as\tmeasured ms\tpredicted ms\terror\tleft out\tall cores ms\twrong\t\n")
 	for _, r := range out.Table {
-		mark := ""
-		if r.Attempts > 1 {
-			mark = "*"
+		left := "held out"
+		if !r.HeldOut {
+			left = fmt.Sprintf("%+.1f%%", 100*r.LOOError)
 		}
-		fmt.Fprintf(tw, "%v\t%s\t%.2f%s\t%.2f\t%+.1f%%\t%+.1f%%\t%.2f\t%d/%d\t\n", r.Set, r.Label, r.MeasuredMS, mark,
-			r.PredictedMS, 100*r.Error, 100*r.LOOError, r.ParallelMS, r.Wrong, r.Bootstraps)
+		fmt.Fprintf(tw, "%v\t%s\t%.2f\t%.2f\t%+.1f%%\t%s\t%.2f\t%d/%d\t\n", r.Set, r.Label, r.MeasuredMS,
+			r.PredictedMS, 100*r.Error, left, r.ParallelMS, r.Wrong, r.Bootstraps)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nleave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
+	rounds := 0
+	if len(out.Table) > 0 {
+		rounds = out.Table[0].Rounds
+	}
+	fmt.Fprintf(w, "\ntimes: median of %d rounds per set\n", rounds)
+	fmt.Fprintf(w, "leave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
 		100*pr.LOO.Median, 100*pr.LOO.Max, len(pr.Measurements))
-	if n := remeasured(out.Table); n > 0 {
-		fmt.Fprintf(w, "* measured again (fresh keys, median attempt kept): %d sets\n", n)
+	if h := pr.HeldOutError; h != nil {
+		fmt.Fprintf(w, "held-out error: median %.1f%%, worst %.1f%% over %d sets not fitted\n",
+			100*h.Median, 100*h.Max, len(pr.HeldOut))
 	}
 	fmt.Fprintf(w, "model (ms per call, one core):")
 	for i, t := range pr.Model.Terms {
@@ -271,17 +290,6 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	return err
 }
 
-// remeasured counts the rows measured more than once.
-func remeasured(rows []calibration.Row) int {
-	n := 0
-	for _, r := range rows {
-		if r.Attempts > 1 {
-			n++
-		}
-	}
-	return n
-}
-
 // progressBar shows calibration progress on stderr: a redrawn bar on a terminal, one
 // plain line per finished set otherwise.
 type progressBar struct {
@@ -289,6 +297,8 @@ type progressBar struct {
 	tty   bool
 	total int
 	drawn bool
+	// keyed counts the sets whose keys were made.
+	keyed int
 }
 
 func newProgressBar(w io.Writer, total int) *progressBar {
@@ -302,28 +312,27 @@ func newProgressBar(w io.Writer, total int) *progressBar {
 func (b *progressBar) update(e calibration.Event) {
 	elapsed := e.Elapsed.Truncate(time.Second)
 	if !b.tty {
-		if e.Phase == calibration.PhaseDone && e.Measurement != nil {
+		switch {
+		case e.Phase == calibration.PhaseDone && e.Measurement != nil:
 			m := e.Measurement
-			again := ""
-			if m.Attempts > 1 {
-				again = fmt.Sprintf(" (attempt %d, other medians %.2f ms)", m.Attempts, m.DiscardedMS)
-			}
-			fmt.Fprintf(b.w, "calibrate: %d/%d %v: %.2f ms (keyswitch %.2f, bootstrap %.2f)%s, keys %.0f ms, %d/%d wrong, %s\n",
-				e.Index+1, e.Total, e.Target.Params, m.MS, m.KSMS, m.PBSMS, again, m.KeygenMS, m.Wrong, m.Bootstraps, elapsed)
+			fmt.Fprintf(b.w, "calibrate: %d/%d %v: %.2f ms (keyswitch %.2f, bootstrap %.2f), median of %d rounds, keys %.0f ms, %d/%d wrong, %s\n",
+				e.Index+1, e.Total, e.Target.Params, m.MS, m.KSMS, m.PBSMS, m.Rounds, m.KeygenMS, m.Wrong, m.Bootstraps, elapsed)
+		case e.Phase == calibration.PhaseRound && e.Round == 1:
+			fmt.Fprintf(b.w, "calibrate: group %d/%d: keys made, rounds started, %s\n", e.Group+1, e.Groups, elapsed)
 		}
 		return
 	}
 	const width = 24
-	done := e.Index
-	if e.Phase == calibration.PhaseDone {
-		done++
+	if e.Phase == calibration.PhaseKeygen {
+		b.keyed++
 	}
-	if e.Phase == calibration.PhaseRemeasure || (e.Measurement != nil && e.Measurement.Attempts > 1) {
-		done = b.total // the second pass re-measures sets after all were done once
-	}
-	filled := width * done / max(1, b.total)
+	filled := width * b.keyed / max(1, b.total)
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	fmt.Fprintf(b.w, "\r\033[K[%s] %d/%d %v %s %s", bar, done, b.total, e.Target.Params, e.Phase, elapsed)
+	what := fmt.Sprintf("%v %s", e.Target.Params, e.Phase)
+	if e.Phase == calibration.PhaseRound {
+		what = fmt.Sprintf("group %d/%d round %d", e.Group+1, e.Groups, e.Round)
+	}
+	fmt.Fprintf(b.w, "\r\033[K[%s] %d/%d keyed, %s %s", bar, b.keyed, b.total, what, elapsed)
 	b.drawn = true
 }
 

@@ -27,7 +27,7 @@ func TestCalibrateSavesProfile(t *testing.T) {
 	outFile := filepath.Join(dir, "profile.json")
 	// Precisions 1 and 2 at two p_error values: a small spread that still fits the model.
 	code, out, errs := calibrateCLI(t, "--db", db, "calibrate", "--quick", "--max-precision", "2",
-		"--p-errors", "1e-3,1e-2", "--repeats", "2", "--out", outFile, "--json")
+		"--p-errors", "1e-3,1e-2", "--repeats", "2", "--min-round-time", "0", "--out", outFile, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -35,11 +35,13 @@ func TestCalibrateSavesProfile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
 	}
-	if res.ID != 1 || res.Calibration != "1" || len(res.Table) < 4 || len(res.LOO.Errors) != len(res.Table) {
-		t.Errorf("id %d, calibration %q, %d rows, %d LOO errors", res.ID, res.Calibration, len(res.Table), len(res.LOO.Errors))
+	held := res.Profile.HeldOutError
+	if res.ID != 1 || res.Calibration != "1" || len(res.Table) < 4 || len(res.LOO.Errors) != len(res.Profile.Measurements) ||
+		held == nil || len(held.Errors) == 0 || len(res.Table) != len(res.LOO.Errors)+len(held.Errors) {
+		t.Fatalf("id %d, calibration %q, %d rows, %d LOO errors, held-out error %+v", res.ID, res.Calibration, len(res.Table), len(res.LOO.Errors), held)
 	}
-	for _, r := range res.Table {
-		if !(r.MeasuredMS > 0) || !(r.PredictedMS > 0) || r.Bootstraps == 0 {
+	for i, r := range res.Table {
+		if !(r.MeasuredMS > 0) || !(r.PredictedMS > 0) || r.Bootstraps == 0 || r.Rounds != 2 || r.HeldOut != (i >= len(res.LOO.Errors)) {
 			t.Errorf("row %+v", r)
 		}
 	}
@@ -47,7 +49,7 @@ func TestCalibrateSavesProfile(t *testing.T) {
 	if b := res.Profile.Between; b == nil || len(b.Measurements) == 0 || !(b.NSPerMAC > 0) {
 		t.Errorf("keyswitch between keys: %+v", b)
 	}
-	if got := res.Profile.Command; got != "fhetune calibrate --json --max-precision 2 --out "+outFile+" --p-errors 1e-3,1e-2 --quick --repeats 2" {
+	if got := res.Profile.Command; got != "fhetune calibrate --json --max-precision 2 --min-round-time 0s --out "+outFile+" --p-errors 1e-3,1e-2 --quick --repeats 2" {
 		t.Errorf("recorded command %q", got)
 	}
 	// Progress went to stderr as plain lines (stderr is not a terminal here).
@@ -130,7 +132,8 @@ func TestCalibrateBadInput(t *testing.T) {
 		{"precision above 16", []string{"--max-precision", "17"}, "--max-precision 17 above 16"},
 		{"p_error zero", []string{"--p-errors", "1e-3,0"}, "--p-errors value 0 outside (0, 1)"},
 		{"p_error not a number", []string{"--p-errors", "often"}, "often"},
-		{"no repeats", []string{"--repeats", "0"}, "--repeats 0 outside 1..1000"},
+		{"no repeats", []string{"--repeats", "0"}, "--repeats 0 outside 1..200"},
+		{"negative round time", []string{"--min-round-time", "-1s"}, "--min-round-time -1s outside 0..1h"},
 		{"argument", []string{"now"}, "unknown command"},
 		{"out folder missing", []string{"--out", "/nonexistent-folder/p.json"}, "--out /nonexistent-folder/p.json: no such folder"},
 	}

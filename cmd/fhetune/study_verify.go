@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/tuner"
 )
@@ -41,7 +42,7 @@ below 1 exit 2 with nothing stored.`,
 				return badInput("study verify: --max-key-mb %g below 0", maxKeyMB)
 			}
 			if maxKeyMB == 0 {
-				maxKeyMB = freeMemoryMB() * 0.8
+				maxKeyMB = calibration.AvailableMemory() / 1e6 * 0.8
 			}
 			ctx := cmd.Context()
 			store, err := a.openStore(ctx, true)

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"github.com/fhetune/fhetune/tuner"
 )
@@ -73,7 +70,7 @@ func runVerify(ctx context.Context, a *app, c *cobra.Command, f verifyFlags) err
 	}
 	maxMB := f.maxKeyMB
 	if maxMB == 0 {
-		maxMB = freeMemoryMB() * 0.8
+		maxMB = calibration.AvailableMemory() / 1e6 * 0.8
 	}
 	task, env, eo, err := prepareEval(ctx, a, c, f.evalFlags, "verify")
 	if err != nil {
@@ -134,25 +131,4 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%d\t%.3g\t\n", l.Name, l.Bootstraps, l.MeasuredMS, l.PredictedMS, l.TLUErrors, l.ExpectedTLUErrors)
 	}
 	return tw.Flush()
-}
-
-// freeMemoryMB returns the memory available to new allocations in MB (MemAvailable of
-// /proc/meminfo), or 0 (no bound) where it cannot be read.
-func freeMemoryMB() float64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
-			kb, err := strconv.ParseFloat(fields[1], 64)
-			if err == nil {
-				return kb * 1024 / 1e6
-			}
-		}
-	}
-	return 0
 }

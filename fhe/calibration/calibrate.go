@@ -1,75 +1,97 @@
 package calibration
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // freeAbove is the key size in bytes above which Calibrate returns memory to the
-// system after a set.
+// system after a group of sets.
 const freeAbove = 256 << 20
-
-// remeasureBeyond is the leave-one-out relative error beyond which (either way) a set
-// is measured again, twice, and keeps its median attempt.
-const remeasureBeyond = 0.15
 
 // betweenSets is how many keyswitches between the keys of two sets Calibrate measures.
 const betweenSets = 4
 
+// maxRounds bounds the rounds of one group, whatever MinRoundTime asks.
+const maxRounds = 200
+
+// DefaultMinRoundTime is how long [Calibrate]'s rounds last at least by default.
+const DefaultMinRoundTime = 15 * time.Second
+
 // Options configures [Calibrate]. Zero values mean the defaults.
 type Options struct {
-	// Measure sets what each set measures.
+	// Measure sets what each set measures; Measure.Repeats is the least number of
+	// rounds.
 	Measure MeasureOptions
+	// MinRoundTime is how long the rounds of a group go on at least (default
+	// [DefaultMinRoundTime]; negative: Measure.Repeats rounds only). Spreading the
+	// rounds over time lets each set's median see the machine's usual speed rather
+	// than the speed of one moment.
+	MinRoundTime time.Duration
+	// MaxKeyBytes bounds the keys held at once ([KeyBytes] summed over a group); the
+	// default is half the memory available when Calibrate starts.
+	MaxKeyBytes float64
 	// Terms names the model terms; nil means [DefaultTerms].
 	Terms []string
-	// Seed draws the lookup tables and inputs (default 1).
+	// Seed draws the lookup tables, inputs and round orders (default 1).
 	Seed uint64
 	// Command is recorded in the profile as how it was made.
 	Command string
 	// Progress, if set, is called on the calling goroutine as each set starts its key
-	// generation, starts measuring, and is done.
+	// generation, after each round and as each set is done.
 	Progress func(Event)
 }
 
-// Phase is a step of the calibration of one set.
+// Phase is a step of the calibration.
 type Phase string
 
 // The phases reported to [Options.Progress].
 const (
-	PhaseKeygen  Phase = "keygen"
-	PhaseMeasure Phase = "measure"
-	// PhaseRemeasure measures a set again because it took much longer than the model
-	// fitted to the other sets predicts.
-	PhaseRemeasure Phase = "remeasure"
-	PhaseDone      Phase = "done"
+	PhaseKeygen Phase = "keygen"
+	// PhaseRound reports a finished round of a group: every set of the group timed once.
+	PhaseRound Phase = "round"
+	PhaseDone  Phase = "done"
 	// PhaseBetween measures keyswitches between the keys of two sets, after all sets.
 	PhaseBetween Phase = "keyswitch-between"
 )
 
-// Event reports progress: set Index (0-based) of Total is in Phase; Measurement is set
-// when the phase is [PhaseDone].
+// Event reports progress. For [PhaseKeygen] and [PhaseDone], set Index (0-based) of
+// Total is concerned (Measurement is set when done); for [PhaseRound], Round rounds of
+// group Group (0-based) of Groups are done.
 type Event struct {
-	Index, Total int
-	Target       Target
-	Phase        Phase
-	Measurement  *Measurement
+	Index, Total  int
+	Target        Target
+	Phase         Phase
+	Measurement   *Measurement
+	Round         int
+	Group, Groups int
 	// Elapsed is the time since Calibrate started.
 	Elapsed time.Duration
 }
 
-// Calibrate measures every target, fits the models and returns the profile with its
-// provenance filled in. Every target is checked for tfhe-go first, so a refused set
-// fails before anything is measured. Sets whose time is more than 15% off the
-// leave-one-out prediction, either way, are measured twice more with fresh keys and
-// keep the attempt of median time; the measurement records its attempts. ctx is
-// checked between bootstraps; on any error no profile is returned.
-// Key generation uses all cores, the latency runs one.
+// Calibrate measures every target, fits the models to the targets not held out, and
+// returns the profile with its provenance and its error on the held-out targets.
+//
+// Every target is checked for tfhe-go first, so a refused set fails before anything is
+// measured. The targets are dealt into as few groups as the key memory allows (each
+// group spanning small and large sets alike). A group's keys are made, then its sets are
+// timed in rounds: each round times every set once, in a new random order, and rounds go
+// on until there are Measure.Repeats of them and MinRoundTime has passed. A set's time
+// is the median over the rounds, so a machine that speeds up or slows down does so for
+// all sets of the group rather than for the few measured at that moment. ctx is checked
+// between bootstraps; on any error no profile is returned. Key generation uses all
+// cores, the timed calls one.
 func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, error) {
 	terms := opts.Terms
 	if terms == nil {
@@ -79,9 +101,15 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 	if err != nil {
 		return Profile{}, err
 	}
-	if len(targets) < need {
-		return Profile{}, fmt.Errorf("%w: %d sets, the model's %d terms need at least %d to fit with one left out",
-			ErrNoSets, len(targets), len(terms), need)
+	fit := 0
+	for _, t := range targets {
+		if !t.HeldOut {
+			fit++
+		}
+	}
+	if fit < need {
+		return Profile{}, fmt.Errorf("%w: %d sets to fit, the model's %d terms need at least %d to fit with one left out",
+			ErrNoSets, fit, len(terms), need)
 	}
 	for _, t := range targets {
 		lit, err := TFHEParameters(t)
@@ -92,92 +120,86 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 			return Profile{}, err
 		}
 	}
+	o := opts.Measure.withDefaults()
 	seed := opts.Seed
 	if seed == 0 {
 		seed = 1
 	}
-	start := time.Now()
-	load0 := loadAverage()
-	report := func(i int, ph Phase, m *Measurement) {
-		if opts.Progress != nil {
-			opts.Progress(Event{Index: i, Total: len(targets), Target: targets[i], Phase: ph, Measurement: m, Elapsed: time.Since(start)})
-		}
+	minTime := opts.MinRoundTime
+	if minTime == 0 {
+		minTime = DefaultMinRoundTime
 	}
-	measure := func(i int, again bool) (Measurement, error) {
-		t := targets[i]
-		if err := ctx.Err(); err != nil {
-			return Measurement{}, err
-		}
-		report(i, PhaseKeygen, nil)
-		r, err := NewRunner(ctx, t, seed+uint64(i))
-		if err != nil {
-			return Measurement{}, fmt.Errorf("set %d (%v): %w", i+1, t.Params, err)
-		}
-		if again {
-			report(i, PhaseRemeasure, nil)
-		} else {
-			report(i, PhaseMeasure, nil)
-		}
-		m, err := r.Measure(ctx, opts.Measure)
-		if err != nil {
-			return Measurement{}, fmt.Errorf("set %d (%v): %w", i+1, t.Params, err)
-		}
-		if KeyBytes(t.Params) > freeAbove {
-			// Keys of large sets take gigabytes; give them back before the next set.
-			debug.FreeOSMemory()
-		}
-		return m, nil
+	budget := opts.MaxKeyBytes
+	if budget <= 0 {
+		budget = AvailableMemory() / 2
 	}
-	ms := make([]Measurement, 0, len(targets))
-	for i := range targets {
-		m, err := measure(i, false)
-		if err != nil {
-			return Profile{}, err
-		}
-		m.Attempts = 1
-		ms = append(ms, m)
-		report(i, PhaseDone, &m)
-	}
-	pr, err := Build(ms, terms)
+	groups, err := group(targets, budget)
 	if err != nil {
 		return Profile{}, err
 	}
-	// A set far from the model fitted to the others, either way, was probably measured
-	// while the machine ran faster or slower than usual: measure it twice more, with
-	// fresh keys, and keep the attempt of median time. Keeping the fastest attempt
-	// instead biases the profile fast: its times become minima, while the inferences it
-	// predicts run at the machine's usual speed (verify measured them 6-24% slower).
-	remeasured := false
-	for i, e := range pr.LOO.Errors {
-		if math.Abs(e) <= remeasureBeyond {
-			continue
+	start := time.Now()
+	load0 := loadAverage()
+	report := func(e Event) {
+		if opts.Progress != nil {
+			e.Total, e.Groups, e.Elapsed = len(targets), len(groups), time.Since(start)
+			opts.Progress(e)
 		}
-		attempts := []Measurement{ms[i]}
-		for range 2 {
-			m, err := measure(i, true)
-			if err != nil {
-				return Profile{}, err
-			}
-			attempts = append(attempts, m)
-		}
-		ms[i] = medianAttempt(attempts)
-		report(i, PhaseDone, &ms[i])
-		remeasured = true
 	}
-	if remeasured {
-		if pr, err = Build(ms, terms); err != nil {
+	ms := make([]Measurement, len(targets))
+	for g, idx := range groups {
+		runners := make([]*Runner, len(idx))
+		bytes := 0.0
+		for j, i := range idx {
+			report(Event{Index: i, Target: targets[i], Phase: PhaseKeygen, Group: g})
+			if runners[j], err = NewRunner(ctx, targets[i], seed+uint64(i)); err != nil {
+				return Profile{}, fmt.Errorf("set %d (%v): %w", i+1, targets[i].Params, err)
+			}
+			bytes += KeyBytes(targets[i].Params)
+		}
+		err := rounds(ctx, runners, o, minTime, seed+uint64(g), func(r int) {
+			report(Event{Phase: PhaseRound, Round: r, Group: g})
+		})
+		if err != nil {
+			return Profile{}, err
+		}
+		for j, i := range idx {
+			if ms[i], err = runners[j].finish(ctx, o); err != nil {
+				return Profile{}, fmt.Errorf("set %d (%v): %w", i+1, targets[i].Params, err)
+			}
+			report(Event{Index: i, Target: targets[i], Phase: PhaseDone, Measurement: &ms[i], Group: g})
+		}
+		if bytes > freeAbove {
+			// Keys of large sets take gigabytes; give them back before the next group.
+			runners = nil
+			debug.FreeOSMemory()
+		}
+	}
+	var fitMS, heldMS []Measurement
+	var fitTargets []Target
+	for i, m := range ms {
+		if m.HeldOut {
+			heldMS = append(heldMS, m)
+		} else {
+			fitMS = append(fitMS, m)
+			fitTargets = append(fitTargets, targets[i])
+		}
+	}
+	pr, err := Build(fitMS, terms)
+	if err != nil {
+		return Profile{}, err
+	}
+	if len(heldMS) > 0 {
+		if err := pr.holdOut(heldMS); err != nil {
 			return Profile{}, err
 		}
 	}
 	// Keyswitches between the keys of neighbouring sets, with the destination's
 	// decomposition: what a circuit pays between partitions.
 	var between []KeySwitchMeasurement
-	for i, pair := range betweenPairs(targets, betweenSets) {
-		if opts.Progress != nil {
-			opts.Progress(Event{Index: len(targets) - 1, Total: len(targets), Target: targets[len(targets)-1], Phase: PhaseBetween, Elapsed: time.Since(start)})
-		}
+	for i, pair := range betweenPairs(fitTargets, betweenSets) {
+		report(Event{Index: len(targets) - 1, Target: pair[1], Phase: PhaseBetween})
 		to := pair[1].Params
-		m, err := measureBetween(ctx, pair[0], pair[1], to.KSLevel(), to.KSLogBase(), opts.Measure.withDefaults().Repeats, seed+uint64(i))
+		m, err := measureBetween(ctx, pair[0], pair[1], to.KSLevel(), to.KSLogBase(), o.Repeats, seed+uint64(i))
 		if err != nil {
 			return Profile{}, fmt.Errorf("keyswitch %v → %v: %w", pair[0].Params, to, err)
 		}
@@ -199,26 +221,102 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 	return pr, nil
 }
 
-// medianAttempt keeps the attempt of median time (the upper of the two middle ones for
-// an even count), records the others' medians, and counts the bootstraps and wrong
-// results of all.
-func medianAttempt(attempts []Measurement) Measurement {
-	order := make([]int, len(attempts))
-	for k := range order {
-		order[k] = k
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(attempts[a].MS, attempts[b].MS) })
-	pick := order[len(order)/2]
-	keep := attempts[pick]
-	keep.Attempts, keep.Bootstraps, keep.Wrong, keep.DiscardedMS = 0, 0, 0, nil
-	for k, m := range attempts {
-		keep.Attempts += max(1, m.Attempts)
-		keep.Bootstraps += m.Bootstraps
-		keep.Wrong += m.Wrong
-		keep.DiscardedMS = append(keep.DiscardedMS, m.DiscardedMS...)
-		if k != pick {
-			keep.DiscardedMS = append(keep.DiscardedMS, m.MS)
+// rounds warms every runner up, then times every runner once per round, in a new
+// order each round, until there are o.Repeats rounds and minTime has passed (or
+// maxRounds). done is called after each round with the rounds so far.
+func rounds(ctx context.Context, runners []*Runner, o MeasureOptions, minTime time.Duration, seed uint64, done func(int)) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for range o.Warmup {
+		for _, r := range runners {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r.step(false)
 		}
 	}
-	return keep
+	rng := rand.New(rand.NewPCG(seed, 0x726f756e64))
+	order := make([]int, len(runners))
+	for j := range order {
+		order[j] = j
+	}
+	start := time.Now()
+	for n := 1; n <= maxRounds; n++ {
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, j := range order {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			runners[j].step(true)
+		}
+		done(n)
+		if n >= o.Repeats && time.Since(start) >= minTime {
+			break
+		}
+	}
+	return nil
+}
+
+// group deals the targets into as few groups as keep each group's keys within budget
+// bytes: largest keys first, each into the group holding the fewest bytes, so that every
+// group spans the sizes. A set whose keys alone exceed the budget is an error wrapping
+// [ErrRefused]. Groups list target indices in the targets' order.
+func group(targets []Target, budget float64) ([][]int, error) {
+	total := 0.0
+	order := make([]int, len(targets))
+	for i, t := range targets {
+		b := KeyBytes(t.Params)
+		if b > budget {
+			return nil, fmt.Errorf("%w: %v: keys of %.0f MB exceed the %.0f MB calibration may hold (half the free memory)",
+				ErrRefused, t.Params, b/1e6, budget/1e6)
+		}
+		total += b
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Compare(KeyBytes(targets[b].Params), KeyBytes(targets[a].Params))
+	})
+	for n := max(1, int(math.Ceil(total/budget))); ; n++ {
+		groups := make([][]int, n)
+		held := make([]float64, n)
+		fits := true
+		for _, i := range order {
+			g := 0
+			for k := range held {
+				if held[k] < held[g] {
+					g = k
+				}
+			}
+			held[g] += KeyBytes(targets[i].Params)
+			groups[g] = append(groups[g], i)
+			fits = fits && held[g] <= budget
+		}
+		if fits {
+			for _, g := range groups {
+				slices.Sort(g)
+			}
+			return groups, nil
+		}
+	}
+}
+
+// AvailableMemory returns the bytes available to new allocations (MemAvailable of
+// /proc/meminfo), or 8 GB where it cannot be read.
+func AvailableMemory() float64 {
+	const unknown = 8e9
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return unknown
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+			if kb, err := strconv.ParseFloat(fields[1], 64); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return unknown
 }

@@ -240,7 +240,7 @@ func Fit(terms []string, points []Point) (Model, error) {
 }
 
 // LOO is the leave-one-out error of a fit: each point predicted by the model fitted to
-// all the others.
+// all the others. [Profile.HeldOutError] uses it for the error on sets never fitted.
 type LOO struct {
 	// Errors are the relative errors (predicted − measured) / measured of the whole
 	// KS+PBS time, in the order of the points.

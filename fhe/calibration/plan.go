@@ -39,6 +39,15 @@ type PlanOptions struct {
 	// since they take long to generate and much memory (default: twice the largest keys
 	// among the optimizer's picks).
 	MaxKeyBytes float64
+	// HeldOutPErrors and HeldOutLog2Norm2s are the p_errors and norms of the held-out
+	// sets: the optimizer's pick for every precision at each of them that is not
+	// already a fit set is measured but left out of the fit (see [Target.HeldOut]).
+	// The defaults lie between the fit's values: the geometric means of neighbouring
+	// PErrors (4× a single one) and the midpoints of neighbouring Log2Norm2s (one
+	// above a single one).
+	HeldOutPErrors, HeldOutLog2Norm2s []float64
+	// NoHeldOut plans no held-out sets.
+	NoHeldOut bool
 }
 
 // DefaultPErrors are the p_error values [Plan] queries by default: Concrete's reference
@@ -61,13 +70,34 @@ func (o PlanOptions) withDefaults() PlanOptions {
 	if o.Alternatives == 0 {
 		o.Alternatives = 2
 	}
+	if o.HeldOutPErrors == nil {
+		o.HeldOutPErrors = between(o.PErrors, func(a, b float64) float64 { return math.Sqrt(a * b) }, func(a float64) float64 { return min(4*a, 0.5) })
+	}
+	if o.HeldOutLog2Norm2s == nil {
+		o.HeldOutLog2Norm2s = between(o.Log2Norm2s, func(a, b float64) float64 { return (a + b) / 2 }, func(a float64) float64 { return a + 1 })
+	}
 	return o
 }
 
+// between returns mid(a, b) of each two neighbouring values of the sorted xs, or
+// single(x) for a single value.
+func between(xs []float64, mid func(a, b float64) float64, single func(float64) float64) []float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s) == 1 {
+		return []float64{single(s[0])}
+	}
+	var out []float64
+	for i := 1; i < len(s); i++ {
+		out = append(out, mid(s[i-1], s[i]))
+	}
+	return out
+}
+
 // Plan chooses the sets to measure: the optimizer's pick for every precision, p_error
-// and norm, then for every precision a few runner-up sets of other (k, N). Each set is
-// measured once, at the first query that chose it, so that query's precision and norm
-// shape its inputs. An empty precision range, no p_error or no norm is [ErrNoSets]; a
+// and norm, then for every precision a few runner-up sets of other (k, N), sorted by
+// complexity; then, held out of the fit, the picks at the held-out p_errors and norms
+// that are not among them. Each set is measured once, at the first query that chose it,
+// so that query's precision and norm shape its inputs. An empty precision range, no p_error or no norm is [ErrNoSets]; a
 // query without any solution is skipped, and if none has one the result is ErrNoSets.
 func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 	o := opts.withDefaults()
@@ -149,9 +179,37 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Target) int {
+	byComplexity := func(a, b Target) int {
 		return cmpFloat(a.Params.PBSComplexity(), b.Params.PBSComplexity())
-	})
+	}
+	slices.SortStableFunc(out, byComplexity)
+	if o.NoHeldOut {
+		return out, nil
+	}
+	fit := len(out)
+	for _, e := range o.HeldOutPErrors {
+		if !(e > 0 && e < 1) {
+			return nil, fmt.Errorf("%w: held-out p_error %g outside (0, 1)", ErrNoSets, e)
+		}
+	}
+	for p := o.MinPrecision; p <= o.MaxPrecision; p++ {
+		for _, e := range o.HeldOutPErrors {
+			for _, l := range o.HeldOutLog2Norm2s {
+				s, err := c.Optimize(fhe.Query{Precision: p, Log2Norm2: l, PError: e})
+				if errors.Is(err, fhe.ErrNoSolution) {
+					continue
+				}
+				if err != nil {
+					return nil, fmt.Errorf("plan held-out precision %d, p_error %g, log2 norm2 %g: %w", p, e, l, err)
+				}
+				add(s, fmt.Sprintf("held out p=%d e=%.2g L=%g", p, e, l))
+			}
+		}
+	}
+	for i := fit; i < len(out); i++ {
+		out[i].HeldOut = true
+	}
+	slices.SortStableFunc(out[fit:], byComplexity)
 	return out, nil
 }
 

@@ -21,9 +21,25 @@ func TestPlanSpreadsSets(t *testing.T) {
 	seen := map[fhe.ParamsLiteral]bool{}
 	precisions := map[int]bool{}
 	kN := map[[2]int]bool{}
-	runnersUp := 0
+	runnersUp, heldOut := 0, 0
 	prev, maxOptimumKey, maxRunnerUpKey := 0.0, 0.0, 0.0
 	for _, tg := range targets {
+		if tg.HeldOut != strings.HasPrefix(tg.Label, "held out") {
+			t.Errorf("%v: held out %v, label %q", tg.Params, tg.HeldOut, tg.Label)
+		}
+		if tg.HeldOut {
+			// Held-out sets come last, at the geometric mean of the p_errors and at
+			// log2 norm2 1, between the fit's 0 and 2.
+			if heldOut == 0 {
+				prev = 0
+			}
+			heldOut++
+			if !strings.HasSuffix(tg.Label, "e=0.00079 L=1") || tg.Log2Norm2 != 1 || seen[tg.Params.Literal()] {
+				t.Errorf("held-out set %v: %q, log2 norm2 %g", tg.Params, tg.Label, tg.Log2Norm2)
+			}
+		} else if heldOut > 0 {
+			t.Errorf("fit set %v after held-out sets", tg.Params)
+		}
 		lit := tg.Params.Literal()
 		if seen[lit] {
 			t.Errorf("%v planned twice", lit)
@@ -51,6 +67,9 @@ func TestPlanSpreadsSets(t *testing.T) {
 	}
 	if maxRunnerUpKey > 2*maxOptimumKey {
 		t.Errorf("runner-up keys of %g bytes exceed twice the largest optimum's %g", maxRunnerUpKey, maxOptimumKey)
+	}
+	if heldOut < 2 {
+		t.Errorf("%d held-out sets", heldOut)
 	}
 	if len(precisions) != 4 || runnersUp == 0 || len(kN) < 4 {
 		t.Errorf("%d sets over precisions %v, %d runner-up sets, %d distinct (k, N)", len(targets), precisions, runnersUp, len(kN))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,8 +149,14 @@ type Profile struct {
 	// Between prices keyswitches between the keys of two partitions; nil (profiles made
 	// before it was measured) prices them with Model's keyswitch terms.
 	Between *BetweenModel `json:"keyswitch_between,omitempty"`
-	// Measurements holds every measured set, in the order of LOO.Errors.
+	// Measurements holds every set the model was fitted to, in the order of
+	// LOO.Errors.
 	Measurements []Measurement `json:"measurements"`
+	// HeldOut holds the sets measured alongside but left out of the fit (chosen at
+	// other p_errors and norms), and HeldOutError the model's error on them, in their
+	// order: the error to expect on sets the model never saw.
+	HeldOut      []Measurement `json:"held_out,omitempty"`
+	HeldOutError *LOO          `json:"held_out_error,omitempty"`
 	// Bootstraps counts the bootstraps run and checked; Wrong those that decrypted to
 	// a wrong value; ExpectedWrong the sum of their noise-model error probabilities.
 	Bootstraps    int     `json:"bootstraps"`
@@ -333,28 +340,53 @@ type Row struct {
 	// Wrong of Bootstraps decrypted to a wrong value.
 	Bootstraps int `json:"bootstraps"`
 	Wrong      int `json:"wrong"`
-	// Attempts is how many times the set was measured (see [Calibrate]).
-	Attempts int `json:"attempts"`
+	// Rounds is the number of timed calls MeasuredMS is the median of.
+	Rounds int `json:"rounds"`
+	// HeldOut marks a set left out of the fit; its Error is then the held-out error,
+	// and LOOError, the error with the set left out of the fit, is the same.
+	HeldOut bool `json:"held_out,omitempty"`
 }
 
-// Table returns one row per measurement.
+// Table returns one row per measurement, the held-out sets last.
 func (pr Profile) Table() []Row {
-	rows := make([]Row, len(pr.Measurements))
-	for i, m := range pr.Measurements {
+	rows := make([]Row, 0, len(pr.Measurements)+len(pr.HeldOut))
+	for i, m := range slices.Concat(pr.Measurements, pr.HeldOut) {
 		p, err := m.Set.Compile()
 		pred := math.NaN()
 		if err == nil {
 			pred = pr.PredictMS(p)
 		}
-		loo := math.NaN()
+		e := (pred - m.MS) / m.MS
+		loo := e
 		if i < len(pr.LOO.Errors) {
 			loo = pr.LOO.Errors[i]
 		}
-		rows[i] = Row{Set: m.Set, Label: m.Label, MeasuredMS: m.MS, PredictedMS: pred,
-			Error: (pred - m.MS) / m.MS, LOOError: loo, ParallelMS: m.ParallelMS,
-			Bootstraps: m.Bootstraps, Wrong: m.Wrong, Attempts: max(1, m.Attempts)}
+		rows = append(rows, Row{Set: m.Set, Label: m.Label, MeasuredMS: m.MS, PredictedMS: pred,
+			Error: e, LOOError: loo, ParallelMS: m.ParallelMS,
+			Bootstraps: m.Bootstraps, Wrong: m.Wrong, Rounds: m.Rounds, HeldOut: m.HeldOut})
 	}
 	return rows
+}
+
+// holdOut records measurements left out of the fit, the model's error on them, and
+// their bootstraps in the totals.
+func (pr *Profile) holdOut(ms []Measurement) error {
+	errs := LOO{Errors: make([]float64, len(ms))}
+	abs := make([]float64, len(ms))
+	for i, m := range ms {
+		p, err := m.Set.Compile()
+		if err != nil {
+			return fmt.Errorf("%w: held-out measurement %d: %w", ErrFit, i, err)
+		}
+		errs.Errors[i] = (pr.PredictMS(p) - m.MS) / m.MS
+		abs[i] = math.Abs(errs.Errors[i])
+		pr.Bootstraps += m.Bootstraps
+		pr.Wrong += m.Wrong
+		pr.ExpectedWrong += m.PError * float64(m.Bootstraps)
+	}
+	errs.Median, errs.Max = Median(abs), slices.Max(abs)
+	pr.HeldOut, pr.HeldOutError = ms, &errs
+	return nil
 }
 
 // Build fits the models to measurements and returns a profile with the totals; the

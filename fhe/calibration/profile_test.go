@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,17 +53,29 @@ func openStore(t *testing.T) *studies.Store {
 func TestCalibrateRoundTripsThroughDatabase(t *testing.T) {
 	ctx := context.Background()
 	targets := smallTargets(t)
+	// Two more sets measured in the same rounds but left out of the fit.
+	for _, l := range []fhe.ParamsLiteral{
+		{GLWERank: 1, LogPolyDegree: 9, LWEDimension: 200, BRLevel: 2, BRLogBase: 10, KSLevel: 3, KSLogBase: 6},
+		{GLWERank: 2, LogPolyDegree: 8, LWEDimension: 160, BRLevel: 2, BRLogBase: 10, KSLevel: 4, KSLogBase: 5},
+	} {
+		h := smallTarget(t, l, 3, 0)
+		h.HeldOut = true
+		targets = append(targets, h)
+	}
+	fit := len(targets) - 2
 	var events []calibration.Event
+	const repeats = 3
 	pr, err := calibration.Calibrate(ctx, targets, calibration.Options{
-		Measure:  calibration.MeasureOptions{Repeats: 2, PerWorker: 1, DotTerms: 4},
-		Command:  "test",
-		Progress: func(e calibration.Event) { events = append(events, e) },
+		Measure:      calibration.MeasureOptions{Repeats: repeats, PerWorker: 1, DotTerms: 4},
+		MinRoundTime: -1,
+		Command:      "test",
+		Progress:     func(e calibration.Event) { events = append(events, e) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each set: keygen, measure, done; then keygen, remeasure, done for each set
-	// measured again; then one event per keyswitch between the keys of two sets.
+	// One group: keygen of every set, one event per round, every set done; then one
+	// event per keyswitch between the keys of two sets.
 	var between []calibration.Event
 	for len(events) > 0 && events[len(events)-1].Phase == calibration.PhaseBetween {
 		between = append(between, events[len(events)-1])
@@ -72,35 +85,47 @@ func TestCalibrateRoundTripsThroughDatabase(t *testing.T) {
 		t.Fatalf("%d keyswitch-between events, model %+v", len(between), pr.Between)
 	}
 	for _, m := range pr.Between.Measurements {
-		if m.Wrong != 0 || m.Checked != 3 || m.From.Literal() == m.To.Literal() {
+		if m.Wrong != 0 || m.Checked != 4 || m.From.Literal() == m.To.Literal() {
 			t.Errorf("keyswitch between keys %+v", m)
 		}
 	}
-	again := 0
-	for _, m := range pr.Measurements {
-		if (m.Attempts != 1 && m.Attempts != 3) || len(m.DiscardedMS) != m.Attempts-1 {
-			t.Errorf("%v: %d attempts, discarded %v", m.Set, m.Attempts, m.DiscardedMS)
-		}
-		if m.Attempts == 3 {
-			again++
-		}
+	if len(events) != 2*len(targets)+repeats {
+		t.Fatalf("%d progress events for %d sets and %d rounds", len(events), len(targets), repeats)
 	}
-	// Each set: keygen, measure, done; then each set measured again: keygen, remeasure,
-	// keygen, remeasure, done.
-	if len(events) != 3*len(targets)+5*again {
-		t.Fatalf("%d progress events for %d sets, %d measured again", len(events), len(targets), again)
-	}
-	first := []calibration.Phase{calibration.PhaseKeygen, calibration.PhaseMeasure, calibration.PhaseDone}
-	later := []calibration.Phase{calibration.PhaseKeygen, calibration.PhaseRemeasure, calibration.PhaseKeygen, calibration.PhaseRemeasure, calibration.PhaseDone}
 	for i, e := range events {
-		want := first[i%3]
-		if k := i - 3*len(targets); k >= 0 {
-			want = later[k%5]
+		want, index, round := calibration.PhaseKeygen, i, 0
+		switch {
+		case i >= len(targets)+repeats:
+			want, index = calibration.PhaseDone, i-len(targets)-repeats
+		case i >= len(targets):
+			want, index, round = calibration.PhaseRound, 0, i-len(targets)+1
 		}
-		if e.Phase != want || e.Total != len(targets) || (e.Phase == calibration.PhaseDone) != (e.Measurement != nil) {
+		if e.Phase != want || e.Total != len(targets) || e.Groups != 1 || e.Round != round ||
+			(want != calibration.PhaseRound && e.Index != index) || (e.Phase == calibration.PhaseDone) != (e.Measurement != nil) {
 			t.Errorf("event %d: %+v, want phase %s", i, e, want)
 		}
 	}
+	for _, m := range slices.Concat(pr.Measurements, pr.HeldOut) {
+		if m.Rounds != repeats || len(m.SamplesMS) != repeats {
+			t.Errorf("%v: %d rounds, %d samples, want %d", m.Set, m.Rounds, len(m.SamplesMS), repeats)
+		}
+	}
+	if len(pr.HeldOut) != 2 || pr.HeldOutError == nil || len(pr.HeldOutError.Errors) != 2 || !pr.HeldOut[0].HeldOut {
+		t.Fatalf("held out: %d sets, error %+v", len(pr.HeldOut), pr.HeldOutError)
+	}
+	for i, m := range pr.HeldOut {
+		p, err := m.Set.Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (pr.PredictMS(p) - m.MS) / m.MS; pr.HeldOutError.Errors[i] != want {
+			t.Errorf("held-out set %d: error %g, want %g", i, pr.HeldOutError.Errors[i], want)
+		}
+	}
+	if rows := pr.Table(); len(rows) != len(targets) || !rows[len(rows)-1].HeldOut || rows[0].HeldOut {
+		t.Errorf("table of %d rows, held out last: %v", len(rows), rows[len(rows)-1].HeldOut)
+	}
+	targets = targets[:fit]
 	if len(pr.Measurements) != len(targets) || len(pr.LOO.Errors) != len(targets) || pr.Format != calibration.Format {
 		t.Fatalf("profile has %d measurements, %d LOO errors, format %d", len(pr.Measurements), len(pr.LOO.Errors), pr.Format)
 	}
@@ -170,7 +195,7 @@ func TestCalibrateCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	targets := smallTargets(t)[:4]
 	_, err := calibration.Calibrate(ctx, targets, calibration.Options{Progress: func(e calibration.Event) {
-		if e.Index == 1 && e.Phase == calibration.PhaseMeasure {
+		if e.Phase == calibration.PhaseRound && e.Round == 1 {
 			cancel()
 		}
 	}})

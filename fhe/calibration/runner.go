@@ -42,6 +42,9 @@ type Target struct {
 	PError float64
 	// Label says why the set was chosen; it is carried into the [Measurement].
 	Label string
+	// HeldOut marks a set that [Calibrate] measures but leaves out of the fit, to
+	// report the model's error on sets it never saw.
+	HeldOut bool
 }
 
 // TFHEParameters maps a target to tfhe-go parameters: standard binary keys (BlockSize
@@ -108,7 +111,8 @@ func compile(t Target, lit tfhe.ParametersLiteral[uint64]) (params tfhe.Paramete
 
 // MeasureOptions sets how much [Runner.Measure] measures. Zero values mean the defaults.
 type MeasureOptions struct {
-	// Repeats is the number of timed single-core KS+PBS calls after warm-up; default 5.
+	// Repeats is the number of timed single-core KS+PBS calls after warm-up (in
+	// [Calibrate], the least number of rounds); default 7.
 	Repeats int
 	// Warmup is the number of untimed (but checked) calls first; default 1.
 	Warmup int
@@ -123,7 +127,7 @@ type MeasureOptions struct {
 
 func (o MeasureOptions) withDefaults() MeasureOptions {
 	if o.Repeats <= 0 {
-		o.Repeats = 5
+		o.Repeats = 7
 	}
 	if o.Warmup <= 0 {
 		o.Warmup = 1
@@ -177,11 +181,12 @@ type Measurement struct {
 	// DotNSPerCoef is the time of one coefficient multiply-add of a levelled dot
 	// product (integer weight times an LWE ciphertext of dimension k·N), in ns.
 	DotNSPerCoef float64 `json:"dot_ns_per_coef"`
-	// Attempts is the number of times [Calibrate] measured the set (fresh keys each
-	// time); DiscardedMS holds the medians of the attempts not kept (the kept one is
-	// the attempt of median time).
-	Attempts    int       `json:"attempts,omitempty"`
-	DiscardedMS []float64 `json:"discarded_ms,omitempty"`
+	// Rounds is the number of timed calls MS is the median of; [Calibrate] makes one
+	// per round, each round timing every set once.
+	Rounds int `json:"rounds"`
+	// HeldOut marks a set measured to test the model, not to fit it (see
+	// [Target.HeldOut]).
+	HeldOut bool `json:"held_out,omitempty"`
 	// Bootstraps counts every bootstrap run (warm-up, timed and throughput), each
 	// decrypted and compared with the table; Wrong counts those that differed.
 	Bootstraps int `json:"bootstraps"`
@@ -216,6 +221,8 @@ type Runner struct {
 	ksOut    tfhe.LWECiphertext[uint64]
 	acc      tfhe.GLWECiphertext[uint64]
 	messages int
+	// chain is the state of the timed calls (see [Runner.step]).
+	chain chain
 }
 
 // NewRunner checks and compiles the target for tfhe-go, generates fresh keys (with all
@@ -412,56 +419,84 @@ func (r *Runner) fresh() sample {
 	return sample{ct: r.enc.EncryptLWE(y), y: y}
 }
 
-// Measure runs the measurement: warm-up and timed single-core KS+PBS calls in a chain
-// (each input is w times the previous output plus a constant), a throughput run with one
-// evaluator per worker, and a timed levelled dot product. Every bootstrap is decrypted and
-// compared with the table. ctx is checked between bootstraps; on cancellation Measure
-// returns ctx's error and no measurement.
+// Measure measures the set alone: warm-up and timed single-core KS+PBS calls in a
+// chain (each input is w times the previous output plus a constant), a throughput run
+// with one evaluator per worker, and a timed levelled dot product. Every bootstrap is
+// decrypted and compared with the table. ctx is checked between bootstraps; on
+// cancellation Measure returns ctx's error and no measurement. [Calibrate] times many
+// runners in interleaved rounds instead, with the same steps.
 func (r *Runner) Measure(ctx context.Context, opts MeasureOptions) (Measurement, error) {
 	o := opts.withDefaults()
-	t := r.target
-	m := Measurement{
-		Set: t.Params.Literal(), Precision: t.Precision, Log2Norm2: t.Log2Norm2, Label: t.Label, PError: t.PError,
-		KeygenMS: ms(r.keygen), KeygenCores: r.cores, EstimatedPError: r.estimatedPError(),
-		Clock: clockName(),
-	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cur := r.fresh()
-	pool := make([]sample, 0, 4)
-	var total, ksT, pbsT, wall []float64
 	for i := 0; i < o.Warmup+o.Repeats; i++ {
 		if err := ctx.Err(); err != nil {
 			return Measurement{}, err
 		}
-		x := r.prepare(r.eval, cur, r.in, r.rng)
-		tm := r.bootstrap(r.eval, r.in, r.ksOut, r.acc, r.out)
-		got := r.enc.DecryptLWE(r.out)
-		m.Bootstraps++
-		if got != r.table[x] {
-			m.Wrong++
-			cur = r.fresh()
-		} else {
-			cur = sample{ct: r.out.Copy(), y: got}
-			if len(pool) < cap(pool) {
-				pool = append(pool, cur)
-			} else {
-				pool[i%len(pool)] = cur
-			}
-		}
-		if i >= o.Warmup {
-			ksT = append(ksT, ms(tm.ks))
-			pbsT = append(pbsT, ms(tm.pbs))
-			total = append(total, ms(tm.ks+tm.pbs))
-			wall = append(wall, ms(tm.wall))
-		}
+		r.step(i >= o.Warmup)
 	}
-	if len(pool) == 0 {
-		pool = append(pool, r.fresh())
-	}
-	m.SamplesMS = total
-	m.MS, m.KSMS, m.PBSMS, m.WallMS = Median(total), Median(ksT), Median(pbsT), Median(wall)
+	return r.finish(ctx, o)
+}
 
+// chain is a runner's timed calls so far: the sample the next input is made from, a few
+// checked outputs for the throughput run and the dot product, and every time.
+type chain struct {
+	cur                  sample
+	started              bool
+	pool                 []sample
+	calls                int
+	ks, pbs, total, wall []float64
+	boots, wrong         int
+}
+
+// poolSize is how many checked outputs a chain keeps.
+const poolSize = 4
+
+// step runs one KS+PBS call of the chain and checks it; timed records its time. The
+// caller locks its goroutine to its OS thread (see [Runner.bootstrap]).
+func (r *Runner) step(timed bool) {
+	c := &r.chain
+	if !c.started {
+		c.cur, c.started = r.fresh(), true
+	}
+	x := r.prepare(r.eval, c.cur, r.in, r.rng)
+	tm := r.bootstrap(r.eval, r.in, r.ksOut, r.acc, r.out)
+	got := r.enc.DecryptLWE(r.out)
+	c.boots++
+	if got != r.table[x] {
+		c.wrong++
+		c.cur = r.fresh()
+	} else {
+		c.cur = sample{ct: r.out.Copy(), y: got}
+		if len(c.pool) < poolSize {
+			c.pool = append(c.pool, c.cur)
+		} else {
+			c.pool[c.calls%poolSize] = c.cur
+		}
+	}
+	c.calls++
+	if timed {
+		c.ks = append(c.ks, ms(tm.ks))
+		c.pbs = append(c.pbs, ms(tm.pbs))
+		c.total = append(c.total, ms(tm.ks+tm.pbs))
+		c.wall = append(c.wall, ms(tm.wall))
+	}
+}
+
+// finish summarizes the chain's timed calls (medians), then runs the throughput run
+// (unless o.Workers < 0) and times the levelled dot product.
+func (r *Runner) finish(ctx context.Context, o MeasureOptions) (Measurement, error) {
+	t, c := r.target, &r.chain
+	m := Measurement{
+		Set: t.Params.Literal(), Precision: t.Precision, Log2Norm2: t.Log2Norm2, Label: t.Label, PError: t.PError,
+		HeldOut: t.HeldOut, KeygenMS: ms(r.keygen), KeygenCores: r.cores, EstimatedPError: r.estimatedPError(),
+		Clock: clockName(), Rounds: len(c.total), SamplesMS: c.total, Bootstraps: c.boots, Wrong: c.wrong,
+	}
+	m.MS, m.KSMS, m.PBSMS, m.WallMS = Median(c.total), Median(c.ks), Median(c.pbs), Median(c.wall)
+	pool := c.pool
+	if len(pool) == 0 {
+		pool = []sample{r.fresh()}
+	}
 	if o.Workers > 0 {
 		perS, parMS, boots, wrong, err := r.throughput(ctx, o.Workers, o.PerWorker, pool)
 		if err != nil {
