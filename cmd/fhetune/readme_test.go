@@ -1,0 +1,204 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fhetune/fhetune/atomicfile"
+)
+
+// update makes TestREADMETranscripts rewrite README.md's transcripts with what the
+// commands print now instead of comparing them.
+var update = flag.Bool("update", false, "rewrite the example transcripts of README.md with the commands' current output")
+
+const (
+	readmeFile       = "../../README.md"
+	readmeRegenerate = "go test ./cmd/fhetune -run README -update"
+)
+
+// transcript is one example in README.md: a fenced code block whose first line is
+// "$ fhetune ARGS" (continued by lines ending in " \"), followed by what the command
+// prints on stdout.
+type transcript struct {
+	line   int      // 1-based README line of "$ fhetune"
+	first  int      // 0-based index of the first output line
+	end    int      // 0-based index of the closing fence
+	args   []string // the command line after "fhetune"
+	output []string // the README's output lines
+}
+
+// readmeTranscripts finds the transcripts among the fenced code blocks of lines.
+func readmeTranscripts(lines []string) ([]transcript, error) {
+	var ts []transcript
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "```") {
+			continue
+		}
+		open := i
+		end := open + 1
+		for end < len(lines) && !strings.HasPrefix(lines[end], "```") {
+			end++
+		}
+		if end == len(lines) {
+			return nil, fmt.Errorf("README.md:%d: code block never closed", open+1)
+		}
+		i = end
+		if open+1 == end || !strings.HasPrefix(lines[open+1], "$ fhetune ") {
+			continue
+		}
+		t := transcript{line: open + 2, end: end}
+		cmd := strings.TrimPrefix(lines[open+1], "$ fhetune ")
+		j := open + 2
+		for strings.HasSuffix(cmd, `\`) && j < end {
+			cmd = strings.TrimSuffix(cmd, `\`) + " " + lines[j]
+			j++
+		}
+		if strings.ContainsAny(cmd, "'\"`$|&;<>*?()\\") {
+			return nil, fmt.Errorf("README.md:%d: the test splits transcripts at spaces; this one needs a shell: %s", t.line, cmd)
+		}
+		t.args = strings.Fields(cmd)
+		t.first = j
+		t.output = lines[j:end]
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// wallClock matches what the clock measures rather than the command computes, which a
+// transcript cannot pin, with what replaces it: Go durations (4m26s, 1.5s, 230ms; always
+// without a space, so the "5865.6 ms" of a latency estimate is compared) and the values
+// of JSON fields timed by the clock.
+var wallClock = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?(h|m|s|ms|µs|us|ns)([0-9]+(\.[0-9]+)?(h|m|s|ms|µs|us|ns))*\b`), "<wall-clock>"},
+	{regexp.MustCompile(`("(?:elapsed_s|train_seconds|keygen_ms|latency_ms_measured|measured_ms)": )-?[0-9][0-9.e+-]*`), "${1}<wall-clock>"},
+}
+
+// maskLine replaces the wall-clock fields of a line. A line with such a field has its runs
+// of spaces collapsed too, since a duration's width moves tabwriter's columns.
+func maskLine(s string) string {
+	s = strings.TrimRight(s, " \t")
+	masked := false
+	for _, m := range wallClock {
+		if m.re.MatchString(s) {
+			s = m.re.ReplaceAllString(s, m.with)
+			masked = true
+		}
+	}
+	if masked {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return s
+}
+
+func TestREADMEMask(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"calibrated 57 sets in 4m26s", "calibrated 57 sets in <wall-clock>"},
+		{"[####] 3/8 k=1 N=2^11   12s", "[####] 3/8 k=1 N=2^11 <wall-clock>"},
+		{`  "elapsed_s": 1.234,`, `"elapsed_s": <wall-clock>,`},
+		{`  "train_seconds": 2.5e-01`, `"train_seconds": <wall-clock>`},
+		// Computed figures stay: estimates with a space before the unit, parameters, hashes.
+		{"latency             5865.6 ms per sample", "latency             5865.6 ms per sample"},
+		{"k=1 N=2^11 n=815 br=2x15 ks=8x2   0.0099", "k=1 N=2^11 n=815 br=2x15 ks=8x2   0.0099"},
+		{"digits_mlp_64,64_seed1_v2-1_ae70e4477e5b.fhtm", "digits_mlp_64,64_seed1_v2-1_ae70e4477e5b.fhtm"},
+		{`  "latency_ms": 5865.6,`, `  "latency_ms": 5865.6,`},
+	} {
+		if got := maskLine(c.in); got != c.want {
+			t.Errorf("maskLine(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestREADMETranscripts runs every transcript of README.md in-process, with a temporary
+// --db, home, cache and working folder, and compares stdout with the README line by line,
+// wall-clock fields masked. The model cache is shared, so a default model trains once.
+// With -update it writes the output into README.md instead.
+func TestREADMETranscripts(t *testing.T) {
+	path, err := filepath.Abs(readmeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	ts, err := readmeTranscripts(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) == 0 {
+		t.Fatal("README.md has no transcript (a code block starting with \"$ fhetune \")")
+	}
+
+	tmp := t.TempDir()
+	home := filepath.Join(tmp, "home")
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	t.Setenv("FHETUNE_DB", "")
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+
+	got := make([][]string, len(ts))
+	for i, tr := range ts {
+		for _, a := range tr.args {
+			if a == "--db" || strings.HasPrefix(a, "--db=") {
+				t.Fatalf("README.md:%d: a transcript may not name --db (the test gives a temporary one)", tr.line)
+			}
+		}
+		db := filepath.Join(tmp, fmt.Sprintf("readme%d.db", i))
+		code, out, errs := runCLI(t, append([]string{"--db", db}, tr.args...)...)
+		if code != 0 {
+			t.Fatalf("README.md:%d: fhetune %s: exit %d, stderr:\n%s", tr.line, strings.Join(tr.args, " "), code, errs)
+		}
+		out = strings.ReplaceAll(out, cache, "~/.cache")
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			got[i] = append(got[i], strings.TrimRight(l, " \t"))
+		}
+	}
+
+	if *update {
+		var b []string
+		last := 0
+		for i, tr := range ts {
+			b = append(b, lines[last:tr.first]...)
+			b = append(b, got[i]...)
+			last = tr.end
+		}
+		b = append(b, lines[last:]...)
+		if err := atomicfile.Write(path, []byte(strings.Join(b, "\n"))); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote %d transcripts in %s", len(ts), path)
+		return
+	}
+
+	for i, tr := range ts {
+		want := tr.output
+		for j := 0; j < max(len(want), len(got[i])); j++ {
+			w, g := "(nothing)", "(nothing)"
+			if j < len(want) {
+				w = want[j]
+			}
+			if j < len(got[i]) {
+				g = got[i][j]
+			}
+			if j < len(want) && j < len(got[i]) && maskLine(w) == maskLine(g) {
+				continue
+			}
+			t.Errorf("README.md:%d: `fhetune %s` no longer prints what README.md shows (first difference; regenerate with %s):\nREADME: %s\nnow:    %s",
+				tr.first+j+1, strings.Join(tr.args, " "), readmeRegenerate, w, g)
+			break
+		}
+	}
+}
