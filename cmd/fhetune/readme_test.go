@@ -3,13 +3,16 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fhetune/fhetune/atomicfile"
+	"github.com/fhetune/fhetune/fhe/calibration"
 )
 
 // update makes TestREADMETranscripts rewrite README.md's transcripts with what the
@@ -200,5 +203,104 @@ func TestREADMETranscripts(t *testing.T) {
 				tr.first+j+1, strings.Join(tr.args, " "), readmeRegenerate, w, g)
 			break
 		}
+	}
+}
+
+// Markers around the README's account of the built-in calibration profile, which
+// TestREADMECalibration renders from the profile itself.
+const (
+	calibrationBegin = "<!-- begin calibration: " + readmeRegenerate + " -->"
+	calibrationEnd   = "<!-- end calibration -->"
+)
+
+// calibrationMarkdown describes a profile as the README does: provenance, the fitted
+// optima at the first p_error and norm with every held-out set, and the errors and
+// terms a reader checks the profile by.
+func calibrationMarkdown(pr calibration.Profile) []string {
+	var b strings.Builder
+	first := ""
+	if len(pr.Measurements) > 0 {
+		first = pr.Measurements[0].Label
+		if i := strings.Index(first, " e="); strings.HasPrefix(first, "optimum p=") && i > 0 {
+			first = first[i:]
+		}
+	}
+	rounds := 0
+	for _, m := range pr.Measurements {
+		rounds = max(rounds, m.Rounds)
+	}
+	fmt.Fprintf(&b, "The built-in profile (`fhetune --db /tmp/reference.db %s`, made %s on %s,\n",
+		strings.TrimPrefix(pr.Command, "fhetune "), pr.Created.Format("2006-01-02"), pr.Machine)
+	fmt.Fprintf(&b, "load average %.1f at the start and %.1f at the end): %d sets fitted and %d held out,\n",
+		pr.LoadAverage[0], pr.LoadAverage[1], len(pr.Measurements), len(pr.HeldOut))
+	fmt.Fprintf(&b, "each time the median of %d rounds. One keyswitch + PBS on one core, the fitted optima at%s and every held-out set:\n\n", rounds, strings.ReplaceAll(first, " L=", " log2 norm2 "))
+	b.WriteString("| set | chosen as | measured ms | predicted ms | error |\n| --- | --- | --- | --- | --- |\n")
+	for _, r := range pr.Table() {
+		if !r.HeldOut && !strings.HasSuffix(r.Label, first) {
+			continue
+		}
+		kind := "left out"
+		if r.HeldOut {
+			kind = "held out"
+		}
+		fmt.Fprintf(&b, "| %v | %s | %.2f | %.2f | %+.1f%% (%s) |\n", r.Set, r.Label, r.MeasuredMS, r.PredictedMS, 100*r.LOOError, kind)
+	}
+	fmt.Fprintf(&b, "\nLeave-one-out error over the %d fitted sets: median %.1f%%, worst %.1f%%.", len(pr.Measurements), 100*pr.LOO.Median, 100*pr.LOO.Max)
+	if h := pr.HeldOutError; h != nil {
+		fmt.Fprintf(&b, " Error on the %d held-out sets, which the fit never saw: median %.1f%%, worst %.1f%% (goal ≤ 8%% and ≤ 20%%).", len(pr.HeldOut), 100*h.Median, 100*h.Max)
+	}
+	ks := math.NaN()
+	for i, t := range pr.Model.Terms {
+		if t == "ks_mac" {
+			ks = pr.Model.Coef[i] * 1e6
+		}
+	}
+	fmt.Fprintf(&b, "\nWith all %d cores busy a bootstrap takes %.2f× its single-core time plus %.3g ms per MB of keys; a keyswitch multiply-add costs %.3g ns (the `ks_mac` term) and a levelled dot product %.3g ns per coefficient. %d of %d checked bootstraps decrypted wrong, where the noise model expected %.2g.\n",
+		pr.Parallel.Workers, pr.Parallel.Scale, pr.Parallel.MSPerMB, ks, pr.DotNSPerCoef, pr.Wrong, pr.Bootstraps, pr.ExpectedWrong)
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+}
+
+// TestREADMECalibration checks the README's account of the built-in profile against
+// fhe/calibration/default_profile.json; with -update it rewrites it.
+func TestREADMECalibration(t *testing.T) {
+	path, err := filepath.Abs(readmeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	begin, end := slices.Index(lines, calibrationBegin), slices.Index(lines, calibrationEnd)
+	if begin < 0 || end < begin {
+		t.Fatalf("README.md lacks the lines %q and %q around the calibration table", calibrationBegin, calibrationEnd)
+	}
+	pr, err := calibration.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := calibrationMarkdown(pr)
+	if *update {
+		b := slices.Concat(lines[:begin+1], got, lines[end:])
+		if err := atomicfile.Write(path, []byte(strings.Join(b, "\n"))); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := lines[begin+1 : end]
+	for j := 0; j < max(len(want), len(got)); j++ {
+		if j < len(want) && j < len(got) && want[j] == got[j] {
+			continue
+		}
+		w, g := "(nothing)", "(nothing)"
+		if j < len(want) {
+			w = want[j]
+		}
+		if j < len(got) {
+			g = got[j]
+		}
+		t.Fatalf("README.md:%d: the built-in calibration profile is not what README.md says (first difference; regenerate with %s):\nREADME: %s\nnow:    %s",
+			begin+j+2, readmeRegenerate, w, g)
 	}
 }
