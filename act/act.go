@@ -20,15 +20,6 @@ const (
 	GELU = "gelu"
 )
 
-// Known says whether fn names one of the functions above.
-func Known(fn string) bool {
-	switch fn {
-	case ReLU, LeakyReLU, Sigmoid, Tanh, GELU:
-		return true
-	}
-	return false
-}
-
 // Value returns function fn at x (alpha is LeakyReLU's slope). An unknown fn returns x.
 func Value(fn string, alpha, x float64) float64 {
 	switch fn {

@@ -36,7 +36,7 @@ func TestSearchGeneralMatchesSearchGLWE(t *testing.T) {
 				g := &tables.glwe[i]
 				want, got := noCandidate(), noCandidate()
 				tables.searchGLWE(g, c.cons, c.levelled, c.atomic, &want)
-				tables.searchGeneral(g, &constraintSet{list: c.cons}, atomicObjective(c.levelled, c.atomic), &got)
+				tables.searchGeneral(g, &constraintSet{list: c.cons}, objective{levelled: c.levelled, pbs: c.atomic, ks: c.atomic}, &got)
 				if want != got {
 					t.Fatalf("k=%d N=2^%d: searchGLWE %+v, searchGeneral %+v", g.k, g.logN, want, got)
 				}

@@ -510,11 +510,6 @@ type objective struct {
 	levelled, pbs, ks float64
 }
 
-// atomicObjective is levelled·kN + atomic·(KS + PBS), the objective of TLUs.
-func atomicObjective(levelled, atomic float64) objective {
-	return objective{levelled: levelled, pbs: atomic, ks: atomic}
-}
-
 // cost returns the objective of a set with the given kN and PBS and KS complexities.
 // With equal PBS and KS weights it is atomCost, bit for bit.
 func (w objective) cost(kN int, pbs, ks float64) float64 {

@@ -27,11 +27,6 @@ type figure struct {
 	draw    func(dc draw.Canvas)
 }
 
-// pngSize returns the pixel size of the figure's PNG.
-func (f figure) pngSize() (w, h int) {
-	return int(f.w/vg.Inch*pngDPI + 0.5), int(f.h/vg.Inch*pngDPI + 0.5)
-}
-
 // render draws the figure on c, turning a panic of the plotting library into an error.
 func (f figure) render(c vg.CanvasSizer) (err error) {
 	defer func() {

@@ -12,8 +12,3 @@ const (
 	// Maximize prefers higher values.
 	Maximize = pareto.Maximize
 )
-
-// ParseDirection reads "minimize" or "maximize" (also "min", "max"; any case).
-func ParseDirection(s string) (Direction, error) {
-	return pareto.ParseDirection(s)
-}

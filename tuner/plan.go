@@ -107,9 +107,6 @@ func (p *Plan) Fixed() map[string]float64 {
 	return m
 }
 
-// Dataset returns the loaded data set; callers must not modify it.
-func (p *Plan) Dataset() *dataset.Dataset { return p.data }
-
 // GridSize returns the number of grid points for grid search (0 otherwise).
 func (p *Plan) GridSize() int { return p.gridSize }
 

@@ -176,10 +176,6 @@ func (pr Profile) PredictMS(p fhe.Params) float64 { return pr.Model.Predict(p) }
 // rotation and sample extraction) of p on one core.
 func (pr Profile) BootstrapMS(p fhe.Params) float64 { return pr.Model.predictPart(p, PartPBS) }
 
-// KeySwitchMS returns the predicted milliseconds of the keyswitch part alone of p's
-// atomic pattern on one core.
-func (pr Profile) KeySwitchMS(p fhe.Params) float64 { return pr.Model.predictPart(p, PartKS) }
-
 // KeySwitchBetweenMS returns the predicted milliseconds of one keyswitch from from's big
 // key (k·N) to to's small key (n) with level levels, on one core: the measured
 // [BetweenModel] when the profile has one, else the fitted keyswitch terms with the
@@ -204,38 +200,8 @@ func (pr Profile) ParallelMS(p fhe.Params) float64 {
 	return pr.Parallel.Scale*single + pr.Parallel.MSPerMB*KeyBytes(p)/1e6
 }
 
-// Workers returns the number of cores the throughput estimates assume.
+// Workers returns the number of cores the parallel model was measured with (at least 1).
 func (pr Profile) Workers() int { return max(1, pr.Parallel.Workers) }
-
-// ThroughputPerS returns the predicted bootstraps per second of p with all cores busy.
-func (pr Profile) ThroughputPerS(p fhe.Params) float64 {
-	return float64(pr.Workers()) * 1000 / pr.ParallelMS(p)
-}
-
-// LayerMS returns the predicted milliseconds of tlus independent bootstraps of p spread
-// over all cores: full rounds of Workers bootstraps at the parallel time, and a last
-// round of one bootstrap at the single-core time.
-func (pr Profile) LayerMS(p fhe.Params, tlus int) float64 {
-	if tlus <= 0 {
-		return 0
-	}
-	w := pr.Workers()
-	rounds, rest := tlus/w, tlus%w
-	ms := float64(rounds) * pr.ParallelMS(p)
-	switch {
-	case rest == 1:
-		ms += pr.PredictMS(p)
-	case rest > 1:
-		ms += pr.ParallelMS(p)
-	}
-	return ms
-}
-
-// LevelledMS returns the predicted milliseconds of one dot product of terms
-// ciphertexts of p (dimension k·N) with integer weights, on one core.
-func (pr Profile) LevelledMS(p fhe.Params, terms int) float64 {
-	return float64(terms) * float64(p.GLWEDimension()+1) * pr.DotNSPerCoef / 1e6
-}
 
 // Validate checks a decoded profile; errors wrap [ErrBadProfile].
 func (pr Profile) Validate() error {

@@ -251,39 +251,34 @@ func TestDefaultProfilePredicts(t *testing.T) {
 			t.Errorf("%v: %g ms, not above the previous %g", l, ms, prev)
 		}
 		prev = ms
-		if tp := def.ThroughputPerS(p); !(tp > 0) {
-			t.Errorf("%v: throughput %g", l, tp)
+		if par := def.ParallelMS(p); !(par >= ms) {
+			t.Errorf("%v: %g ms with every core busy, %g alone", l, par, ms)
 		}
 	}
 }
 
-func TestLayerMS(t *testing.T) {
+// TestParallelMS checks the all-cores-busy time against the parallel model by hand.
+func TestParallelMS(t *testing.T) {
 	pr := calibration.Profile{
 		Format:   calibration.Format,
 		Model:    calibration.Model{Terms: []string{"ks_call", "br_call"}, Coef: []float64{1, 9}},
-		Parallel: calibration.ParallelModel{Workers: 2, Scale: 1.5},
+		Parallel: calibration.ParallelModel{Workers: 2, Scale: 1.5, MSPerMB: 0.01},
 	}
 	if err := pr.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	p := fhe.ParamsLiteral{GLWERank: 1, LogPolyDegree: 10, LWEDimension: 700, BRLevel: 1, BRLogBase: 20, KSLevel: 3, KSLogBase: 4}.MustCompile()
-	cases := []struct {
-		tlus int
-		want float64
-	}{
-		{0, 0}, {1, 10}, {2, 15}, {3, 25}, {4, 30}, {5, 40},
+	// Keys: 700·2²·1·1024 = 2 867 200 bootstrap-key and (1024 − 700)·3·701 = 681 372
+	// keyswitching-key words of 8 bytes, 28.388576 MB; single-core 1 + 9 = 10 ms.
+	if got, want := pr.ParallelMS(p), 1.5*10+0.01*28.388576; math.Abs(got-want) > 1e-12*want || pr.Workers() != 2 {
+		t.Errorf("parallel %.15g ms, want %.15g; %d workers", got, want, pr.Workers())
 	}
-	for _, c := range cases {
-		if got := pr.LayerMS(p, c.tlus); got != c.want {
-			t.Errorf("LayerMS(%d) = %g, want %g", c.tlus, got, c.want)
+	// One worker measured, or none recorded: the single-core time.
+	for _, w := range []int{1, 0} {
+		pr.Parallel.Workers = w
+		if got := pr.ParallelMS(p); got != 10 || pr.Workers() != 1 {
+			t.Errorf("workers %d: parallel %g ms, %d workers", w, got, pr.Workers())
 		}
-	}
-	if got := pr.ThroughputPerS(p); got != 2*1000/15.0 {
-		t.Errorf("throughput %g", got)
-	}
-	pr.DotNSPerCoef = 0.5
-	if got := pr.LevelledMS(p, 1000); got != 1000*1025*0.5/1e6 {
-		t.Errorf("levelled %g ms", got)
 	}
 }
 

@@ -242,15 +242,6 @@ func (n *Network) Validate() error {
 	return err
 }
 
-// OutSize returns the number of logits, or 0 when the network is invalid.
-func (n *Network) OutSize() int {
-	s, err := n.sizes()
-	if err != nil {
-		return 0
-	}
-	return s[len(s)-1]
-}
-
 func finite(vs ...[]float64) error {
 	for _, v := range vs {
 		for _, x := range v {

@@ -11,8 +11,7 @@
 // chain of comparisons (a table lookup each) and [Flatten] only changes the shape. The
 // layer set is closed: code that walks a network switches on *Linear, *Conv2d,
 // *AvgPool2d, *MaxPool2d, ReLU, Activation and Flatten (the last three are plain
-// values). [Network.Trace] returns every layer's output on a batch, for calibrating
-// quantization ranges.
+// values).
 //
 // # Data layout
 //

@@ -275,19 +275,6 @@ func (n *Network) Forward(x *mat.Dense) *mat.Dense {
 	return n.forward(x, false)
 }
 
-// Trace runs the layers on a batch of standardized inputs and returns every layer's
-// output: Trace(x)[i] is the output of Layers[i], the last one the logits. Calibration for
-// quantization reads each layer's value range from it. A [Flatten] output is the same
-// matrix as its input; all others are new. It does not modify x.
-func (n *Network) Trace(x *mat.Dense) []*mat.Dense {
-	outs := make([]*mat.Dense, len(n.Layers))
-	for i, l := range n.Layers {
-		x = l.apply(x, false)
-		outs[i] = x
-	}
-	return outs
-}
-
 func (n *Network) forward(x *mat.Dense, owned bool) *mat.Dense {
 	for _, l := range n.Layers {
 		next := l.apply(x, owned)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/fhetune/fhetune/tuner/model"
 )
 
@@ -184,40 +182,4 @@ func ExampleParseSpec() {
 	// linear [64]
 	// relu [64]
 	// linear [10]
-}
-
-func TestTrace(t *testing.T) {
-	net, err := model.Build("cnn:c3k3p1,pool2,fc5", []int{1, 6, 6}, 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := randomBatch(1, 3, 36)
-	outs := net.Trace(x)
-	shapes, _ := net.Shapes()
-	if len(outs) != len(net.Layers) {
-		t.Fatalf("%d outputs for %d layers", len(outs), len(net.Layers))
-	}
-	for i, o := range outs {
-		r, c := o.Dims()
-		if r != 3 || c != prodInts(shapes[i]) {
-			t.Errorf("layer %d output %dx%d, want 3x%d", i, r, c, prodInts(shapes[i]))
-		}
-		if net.Layers[i].Kind() == "relu" && mat.Min(o) < 0 {
-			t.Errorf("relu output %d has a negative value", i)
-		}
-	}
-	if !mat.Equal(outs[len(outs)-1], net.Forward(x)) {
-		t.Error("the last traced output differs from Forward")
-	}
-	if !mat.Equal(outs[1], net.Layers[1].Forward(outs[0])) {
-		t.Error("traced outputs were overwritten by later layers")
-	}
-}
-
-func prodInts(s []int) int {
-	p := 1
-	for _, v := range s {
-		p *= v
-	}
-	return p
 }
