@@ -339,9 +339,6 @@ func packKeySwitchKey(ksk tfhe.LWEKeySwitchKey[uint64]) {
 // bootstrap whose input message is x.
 func (r *Runner) Table() []int { return slices.Clone(r.table) }
 
-// KeygenDuration returns how long key generation took.
-func (r *Runner) KeygenDuration() time.Duration { return r.keygen }
-
 // Apply encrypts the message x (taken modulo 2^p) afresh, runs one keyswitch +
 // programmable bootstrap with the runner's table and returns the decrypted result.
 func (r *Runner) Apply(x int) int {
