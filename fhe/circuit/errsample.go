@@ -101,6 +101,23 @@ func (s *shiftSampler) shift(at int64) int64 {
 	return e
 }
 
+// DrawTLUShifts draws the index shifts of count TLU decodings whose noise has standard
+// deviation sigma steps of the TLU input (as [LayerNoise.TLU] holds it), with the
+// sampler [Circuit.Simulate] injects errors with (one group; seed and stream as Simulate
+// gives its first TLU layer), and returns how many decodings moved by each non-zero
+// shift. It exists so that fhe/executor can compare the simulated errors with those of
+// real bootstraps; it is deterministic for its seed.
+func DrawTLUShifts(sigma float64, count int64, seed uint64) map[int64]int64 {
+	out := map[int64]int64{}
+	s := newShiftSampler([]float64{pErrorOfSigma(sigma)}, 1, 1, seed, 0)
+	for s.next < count {
+		if e := s.shift(s.next); e != 0 {
+			out[e]++
+		}
+	}
+	return out
+}
+
 // gaussTail returns Q(x) = P(N(0, 1) > x).
 func gaussTail(x float64) float64 { return 0.5 * math.Erfc(x/math.Sqrt2) }
 
