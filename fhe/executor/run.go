@@ -94,6 +94,9 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 			return Sample{}, err
 		}
 		lp := k.sol.Layers[i]
+		// Diagnostics: the messages the layer's inputs hold (decrypted, outside the
+		// layer's time), from which the error-free TLU of each accumulator follows.
+		msgs := k.messages(lp.InputPartition, in, info.AccumulatorBits)
 		t0 := time.Now()
 		n := len(accs[i].RawRowView(0))
 		next := make([]tfhe.LWECiphertext[uint64], n)
@@ -117,9 +120,9 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 					var bad int
 					var err error
 					if info.Op == "maxpool" {
-						ct, bad, err = k.poolElement(workers[w], i, j, in, luts)
+						ct, bad, err = k.poolElement(workers[w], i, j, in, msgs, luts)
 					} else {
-						ct, bad, err = k.element(workers[w], i, j, in, luts)
+						ct, bad, err = k.element(workers[w], i, j, in, msgs, luts)
 					}
 					if err != nil {
 						mu.Lock()
@@ -171,12 +174,23 @@ func (k *Keys) decrypt(p int, ct tfhe.LWECiphertext[uint64], bits int) int64 {
 	return int64(phase+d/2) >> (63 - bits)
 }
 
+// messages decrypts the input ciphertexts of a layer (under partition p's key, at its
+// accumulator's step): the integers they hold, errors of earlier TLUs included.
+func (k *Keys) messages(p int, in []tfhe.LWECiphertext[uint64], bits int) []int64 {
+	out := make([]int64, len(in))
+	for j, ct := range in {
+		out[j] = k.decrypt(p, ct, bits)
+	}
+	return out
+}
+
 // element computes accumulator j of layer i from the layer's input ciphertexts and, for
 // a TLU layer, rounds it and bootstraps it through its table; bad is 1 when the TLU's
-// decrypted output differs from the error-free TLU output of the accumulator as
-// decrypted before the TLU (diagnostics), else 0.
-func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], bad int, err error) {
-	ct, want, err := k.accumulateAndLookUp(w, i, j, in, luts)
+// decrypted output differs from the error-free TLU of the accumulator its inputs' messages
+// msgs make in the clear (diagnostics), else 0. The clear accumulator, not the decrypted
+// one, is the reference: the noise of the dot product is part of the TLU's error.
+func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], msgs []int64, luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], bad int, err error) {
+	ct, want, err := k.accumulateAndLookUp(w, i, j, in, msgs, luts)
 	if err != nil || k.c.Layers[i].Output {
 		return ct, 0, err
 	}
@@ -193,9 +207,10 @@ func (k *Keys) element(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], lut
 // through the layer's table (relu, index m − x + 2^(W−1)) and x is added back:
 // m ← relu(m − x) + x. All of it stays under the key of the layer's partition, which is
 // its inputs' (the circuit puts a max pool there). bad counts the comparisons whose
-// decrypted TLU output differs from the error-free TLU of the difference as decrypted
-// before it.
-func (k *Keys) poolElement(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (m tfhe.LWECiphertext[uint64], bad int, err error) {
+// decrypted TLU output differs from the error-free TLU of the difference in the clear
+// (the running maximum's message, as the decrypted TLU outputs make it, less the input's
+// message msgs[x]).
+func (k *Keys) poolElement(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], msgs []int64, luts []tfhe.LookUpTable[uint64]) (m tfhe.LWECiphertext[uint64], bad int, err error) {
 	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
 	win, init, err := c.MaxPoolWindow(i, j)
 	if err != nil {
@@ -211,32 +226,37 @@ func (k *Keys) poolElement(w *worker, i, j int, in []tfhe.LWECiphertext[uint64],
 	m.Value[0] = uint64(init) * dl
 	diff, r := tfhe.NewLWECiphertext(tp), tfhe.NewLWECiphertext(tp)
 	offset := uint64(c.IndexOffset(i)) * dl
+	clear := init // the running maximum's message
 	for _, at := range win {
 		ev.SubLWEAssign(m, in[at], diff)
-		want, err := k.wantTLU(i, j, k.decrypt(b, diff, info.AccumulatorBits))
+		want, err := k.wantTLU(i, j, clear-msgs[at])
 		if err != nil {
 			return m, 0, err
 		}
 		diff.Value[0] += offset
 		ev.BootstrapLUTAssign(diff, luts[j], r)
-		if k.decrypt(b, r, k.outBits(i)) != want {
+		got := k.decrypt(b, r, k.outBits(i))
+		if got != want {
 			bad++
 		}
+		clear = got + msgs[at]
 		ev.AddLWEAssign(r, in[at], m)
 	}
 	return m, bad, nil
 }
 
 // accumulateAndLookUp is element without the error count: want is the error-free TLU
-// output of the accumulator as decrypted before the TLU.
-func (k *Keys) accumulateAndLookUp(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], want int64, err error) {
+// output of the accumulator that the inputs' messages msgs make in the clear.
+func (k *Keys) accumulateAndLookUp(w *worker, i, j int, in []tfhe.LWECiphertext[uint64], msgs []int64, luts []tfhe.LookUpTable[uint64]) (ct tfhe.LWECiphertext[uint64], want int64, err error) {
 	c, info, lp := k.c, k.c.Layers[i], k.sol.Layers[i]
 	b := lp.InputPartition
 	ev := w.ev[b]
 	dl := delta(info.AccumulatorBits)
 	acc := tfhe.NewLWECiphertext(k.parts[b].tp)
+	var clear int64
 	constant, err := c.Terms(i, j, func(input int, weight int64) {
 		ev.ScalarMulAddLWEAssign(in[input], uint64(weight), acc)
+		clear += weight * msgs[input]
 	})
 	if err != nil {
 		return acc, 0, err
@@ -246,7 +266,7 @@ func (k *Keys) accumulateAndLookUp(w *worker, i, j int, in []tfhe.LWECiphertext[
 		return acc, 0, nil
 	}
 	t, p := info.LSBsRemoved, info.TLUBits
-	if want, err = k.wantTLU(i, j, k.decrypt(b, acc, info.AccumulatorBits)); err != nil {
+	if want, err = k.wantTLU(i, j, clear+constant); err != nil {
 		return acc, 0, err
 	}
 	switch {
