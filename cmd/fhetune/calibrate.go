@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -260,7 +261,17 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 	if len(out.Table) > 0 {
 		rounds = out.Table[0].Rounds
 	}
-	fmt.Fprintf(w, "\ntimes: median of %d rounds per set\n", rounds)
+	fmt.Fprintf(w, "\ntimes: median of %d rounds per set", rounds)
+	var scales []string
+	for _, m := range pr.Measurements {
+		if m.DriftScale > 0 && m.DriftScale != 1 && !slices.Contains(scales, fmt.Sprintf("%.3g", m.DriftScale)) {
+			scales = append(scales, fmt.Sprintf("%.3g", m.DriftScale))
+		}
+	}
+	if len(scales) > 0 {
+		fmt.Fprintf(w, "; keys held in %d groups, later groups' times scaled by %s (the anchor sets' drift)", len(scales)+1, strings.Join(scales, ", "))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "leave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",
 		100*pr.LOO.Median, 100*pr.LOO.Max, len(pr.Measurements))
 	if h := pr.HeldOutError; h != nil {

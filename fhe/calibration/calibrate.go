@@ -89,7 +89,10 @@ type Event struct {
 // timed in rounds: each round times every set once, in a new random order, and rounds go
 // on until there are Measure.Repeats of them and MinRoundTime has passed. A set's time
 // is the median over the rounds, so a machine that speeds up or slows down does so for
-// all sets of the group rather than for the few measured at that moment. ctx is checked
+// all sets of the group rather than for the few measured at that moment. With more than
+// one group, the three fitted sets with the smallest keys are also timed in every
+// group, and each later group's times are scaled by the median ratio of their times in
+// the first group to those in it ([Measurement.DriftScale]). ctx is checked
 // between bootstraps; on any error no profile is returned. Key generation uses all
 // cores, the timed calls one.
 func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, error) {
@@ -145,12 +148,22 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 			opts.Progress(e)
 		}
 	}
+	// With more than one group, a few small anchor sets are timed in every group's
+	// rounds too; their times say how much faster or slower the machine ran during each
+	// group than during the first, and each group's times are scaled back by that.
+	var anchors []int
+	if len(groups) > 1 {
+		anchors = anchorSets(targets, numAnchors)
+	}
+	var ref []float64 // the anchors' medians in the first group
 	ms := make([]Measurement, len(targets))
 	for g, idx := range groups {
-		runners := make([]*Runner, len(idx))
+		runners := make([]*Runner, len(idx)+len(anchors))
 		bytes := 0.0
-		for j, i := range idx {
-			report(Event{Index: i, Target: targets[i], Phase: PhaseKeygen, Group: g})
+		for j, i := range slices.Concat(idx, anchors) {
+			if j < len(idx) {
+				report(Event{Index: i, Target: targets[i], Phase: PhaseKeygen, Group: g})
+			}
 			if runners[j], err = NewRunner(ctx, targets[i], seed+uint64(i)); err != nil {
 				return Profile{}, fmt.Errorf("set %d (%v): %w", i+1, targets[i].Params, err)
 			}
@@ -162,9 +175,23 @@ func Calibrate(ctx context.Context, targets []Target, opts Options) (Profile, er
 		if err != nil {
 			return Profile{}, err
 		}
+		scale := 1.0
+		if len(anchors) > 0 {
+			medians := make([]float64, len(anchors))
+			for a := range anchors {
+				medians[a] = Median(runners[len(idx)+a].chain.total)
+			}
+			if g == 0 {
+				ref = medians
+			}
+			scale = driftScale(ref, medians)
+		}
 		for j, i := range idx {
 			if ms[i], err = runners[j].finish(ctx, o); err != nil {
 				return Profile{}, fmt.Errorf("set %d (%v): %w", i+1, targets[i].Params, err)
+			}
+			if len(anchors) > 0 {
+				ms[i].rescale(scale)
 			}
 			report(Event{Index: i, Target: targets[i], Phase: PhaseDone, Measurement: &ms[i], Group: g})
 		}
@@ -255,6 +282,34 @@ func rounds(ctx context.Context, runners []*Runner, o MeasureOptions, minTime ti
 		}
 	}
 	return nil
+}
+
+// numAnchors is how many sets measure the drift between groups.
+const numAnchors = 3
+
+// anchorSets returns up to n fitted targets with the smallest keys, the cheapest to
+// time in every group.
+func anchorSets(targets []Target, n int) []int {
+	var out []int
+	for i, t := range targets {
+		if !t.HeldOut {
+			out = append(out, i)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b int) int {
+		return cmp.Compare(KeyBytes(targets[a].Params), KeyBytes(targets[b].Params))
+	})
+	return out[:min(n, len(out))]
+}
+
+// driftScale returns the median over the anchors of ref/got: the factor that brings
+// times measured alongside got to the speed of the group that measured ref.
+func driftScale(ref, got []float64) float64 {
+	r := make([]float64, len(ref))
+	for a := range ref {
+		r[a] = ref[a] / got[a]
+	}
+	return Median(r)
 }
 
 // group deals the targets into as few groups as keep each group's keys within budget

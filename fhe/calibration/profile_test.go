@@ -301,3 +301,39 @@ func TestDecodeRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestCalibrateGroupsShareAnchors(t *testing.T) {
+	targets := smallTargets(t)
+	total := 0.0
+	for _, tg := range targets {
+		total += calibration.KeyBytes(tg.Params)
+	}
+	groups := map[int]int{} // set index → group
+	pr, err := calibration.Calibrate(context.Background(), targets, calibration.Options{
+		Measure:      calibration.MeasureOptions{Repeats: 2, Workers: -1, DotTerms: 4},
+		MinRoundTime: -1,
+		MaxKeyBytes:  total * 0.6, // two groups
+		Progress: func(e calibration.Event) {
+			if e.Phase == calibration.PhaseDone {
+				groups[e.Index] = e.Group
+				if e.Groups != 2 {
+					t.Errorf("%d groups, want 2", e.Groups)
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first group's times stand as measured; the second's are scaled by the drift
+	// its anchors saw, a factor near 1 on a steady machine.
+	for i, m := range pr.Measurements {
+		first := groups[i] == 0
+		if (first && m.DriftScale != 1) || (!first && !(m.DriftScale > 0.5 && m.DriftScale < 2)) {
+			t.Errorf("set %d in group %d: drift scale %g", i, groups[i], m.DriftScale)
+		}
+		if want := calibration.Median(m.SamplesMS); math.Abs(m.MS-want) > 1e-9*want {
+			t.Errorf("set %d: %g ms, the median of its scaled samples is %g", i, m.MS, want)
+		}
+	}
+}

@@ -187,6 +187,10 @@ type Measurement struct {
 	// HeldOut marks a set measured to test the model, not to fit it (see
 	// [Target.HeldOut]).
 	HeldOut bool `json:"held_out,omitempty"`
+	// DriftScale, when set, is the factor [Calibrate] multiplied this set's times by
+	// (and divided its throughput by) to bring them to the speed the machine ran at
+	// during the first group of sets, measured on anchor sets timed in both.
+	DriftScale float64 `json:"drift_scale,omitempty"`
 	// Bootstraps counts every bootstrap run (warm-up, timed and throughput), each
 	// decrypted and compared with the table; Wrong counts those that differed.
 	Bootstraps int `json:"bootstraps"`
@@ -508,6 +512,22 @@ func (r *Runner) finish(ctx context.Context, o MeasureOptions) (Measurement, err
 	}
 	m.DotNSPerCoef = r.dotProduct(o.DotTerms, pool)
 	return m, nil
+}
+
+// rescale multiplies the measurement's times by f (and divides its throughput by it)
+// and records f as DriftScale.
+func (m *Measurement) rescale(f float64) {
+	m.DriftScale = f
+	m.MS *= f
+	m.KSMS *= f
+	m.PBSMS *= f
+	m.WallMS *= f
+	m.ParallelMS *= f
+	m.DotNSPerCoef *= f
+	m.ThroughputPerS /= f
+	for i := range m.SamplesMS {
+		m.SamplesMS[i] *= f
+	}
 }
 
 // throughput runs per bootstraps on each of workers goroutines at once, each locked to
