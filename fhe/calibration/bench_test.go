@@ -38,7 +38,8 @@ func BenchmarkKSPBS(b *testing.B) {
 }
 
 // BenchmarkCalibrateQuick runs what `fhetune calibrate --quick` measures (precisions
-// 1..5, three p_error values, log2 norm2 0, 3 repeats). Goal: under 60 s on 2 idle cores.
+// 1..5, three p_error values, log2 norm2 0, at least 5 rounds and the default least
+// round time). Goal: under 60 s on 2 idle cores.
 func BenchmarkCalibrateQuick(b *testing.B) {
 	o, err := fhe.NewOptimizer()
 	if err != nil {
@@ -49,7 +50,7 @@ func BenchmarkCalibrateQuick(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		pr, err := calibration.Calibrate(context.Background(), targets, calibration.Options{Measure: calibration.MeasureOptions{Repeats: 3}})
+		pr, err := calibration.Calibrate(context.Background(), targets, calibration.Options{Measure: calibration.MeasureOptions{Repeats: 5}})
 		if err != nil {
 			b.Fatal(err)
 		}
