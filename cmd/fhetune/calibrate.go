@@ -67,14 +67,15 @@ func newCalibrateCmd(a *app) *cobra.Command {
 		Long: `calibrate runs real keyswitch + programmable bootstraps with tfhe-go on a spread of
 parameter sets: the optimizer's pick for every precision 1..--max-precision, p_error of
 --p-errors and log2 norm2 0 and 2, plus runner-up sets of other (k, N) that separate
-the terms of the model. For each set it generates keys, times --repeats calls on one
-core after a warm-up (median; the CPU time of the working thread, which is the wall time
-on an idle core), runs one bootstrap per core at once for the throughput, and times a
-levelled dot product. Every bootstrap is decrypted and checked. The sets are timed in
-rounds (each round times every set once, in a new order) for at least --repeats rounds
-and --min-round-time, and each set keeps its median over the rounds, so a machine that
-speeds up or slows down does so for all sets alike. Keys are held for all sets at once,
-or for as few groups of sets as half the free memory allows.
+the terms of the model. It generates the keys of every set, then times the sets in
+rounds on one core after a warm-up round: each round times every set once, in a new
+order, for at least --repeats rounds and --min-round-time, and each set keeps its median
+over the rounds (the CPU time of the working thread, which is the wall time on an idle
+core), so a machine that speeds up or slows down does so for all sets alike. Keys are
+held for all sets at once, or for as few groups of sets as half the free memory allows;
+then three small anchor sets, timed in every group, scale later groups to the first
+group's speed. Each set then runs one bootstrap per core at once for the throughput and
+times a levelled dot product. Every bootstrap is decrypted and checked.
 
 It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
 FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
