@@ -122,7 +122,8 @@ type TrainingSpec struct {
 // SpaceSpec is the search space, one Range per knob under Concrete ML's names, and the
 // rounding methods. A knob left out takes its default: n_w_bits and n_a_bits [2, 8],
 // n_input_bits equal to n_a_bits, pruning [0, 0.7], sparsity 0, rounding_threshold_bits
-// [3, 8] or off, rounding_method exact, and p_error [1e-5, 0.1] unless global_p_error
+// [3, 8] or off, rounding_method both (exact and approximate searched; exact when
+// rounding is only off), and p_error [1e-5, 0.1] unless global_p_error
 // is given. rounding_threshold_bits also takes Concrete ML's dict form, whose method
 // sets rounding_method ({n_bits: [3, 8, off], method: approximate}); a spec that gives
 // the method both ways must give the same one.
@@ -133,8 +134,8 @@ type SpaceSpec struct {
 	Pruning               *Range `yaml:"pruning" json:"pruning,omitempty"`
 	Sparsity              *Range `yaml:"sparsity" json:"sparsity,omitempty"`
 	RoundingThresholdBits *Range `yaml:"rounding_threshold_bits" json:"rounding_threshold_bits,omitempty"`
-	// RoundingMethod is how accumulators are rounded: exact (the default), approximate,
-	// or both, searched ([exact, approximate]).
+	// RoundingMethod is how accumulators are rounded: exact, approximate, or both,
+	// searched ([exact, approximate], the default).
 	RoundingMethod *MethodChoice `yaml:"rounding_method" json:"rounding_method,omitempty"`
 	PError         *Range        `yaml:"p_error" json:"p_error,omitempty"`
 	GlobalPError   *Range        `yaml:"global_p_error" json:"global_p_error,omitempty"`

@@ -64,8 +64,8 @@ latency from the calibrated cost model, until the study has its number of trials
 progress on stderr and ends with the Pareto front and the command for the report.
 
 Without --spec it runs the built-in default study: digits, the default MLP, n_w_bits and
-n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off (exact rounding),
-p_error 1e-5..0.1, 60 NSGA-II trials. Every flag overrides the spec. A spec file (YAML):
+n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off (rounding method
+exact or approximate, both searched), p_error 1e-5..0.1, 60 NSGA-II trials. Every flag overrides the spec. A spec file (YAML):
 
   name: digits-mlp
   dataset: digits                 # digits, breast-cancer, fashion-mnist or csv:PATH
