@@ -263,14 +263,14 @@ func writeCalibration(w io.Writer, out calibrateOutput, dbPath string) error {
 		rounds = out.Table[0].Rounds
 	}
 	fmt.Fprintf(w, "\ntimes: median of %d rounds per set", rounds)
-	var scales []string
-	for _, m := range pr.Measurements {
-		if m.DriftScale > 0 && m.DriftScale != 1 && !slices.Contains(scales, fmt.Sprintf("%.3g", m.DriftScale)) {
-			scales = append(scales, fmt.Sprintf("%.3g", m.DriftScale))
+	var scales []float64 // one per later group of sets (the first group's is 1)
+	for _, m := range slices.Concat(pr.Measurements, pr.HeldOut) {
+		if m.DriftScale > 0 && m.DriftScale != 1 && !slices.Contains(scales, m.DriftScale) {
+			scales = append(scales, m.DriftScale)
 		}
 	}
 	if len(scales) > 0 {
-		fmt.Fprintf(w, "; keys held in %d groups, later groups' times scaled by %s (the anchor sets' drift)", len(scales)+1, strings.Join(scales, ", "))
+		fmt.Fprintf(w, "; keys held in groups, later groups' times scaled by %.3g (the anchor sets' drift)", scales)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "leave-one-out error: median %.1f%%, worst %.1f%% over %d sets\n",

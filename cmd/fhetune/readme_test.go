@@ -124,15 +124,7 @@ func TestREADMEMask(t *testing.T) {
 // wall-clock fields masked. The model cache is shared, so a default model trains once.
 // With -update it writes the output into README.md instead.
 func TestREADMETranscripts(t *testing.T) {
-	path, err := filepath.Abs(readmeFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(raw), "\n")
+	path, lines := readREADME(t)
 	ts, err := readmeTranscripts(lines)
 	if err != nil {
 		t.Fatal(err)
@@ -187,23 +179,44 @@ func TestREADMETranscripts(t *testing.T) {
 	}
 
 	for i, tr := range ts {
-		want := tr.output
-		for j := 0; j < max(len(want), len(got[i])); j++ {
-			w, g := "(nothing)", "(nothing)"
-			if j < len(want) {
-				w = want[j]
-			}
-			if j < len(got[i]) {
-				g = got[i][j]
-			}
-			if j < len(want) && j < len(got[i]) && maskLine(w) == maskLine(g) {
-				continue
-			}
+		if j, w, g, ok := firstDifference(tr.output, got[i], maskLine); !ok {
 			t.Errorf("README.md:%d: `fhetune %s` no longer prints what README.md shows (first difference; regenerate with %s):\nREADME: %s\nnow:    %s",
 				tr.first+j+1, strings.Join(tr.args, " "), readmeRegenerate, w, g)
-			break
 		}
 	}
+}
+
+// readREADME returns README.md's absolute path and its lines.
+func readREADME(t *testing.T) (string, []string) {
+	t.Helper()
+	path, err := filepath.Abs(readmeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, strings.Split(string(raw), "\n")
+}
+
+// firstDifference compares want and got line by line, after norm, and returns the
+// index of the first line that differs (or that one of them lacks, shown as
+// "(nothing)") with both lines; ok is true when none differs.
+func firstDifference(want, got []string, norm func(string) string) (j int, w, g string, ok bool) {
+	for j = 0; j < max(len(want), len(got)); j++ {
+		w, g = "(nothing)", "(nothing)"
+		if j < len(want) {
+			w = want[j]
+		}
+		if j < len(got) {
+			g = got[j]
+		}
+		if j >= len(want) || j >= len(got) || norm(w) != norm(g) {
+			return j, w, g, false
+		}
+	}
+	return 0, "", "", true
 }
 
 // Markers around the README's account of the built-in calibration profile, which
@@ -263,15 +276,7 @@ func calibrationMarkdown(pr calibration.Profile) []string {
 // TestREADMECalibration checks the README's account of the built-in profile against
 // fhe/calibration/default_profile.json; with -update it rewrites it.
 func TestREADMECalibration(t *testing.T) {
-	path, err := filepath.Abs(readmeFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(raw), "\n")
+	path, lines := readREADME(t)
 	begin, end := slices.Index(lines, calibrationBegin), slices.Index(lines, calibrationEnd)
 	if begin < 0 || end < begin {
 		t.Fatalf("README.md lacks the lines %q and %q around the calibration table", calibrationBegin, calibrationEnd)
@@ -288,18 +293,8 @@ func TestREADMECalibration(t *testing.T) {
 		}
 		return
 	}
-	want := lines[begin+1 : end]
-	for j := 0; j < max(len(want), len(got)); j++ {
-		if j < len(want) && j < len(got) && want[j] == got[j] {
-			continue
-		}
-		w, g := "(nothing)", "(nothing)"
-		if j < len(want) {
-			w = want[j]
-		}
-		if j < len(got) {
-			g = got[j]
-		}
+	same := func(l string) string { return l }
+	if j, w, g, ok := firstDifference(lines[begin+1:end], got, same); !ok {
 		t.Fatalf("README.md:%d: the built-in calibration profile is not what README.md says (first difference; regenerate with %s):\nREADME: %s\nnow:    %s",
 			begin+j+2, readmeRegenerate, w, g)
 	}

@@ -256,19 +256,24 @@ func LeaveOneOut(terms []string, points []Point) (LOO, error) {
 	if len(points) < 2 {
 		return LOO{}, fmt.Errorf("%w: leave-one-out needs at least 2 measurements, got %d", ErrFit, len(points))
 	}
-	out := LOO{Errors: make([]float64, len(points))}
-	abs := make([]float64, len(points))
+	errs := make([]float64, len(points))
 	for i := range points {
 		rest := slices.Concat(points[:i], points[i+1:])
 		m, err := Fit(terms, rest)
 		if err != nil {
 			return LOO{}, fmt.Errorf("leave out %v: %w", points[i].Params, err)
 		}
-		e := (m.Predict(points[i].Params) - points[i].MS) / points[i].MS
-		out.Errors[i] = e
+		errs[i] = (m.Predict(points[i].Params) - points[i].MS) / points[i].MS
+	}
+	return summarize(errs), nil
+}
+
+// summarize returns the relative errors with the median and the largest of their
+// absolute values.
+func summarize(errs []float64) LOO {
+	abs := make([]float64, len(errs))
+	for i, e := range errs {
 		abs[i] = math.Abs(e)
 	}
-	out.Median = Median(abs)
-	out.Max = slices.Max(abs)
-	return out, nil
+	return LOO{Errors: errs, Median: Median(abs), Max: slices.Max(abs)}
 }

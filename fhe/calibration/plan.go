@@ -130,25 +130,17 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 		})
 	}
 	maxLogN, maxKey := o.MaxLogPolyDegree, o.MaxKeyBytes
-	for p := o.MinPrecision; p <= o.MaxPrecision; p++ {
-		for _, e := range o.PErrors {
-			for _, l := range o.Log2Norm2s {
-				s, err := c.Optimize(fhe.Query{Precision: p, Log2Norm2: l, PError: e})
-				if errors.Is(err, fhe.ErrNoSolution) {
-					continue
-				}
-				if err != nil {
-					return nil, fmt.Errorf("plan precision %d, p_error %g, log2 norm2 %g: %w", p, e, l, err)
-				}
-				add(s, fmt.Sprintf("optimum p=%d e=%.2g L=%g", p, e, l))
-				if opts.MaxLogPolyDegree == 0 {
-					maxLogN = max(maxLogN, s.Params.LogPolyDegree())
-				}
-				if opts.MaxKeyBytes == 0 {
-					maxKey = max(maxKey, KeyBytes(s.Params))
-				}
-			}
+	err := optima(c, o.MinPrecision, o.MaxPrecision, o.PErrors, o.Log2Norm2s, "optimum", func(s fhe.Solution, label string) {
+		add(s, label)
+		if opts.MaxLogPolyDegree == 0 {
+			maxLogN = max(maxLogN, s.Params.LogPolyDegree())
 		}
+		if opts.MaxKeyBytes == 0 {
+			maxKey = max(maxKey, KeyBytes(s.Params))
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: no query of precision %d..%d has a solution", ErrNoSets, o.MinPrecision, o.MaxPrecision)
@@ -192,25 +184,35 @@ func Plan(c Chooser, opts PlanOptions) ([]Target, error) {
 			return nil, fmt.Errorf("%w: held-out p_error %g outside (0, 1)", ErrNoSets, e)
 		}
 	}
-	for p := o.MinPrecision; p <= o.MaxPrecision; p++ {
-		for _, e := range o.HeldOutPErrors {
-			for _, l := range o.HeldOutLog2Norm2s {
-				s, err := c.Optimize(fhe.Query{Precision: p, Log2Norm2: l, PError: e})
-				if errors.Is(err, fhe.ErrNoSolution) {
-					continue
-				}
-				if err != nil {
-					return nil, fmt.Errorf("plan held-out precision %d, p_error %g, log2 norm2 %g: %w", p, e, l, err)
-				}
-				add(s, fmt.Sprintf("held out p=%d e=%.2g L=%g", p, e, l))
-			}
-		}
+	if err := optima(c, o.MinPrecision, o.MaxPrecision, o.HeldOutPErrors, o.HeldOutLog2Norm2s, "held out", add); err != nil {
+		return nil, err
 	}
 	for i := fit; i < len(out); i++ {
 		out[i].HeldOut = true
 	}
 	slices.SortStableFunc(out[fit:], byComplexity)
 	return out, nil
+}
+
+// optima queries the optimizer for every precision in lo..hi, p_error and norm, and
+// calls each with every solution and its label ("KIND p=P e=E L=L"); a query without a
+// solution is skipped.
+func optima(c Chooser, lo, hi int, pErrors, norms []float64, kind string, each func(fhe.Solution, string)) error {
+	for p := lo; p <= hi; p++ {
+		for _, e := range pErrors {
+			for _, l := range norms {
+				s, err := c.Optimize(fhe.Query{Precision: p, Log2Norm2: l, PError: e})
+				if errors.Is(err, fhe.ErrNoSolution) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("plan %s precision %d, p_error %g, log2 norm2 %g: %w", kind, p, e, l, err)
+				}
+				each(s, fmt.Sprintf("%s p=%d e=%.2g L=%g", kind, p, e, l))
+			}
+		}
+	}
+	return nil
 }
 
 func cmpFloat(a, b float64) int {

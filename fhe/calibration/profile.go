@@ -334,24 +334,28 @@ func (pr Profile) Table() []Row {
 	return rows
 }
 
+// count adds a measurement's checked bootstraps, wrong results and expected wrong
+// results to the profile's totals.
+func (pr *Profile) count(m Measurement) {
+	pr.Bootstraps += m.Bootstraps
+	pr.Wrong += m.Wrong
+	pr.ExpectedWrong += m.PError * float64(m.Bootstraps)
+}
+
 // holdOut records measurements left out of the fit, the model's error on them, and
 // their bootstraps in the totals.
 func (pr *Profile) holdOut(ms []Measurement) error {
-	errs := LOO{Errors: make([]float64, len(ms))}
-	abs := make([]float64, len(ms))
+	errs := make([]float64, len(ms))
 	for i, m := range ms {
 		p, err := m.Set.Compile()
 		if err != nil {
 			return fmt.Errorf("%w: held-out measurement %d: %w", ErrFit, i, err)
 		}
-		errs.Errors[i] = (pr.PredictMS(p) - m.MS) / m.MS
-		abs[i] = math.Abs(errs.Errors[i])
-		pr.Bootstraps += m.Bootstraps
-		pr.Wrong += m.Wrong
-		pr.ExpectedWrong += m.PError * float64(m.Bootstraps)
+		errs[i] = (pr.PredictMS(p) - m.MS) / m.MS
+		pr.count(m)
 	}
-	errs.Median, errs.Max = Median(abs), slices.Max(abs)
-	pr.HeldOut, pr.HeldOutError = ms, &errs
+	held := summarize(errs)
+	pr.HeldOut, pr.HeldOutError = ms, &held
 	return nil
 }
 
@@ -384,9 +388,7 @@ func Build(ms []Measurement, terms []string) (Profile, error) {
 	pr := Profile{Format: Format, Model: model, LOO: loo, Measurements: ms, Clock: ms[0].Clock}
 	var dots []float64
 	for _, m := range ms {
-		pr.Bootstraps += m.Bootstraps
-		pr.Wrong += m.Wrong
-		pr.ExpectedWrong += m.PError * float64(m.Bootstraps)
+		pr.count(m)
 		if m.DotNSPerCoef > 0 {
 			dots = append(dots, m.DotNSPerCoef)
 		}
