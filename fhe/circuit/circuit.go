@@ -73,6 +73,9 @@ type LayerInfo struct {
 	LSBsRemoved int `json:"lsbs_removed"`
 	// Rounding is "exact" or "approximate" when LSBsRemoved > 0, else "".
 	Rounding string `json:"rounding,omitempty"`
+	// PowerOfTwo says the rounding comes from power-of-two scales (the LSBs the
+	// requantization discards, see [Compile]), not from rounding_threshold_bits.
+	PowerOfTwo bool `json:"power_of_two_rounding,omitempty"`
 	// TLUBits is the TLU input precision: AccumulatorBits, or rounding_threshold_bits
 	// when the accumulator is wider. 0 for the output layer.
 	TLUBits int `json:"tlu_bits"`
@@ -328,8 +331,9 @@ type intOp struct {
 	// w holds the integer weights (Out × In, or OutC × InC·KH·KW), qw the same as int64.
 	w  *mat.Dense
 	qw []int64
-	// zeros is a zero per output row (the levelled kernels add a per-row constant).
-	zeros []float64
+	// bias is the integer added to each output row's accumulators: 0 except for an
+	// integer bias of quantization-aware training (see [WeightQuant]).
+	bias []float64
 	// pad is the input zero point, the integer that stands for a real 0 in the padding
 	// of a convolution (Concrete ML pads with it).
 	pad float64
@@ -343,9 +347,9 @@ type intOp struct {
 func (o *intOp) apply(x *mat.Dense) *mat.Dense {
 	switch o.kind {
 	case opLinear:
-		return linearForward(x, o.w, o.zeros)
+		return linearForward(x, o.w, o.bias)
 	case opConv:
-		return convForward(x, o.conv, o.w, o.zeros, o.pad)
+		return convForward(x, o.conv, o.w, o.bias, o.pad)
 	default:
 		return poolForward(x, o.pool, 1)
 	}

@@ -185,20 +185,23 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 		}
 	}
 	c := &Circuit{Input: NewQuantizer(cfg.NInputBits, lo, hi), Config: cfg, inSize: net.InSize, outSize: sizes[len(sizes)-1]}
-	b := &builder{cfg: cfg, c: c, x: c.QuantizeInputs(calib), q: c.Input, size: net.InSize, inSize: net.InSize, inFresh: 1}
+	if net.Input != nil {
+		c.Input = *net.Input
+	}
+	b := &builder{cfg: cfg, c: c, x: c.QuantizeInputs(calib), q: c.Input, qFixed: net.Input != nil, size: net.InSize, inSize: net.InSize, inFresh: 1}
 	for _, l := range net.Layers {
 		var err error
 		switch l := l.(type) {
 		case *Linear:
 			if err = b.closeIfOp(); err == nil {
 				b.fc++
-				err = b.addDot(fmt.Sprintf("fc%d", b.fc), opLinear, l.W, l.B, convGeom{}, l.In, l.Out)
+				err = b.addDot(fmt.Sprintf("fc%d", b.fc), opLinear, l.W, l.B, l.Quant, convGeom{}, l.In, l.Out)
 			}
 		case *Conv2d:
 			if err = b.closeIfOp(); err == nil {
 				b.conv++
 				g := l.geom()
-				err = b.addDot(fmt.Sprintf("conv%d", b.conv), opConv, l.W, l.B, g, g.inSize(), g.outSize())
+				err = b.addDot(fmt.Sprintf("conv%d", b.conv), opConv, l.W, l.B, l.Quant, g, g.inSize(), g.outSize())
 			}
 		case *AvgPool2d:
 			if err = b.closeIfOp(); err == nil {
@@ -211,10 +214,12 @@ func Compile(net *Network, calib *mat.Dense, cfg Config) (*Circuit, error) {
 				err = b.addMaxPool(fmt.Sprintf("maxpool%d", b.maxpool), poolGeom{l.K, l.Stride, l.C, l.InH, l.InW})
 			}
 		case ReLU:
-			err = b.close(actReLU)
+			err = b.close(actReLU, l.Out)
 		case Activation:
 			a, _ := newActivation(l.Func, l.Alpha) // checked by net.sizes
-			err = b.close(a)
+			err = b.close(a, l.Out)
+		case Requant:
+			err = b.close(actIdentity, &l.Out)
 		case Flatten:
 		}
 		if err != nil {
@@ -242,6 +247,13 @@ type builder struct {
 	// q is their quantizer.
 	x *mat.Dense
 	q Quantizer
+	// qFixed says q was fixed by a quantization-aware training (the network's), not
+	// fitted here.
+	qFixed bool
+	// wq is the current stage's weight quantizer when a quantization-aware training
+	// fixed it, and sW its weights' scale.
+	wq *WeightQuant
+	sW float64
 	// op is the current stage's levelled operation (nil: none yet); fn dequantizes its
 	// accumulators; maxAbs bounds their magnitude; norm2Sq and group describe its
 	// weights per group of elements.
@@ -269,18 +281,25 @@ func (b *builder) closeIfOp() error {
 	if b.op == nil && b.poolBits == 0 {
 		return nil
 	}
-	return b.close(actIdentity)
+	return b.close(actIdentity, nil)
 }
 
-// addDot starts a stage with a quantized Linear or Conv2d.
-func (b *builder) addDot(name string, kind opKind, w, bias []float64, g convGeom, in, out int) error {
-	qw, wq := QuantizeWeights(w, b.cfg.NWBits)
+// addDot starts a stage with a quantized Linear or Conv2d: its weights quantized to
+// n_w_bits, or by fixed, the quantizer of a quantization-aware training, when not nil.
+func (b *builder) addDot(name string, kind opKind, w, bias []float64, fixed *WeightQuant, g convGeom, in, out int) error {
+	var qw []int64
+	var wq WeightQuantizer
+	if fixed != nil {
+		qw, wq = QATWeights(w, *fixed)
+	} else {
+		qw, wq = QuantizeWeights(w, b.cfg.NWBits)
+	}
 	rows, group := out, 1
 	if kind == opConv {
 		rows, group = g.OutC, out/g.OutC
 	}
 	cols := len(qw) / rows
-	op := &intOp{kind: kind, qw: qw, w: mat.NewDense(rows, cols, nil), zeros: make([]float64, rows), pad: float64(b.q.ZeroPoint), conv: g, in: in, out: out}
+	op := &intOp{kind: kind, qw: qw, w: mat.NewDense(rows, cols, nil), bias: make([]float64, rows), pad: float64(b.q.ZeroPoint), conv: g, in: in, out: out}
 	a := b.q.Scale * wq.Scale
 	fn := affine{a: a, b: make([]float64, rows), group: group}
 	norms := make([]int64, rows)
@@ -296,12 +315,20 @@ func (b *builder) addDot(name string, kind opKind, w, bias []float64, g convGeom
 			sumAbs += abs64(q)
 			sq += q * q
 		}
-		// Concrete ML: real = s_in·s_w·(Σ w·x − zp_in·Σw) + bias.
-		fn.b[o] = a*float64(-b.q.ZeroPoint*sum) + bias[o]
+		// Concrete ML: real = s_in·s_w·(Σ w·x − zp_in·Σw) + bias; an integer bias
+		// (Brevitas' IntBias) joins the accumulator instead (quantized_ops.py,
+		// QuantizedGemm.q_impl: numpy_q_out += q_bias.qvalues).
+		fb := bias[o]
+		if fixed != nil && fixed.IntBias {
+			ib := IntBias(bias[o], a, fixed.BiasLimit)
+			op.bias[o], fb = float64(ib), 0
+		}
+		fn.b[o] = a*float64(-b.q.ZeroPoint*sum) + fb
 		norms[o] = sq
-		bound = max(bound, float64(sumAbs)*inMax)
+		bound = max(bound, float64(sumAbs)*inMax+math.Abs(op.bias[o]))
 	}
 	b.op, b.fn, b.maxAbs, b.norm2Sq, b.group = op, fn, bound, norms, group
+	b.wq, b.sW = fixed, wq.Scale
 	b.name, b.size = name, out
 	return nil
 }
@@ -365,8 +392,9 @@ func (b *builder) stageOf() (*stage, *mat.Dense, LayerInfo) {
 	return st, acc, info
 }
 
-// close ends the current stage with a TLU computing act and requantizing to n_a_bits.
-func (b *builder) close(act activation) error {
+// close ends the current stage with a TLU computing act and requantizing to n_a_bits,
+// or to fixed, a quantization-aware training's quantizer, when not nil.
+func (b *builder) close(act activation, fixed *Quantizer) error {
 	if b.op == nil && b.name != "" {
 		// A TLU on a max pool's maxima: "maxpool1_relu".
 		b.name += "_" + act.String()
@@ -377,7 +405,18 @@ func (b *builder) close(act activation) error {
 	shift, prec := 0, info.AccumulatorBits
 	if p := b.cfg.RoundingThresholdBits; p > 0 && prec > p && b.poolBits == 0 {
 		// Concrete ML: lsbs_to_remove = accumulator bits − n_bits, overflow_protection off.
-		shift, prec = prec-p, p
+		shift = prec - p
+	} else if t := b.powerOfTwoShift(act, fixed); t > 0 && p == 0 {
+		// Unlike rounding_threshold_bits (and Concrete ML's pass, which rounds with
+		// overflow_protection off), keep the bit that an accumulator rounded up past the
+		// top of its range needs, so that the rounding stays lossless there too.
+		shift = min(t, prec-1)
+		rb, _ := BitWidth(RoundLSBs(info.AccMin, shift), RoundLSBs(info.AccMax, shift))
+		prec = max(prec, rb)
+		info.PowerOfTwo = true
+	}
+	if shift > 0 {
+		prec -= shift
 		info.Rounding = b.cfg.RoundingMethod.String()
 		if b.cfg.RoundingMethod == Exact {
 			info.Extractions = shift
@@ -392,16 +431,20 @@ func (b *builder) close(act activation) error {
 	if info.Signed {
 		t.offset = int64(1) << (prec - 1)
 	}
-	// Fit the activation quantizer to the calibration activations, then fill the table.
-	flo, fhi := math.Inf(1), math.Inf(-1)
-	r, _ := acc.Dims()
-	for i := 0; i < r; i++ {
-		for j, v := range acc.RawRowView(i) {
-			f := act.apply(b.fn.real(j, float64(RoundLSBs(int64(v), shift))))
-			flo, fhi = min(flo, f), max(fhi, f)
+	if fixed != nil {
+		t.outQ = *fixed
+	} else {
+		// Fit the activation quantizer to the calibration activations.
+		flo, fhi := math.Inf(1), math.Inf(-1)
+		r, _ := acc.Dims()
+		for i := 0; i < r; i++ {
+			for j, v := range acc.RawRowView(i) {
+				f := act.apply(b.fn.real(j, float64(RoundLSBs(int64(v), shift))))
+				flo, fhi = min(flo, f), max(fhi, f)
+			}
 		}
+		t.outQ = NewQuantizer(b.cfg.NABits, flo, fhi)
 	}
-	t.outQ = NewQuantizer(b.cfg.NABits, flo, fhi)
 	t.fillTable()
 	st.tlu = t
 	info.LSBsRemoved, info.TLUBits, info.Quantizer = shift, prec, t.outQ
@@ -409,11 +452,35 @@ func (b *builder) close(act activation) error {
 	b.c.Layers = append(b.c.Layers, info)
 
 	b.x = t.applyClean(acc)
-	b.q = t.outQ
+	b.q, b.qFixed, b.wq = t.outQ, fixed != nil, nil
 	b.maxAbs = float64(max(abs64(t.outQ.Min()), abs64(t.outQ.Max()), abs64(t.outQ.ZeroPoint)))
 	b.op, b.name, b.inSize = nil, "", b.size
 	b.inBR, b.inFresh, b.poolBits = 1, 0, 0
 	return nil
+}
+
+// powerOfTwoShift returns the bits by which Concrete ML's power-of-two pass rounds the
+// current stage's accumulator before the TLU act with output quantizer out, or 0 when
+// the pattern does not hold (quantization/quantized_module_passes.py,
+// PowerOfTwoScalingRoundPBSAdapter): a Gemm or Conv whose input quantizer and weights
+// come from a quantization-aware training, followed by a ReLU and a trained quantizer,
+// with the three scales powers of two. The accumulator times s_in·s_w/s_out is the
+// output integer before rounding, so rounding off t = −(log2 s_in + log2 s_w − log2 s_out)
+// bits leaves exactly the bits the requantization keeps. With zero points 0 and the
+// bias in the accumulator (the power-of-two training fixes both) and quantizers that
+// round half up as the accumulator's rounding does, the rounded TLU gives what the
+// unrounded one gives.
+func (b *builder) powerOfTwoShift(act activation, out *Quantizer) int {
+	if b.op == nil || b.op.kind == opPool || b.wq == nil || !b.qFixed || out == nil || act != actReLU {
+		return 0
+	}
+	kin, ok1 := isPowerOfTwo(b.q.Scale)
+	kw, ok2 := isPowerOfTwo(b.sW)
+	kout, ok3 := isPowerOfTwo(out.Scale)
+	if !ok1 || !ok2 || !ok3 {
+		return 0
+	}
+	return -(kin + kw - kout)
 }
 
 // closeOutput ends the circuit with the output layer.

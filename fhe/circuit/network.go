@@ -10,8 +10,8 @@ import (
 )
 
 // Layer is one step of a float [Network]: *Linear, *Conv2d, *AvgPool2d, *MaxPool2d,
-// ReLU, Activation or Flatten. The set is closed (the interface has an unexported
-// method).
+// ReLU, Activation, Requant or Flatten. The set is closed (the interface has an
+// unexported method).
 type Layer interface {
 	// Kind names the layer type: "linear", "conv2d", "avgpool2d", "maxpool2d", "relu",
 	// "flatten", or an Activation's function.
@@ -27,6 +27,9 @@ type Linear struct {
 	W []float64
 	// B holds Out biases.
 	B []float64
+	// Quant, when not nil, is the weight quantizer a quantization-aware training used;
+	// nil means post-training quantization ([QuantizeWeights]).
+	Quant *WeightQuant
 }
 
 // Conv2d is a 2-D cross-correlation with zero padding on all four sides, dilation D
@@ -46,6 +49,8 @@ type Conv2d struct {
 	W []float64
 	// B holds OutC biases.
 	B []float64
+	// Quant is as Linear's.
+	Quant *WeightQuant
 }
 
 // AvgPool2d averages each channel of [C, InH, InW] samples over K×K windows moved by
@@ -65,8 +70,10 @@ type MaxPool2d struct {
 }
 
 // ReLU is max(0, x) element by element; in the circuit it becomes one TLU per element,
-// together with the requantization that follows.
-type ReLU struct{}
+// together with the requantization that follows. Out, when not nil, is that
+// requantization's quantizer as a quantization-aware training fixed it; nil means one
+// fitted to the calibration data.
+type ReLU struct{ Out *Quantizer }
 
 // The functions of an [Activation], as its Func (the names of tuner/model's).
 const (
@@ -86,7 +93,15 @@ const (
 type Activation struct {
 	Func  string
 	Alpha float64
+	// Out is as ReLU's.
+	Out *Quantizer
 }
+
+// Requant requantizes the values to Out: in the circuit an identity TLU per element
+// where Compile needs one (after a pooling layer that another levelled operation
+// reads), with the quantizer a quantization-aware training fixed; in the float network
+// it does nothing.
+type Requant struct{ Out Quantizer }
 
 // Flatten marks the switch from images to vectors; samples are stored flat already, so
 // it moves no number.
@@ -113,6 +128,9 @@ func (a Activation) Kind() string { return a.Func }
 // Kind returns "flatten".
 func (Flatten) Kind() string { return "flatten" }
 
+// Kind returns "requant".
+func (Requant) Kind() string { return "requant" }
+
 func (*Linear) isLayer()    {}
 func (*Conv2d) isLayer()    {}
 func (*AvgPool2d) isLayer() {}
@@ -120,6 +138,7 @@ func (*MaxPool2d) isLayer() {}
 func (ReLU) isLayer()       {}
 func (Activation) isLayer() {}
 func (Flatten) isLayer()    {}
+func (Requant) isLayer()    {}
 
 // geom returns the convolution's geometry, with dilation and groups of at least 1.
 func (l *Conv2d) geom() convGeom {
@@ -146,6 +165,9 @@ type Network struct {
 	InSize int
 	// Layers are applied in order.
 	Layers []Layer
+	// Input, when not nil, is the input quantizer a quantization-aware training fixed;
+	// nil means one fitted to the calibration data (n_input_bits).
+	Input *Quantizer
 }
 
 // sizes checks the layers chain from InSize and returns the flat size after each layer.
@@ -176,6 +198,9 @@ func (n *Network) sizes() ([]int, error) {
 			if err := finite(l.W, l.B); err != nil {
 				return nil, bad("%v", err)
 			}
+			if err := l.Quant.check(); err != nil {
+				return nil, bad("%v", err)
+			}
 			size = l.Out
 		case *Conv2d:
 			if l.OutC <= 0 || l.InC <= 0 || l.KH <= 0 || l.KW <= 0 || l.Stride <= 0 || l.Pad < 0 || l.InH <= 0 || l.InW <= 0 {
@@ -198,6 +223,9 @@ func (n *Network) sizes() ([]int, error) {
 				return nil, bad("has %d weights and %d biases, wants %d and %d", len(l.W), len(l.B), nw, l.OutC)
 			}
 			if err := finite(l.W, l.B); err != nil {
+				return nil, bad("%v", err)
+			}
+			if err := l.Quant.check(); err != nil {
 				return nil, bad("%v", err)
 			}
 			oh, ow := l.OutHW()
@@ -224,7 +252,18 @@ func (n *Network) sizes() ([]int, error) {
 			if _, err := newActivation(l.Func, l.Alpha); err != nil {
 				return nil, bad("%v", err)
 			}
-		case ReLU, Flatten:
+			if err := l.Out.check(); err != nil {
+				return nil, bad("%v", err)
+			}
+		case ReLU:
+			if err := l.Out.check(); err != nil {
+				return nil, bad("%v", err)
+			}
+		case Requant:
+			if err := l.Out.check(); err != nil {
+				return nil, bad("%v", err)
+			}
+		case Flatten:
 		case nil:
 			return nil, bad("nil layer")
 		default:
@@ -236,10 +275,41 @@ func (n *Network) sizes() ([]int, error) {
 }
 
 // Validate checks that the layers chain from InSize and hold finite weights of the right
-// sizes.
+// sizes, and that fixed quantizers are usable.
 func (n *Network) Validate() error {
-	_, err := n.sizes()
-	return err
+	if _, err := n.sizes(); err != nil {
+		return err
+	}
+	if err := n.Input.check(); err != nil {
+		return fmt.Errorf("%w: input quantizer: %v", ErrNetwork, err)
+	}
+	return nil
+}
+
+// check reports a fixed quantizer that Compile cannot use (nil is fine).
+func (q *Quantizer) check() error {
+	switch {
+	case q == nil:
+		return nil
+	case q.Bits < MinBits || q.Bits > MaxBits:
+		return fmt.Errorf("quantizer bits %d outside %d..%d", q.Bits, MinBits, MaxBits)
+	case !(q.Scale > 0) || math.IsInf(q.Scale, 0):
+		return fmt.Errorf("quantizer scale %v must be positive and finite", q.Scale)
+	}
+	return nil
+}
+
+// check reports a weight quantizer that Compile cannot use (nil is fine).
+func (wq *WeightQuant) check() error {
+	switch {
+	case wq == nil:
+		return nil
+	case wq.Bits < MinBits || wq.Bits > MaxBits:
+		return fmt.Errorf("weight quantizer bits %d outside %d..%d", wq.Bits, MinBits, MaxBits)
+	case wq.BiasLimit < 0:
+		return fmt.Errorf("bias limit %d must be ≥ 0", wq.BiasLimit)
+	}
+	return nil
 }
 
 func finite(vs ...[]float64) error {
@@ -279,7 +349,7 @@ func (n *Network) Forward(x *mat.Dense) *mat.Dense {
 		case Activation:
 			a, _ := newActivation(l.Func, l.Alpha)
 			cur = a.applyAll(cur)
-		case Flatten:
+		case Flatten, Requant:
 		}
 	}
 	if cur == x {

@@ -10,7 +10,7 @@ import "fmt"
 // Terms calls f with every encrypted input of accumulator j of layer i and its integer
 // weight (zero weights are skipped), and returns the clear constant added to the
 // accumulator: a convolution's padding reads the input zero point, which the server
-// adds as a plaintext. The accumulator is Σ w·x[input] + constant. A max-pool layer has
+// adds as a plaintext, and so is an integer bias (see [WeightQuant]). The accumulator is Σ w·x[input] + constant. A max-pool layer has
 // no accumulators (see [Circuit.MaxPoolWindow]): Terms refuses it.
 func (c *Circuit) Terms(i, j int, f func(input int, weight int64)) (constant int64, err error) {
 	if i < 0 || i >= len(c.stages) {
@@ -30,6 +30,7 @@ func (c *Circuit) Terms(i, j int, f func(input int, weight int64)) (constant int
 	}
 	switch o.kind {
 	case opLinear:
+		constant = int64(o.bias[j])
 		for k, w := range o.qw[j*o.in : (j+1)*o.in] {
 			if w != 0 {
 				f(k, w)
@@ -45,6 +46,7 @@ func (c *Circuit) Terms(i, j int, f func(input int, weight int64)) (constant int
 		c0 := ch / g.groupOut() * ic // the first input channel of ch's group
 		ws := o.qw[ch*kk : (ch+1)*kk]
 		pad := int64(o.pad)
+		constant = int64(o.bias[ch])
 		for ci := 0; ci < ic; ci++ {
 			for a := 0; a < g.KH; a++ {
 				for b := 0; b < g.KW; b++ {

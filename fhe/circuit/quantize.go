@@ -17,6 +17,10 @@ type Quantizer struct {
 	Scale     float64 `json:"scale"`
 	ZeroPoint int64   `json:"zero_point"`
 	Signed    bool    `json:"signed,omitempty"`
+	// HalfUp rounds ties up (⌊x + ½⌋) instead of to even. Power-of-two quantizers
+	// ([PowerOfTwoQuantizer]) round this way so that a TLU reading an accumulator
+	// rounded by Compile's power-of-two pass (half up too) gives what it gives unrounded.
+	HalfUp bool `json:"half_up,omitempty"`
 }
 
 // stabilityConst is the range below which Concrete ML treats a tensor as one value.
@@ -60,9 +64,14 @@ func (q Quantizer) Min() int64 { return -q.offset() }
 func (q Quantizer) Max() int64 { return int64(1)<<q.Bits - 1 - q.offset() }
 
 // Quantize returns round(x/Scale + ZeroPoint) (half to even, numpy's rint, as Concrete ML
-// quantizes) clipped to [Min, Max].
+// quantizes; half up when HalfUp) clipped to [Min, Max].
 func (q Quantizer) Quantize(x float64) int64 {
-	v := math.RoundToEven(x/q.Scale + float64(q.ZeroPoint))
+	v := x/q.Scale + float64(q.ZeroPoint)
+	if q.HalfUp {
+		v = math.Floor(v + 0.5)
+	} else {
+		v = math.RoundToEven(v)
+	}
 	if lo := float64(q.Min()); !(v > lo) { // also NaN
 		return q.Min()
 	}
@@ -74,6 +83,133 @@ func (q Quantizer) Quantize(x float64) int64 {
 
 // Dequantize returns Scale·(v − ZeroPoint).
 func (q Quantizer) Dequantize(v int64) float64 { return q.Scale * float64(v-q.ZeroPoint) }
+
+// Real returns the real value a TLU reads for the integer v when no levelled operation
+// comes between: Scale·v − Scale·ZeroPoint, computed in exactly the floating-point steps
+// the circuit takes, so that a fake-quantized forward pass that uses it (tuner/model's
+// quantization-aware training) agrees with the circuit bit for bit.
+func (q Quantizer) Real(v int64) float64 {
+	return q.Scale*float64(v) + -q.Scale*float64(q.ZeroPoint)
+}
+
+// PowerOfTwoQuantizer returns the bits-bit quantizer of [lo, hi] whose scale is a power
+// of two and whose zero point is 0, as Brevitas' power-of-two scaling quantizers are
+// (Concrete ML's Int8ActPerTensorPoT in quantization/qat_quantizers.py: per-tensor,
+// log2 of the scale rounded up so that the range fits): signed when lo < 0, with
+// scale 2^⌈log2(max(|lo|, |hi|)/(2^(bits−1) − 1))⌉ (integers −2^(bits−1)..2^(bits−1) − 1),
+// else unsigned with scale 2^⌈log2(hi/(2^bits − 1))⌉. It rounds half up (see HalfUp). A
+// range without magnitude gets scale 1.
+func PowerOfTwoQuantizer(bits int, lo, hi float64) Quantizer {
+	q := Quantizer{Bits: bits, Signed: lo < 0, HalfUp: true}
+	m, levels := hi, float64(uint64(1)<<bits-1)
+	if q.Signed {
+		m, levels = max(-lo, hi), max(1, float64(int64(1)<<(bits-1)-1))
+	}
+	q.Scale = PowerOfTwoScale(m / levels)
+	return q
+}
+
+// PowerOfTwoScale returns 2^⌈log2 s⌉ for s > 0 (Brevitas' power-of-two restriction with
+// a ceiling), and 1 for s ≤ 0 or not finite.
+func PowerOfTwoScale(s float64) float64 {
+	if !(s > 0) || math.IsInf(s, 0) {
+		return 1
+	}
+	frac, exp := math.Frexp(s) // s = frac·2^exp, frac in [0.5, 1)
+	if frac == 0.5 {
+		return s
+	}
+	return math.Ldexp(1, exp)
+}
+
+// isPowerOfTwo reports whether s is 2^k for an integer k.
+func isPowerOfTwo(s float64) (k int, ok bool) {
+	frac, exp := math.Frexp(s)
+	return exp - 1, frac == 0.5
+}
+
+// WeightQuant fixes how Compile quantizes a layer's weights and bias: the quantizer a
+// quantization-aware training used, so that the circuit computes what the training
+// did (Concrete ML compiles a Brevitas network with its own quantizers). The weights
+// are quantized symmetrically per tensor to Bits ([QATWeights]). With IntBias, the bias
+// is quantized to the accumulator's scale s_in·s_w and added to the accumulator as an
+// integer, clipped to ±BiasLimit when BiasLimit > 0 (Brevitas' IntBias, which Concrete
+// ML's built-in networks use with power-of-two scaling); without, the float bias is
+// applied inside the TLU as for post-training quantization.
+type WeightQuant struct {
+	Bits       int   `json:"bits"`
+	PowerOfTwo bool  `json:"power_of_two,omitempty"`
+	IntBias    bool  `json:"int_bias,omitempty"`
+	BiasLimit  int64 `json:"bias_limit,omitempty"`
+}
+
+// QATWeights quantizes weights as a quantization-aware training does, symmetric per
+// tensor (Brevitas' Int8WeightPerTensorFloat, with Concrete ML's built-in networks'
+// weight_narrow_range off): q = rint(w/scale) clipped to [−2^(Bits−1), 2^(Bits−1) − 1]
+// (with 1 bit, {−1, 0, 1} as [QuantizeWeights] does). The scale is the one of least
+// squared quantization error among max|w|·f/(2^(Bits−1) − 1) for f = 1, 0.95, …, 0.2
+// (Brevitas' MSE weight statistics, on a grid), so that outliers do not leave every
+// other weight at zero when the bits are few; with PowerOfTwo, among the powers of two
+// 2^(⌈log2(max|w|/(2^(Bits−1) − 1))⌉ − i), i = 0..4 (Int8WeightPerTensorPoT's
+// restriction). Ties keep the larger scale. All-zero weights get scale 1.
+func QATWeights(w []float64, wq WeightQuant) ([]int64, WeightQuantizer) {
+	n := wq.Bits
+	m := 0.0
+	for _, v := range w {
+		m = max(m, math.Abs(v))
+	}
+	levels, lowest := float64(int64(1)<<(n-1)-1), -float64(int64(1)<<(n-1))
+	if n == 1 {
+		levels, lowest = 1, -1
+	}
+	round := func(v, scale float64) float64 { return max(lowest, min(levels, math.RoundToEven(v/scale))) }
+	scale := 1.0
+	if m > 0 {
+		best := math.Inf(1)
+		for _, s := range weightScales(m/levels, wq.PowerOfTwo) {
+			e := 0.0
+			for _, v := range w {
+				d := v - s*round(v, s)
+				e += d * d
+			}
+			if e < best {
+				best, scale = e, s
+			}
+		}
+	}
+	q := make([]int64, len(w))
+	for i, v := range w {
+		q[i] = int64(round(v, scale))
+	}
+	return q, WeightQuantizer{Bits: n, Scale: scale, Symmetric: true}
+}
+
+// weightScales returns the candidate scales of [QATWeights], largest first, for the
+// abs-max scale s.
+func weightScales(s float64, pot bool) []float64 {
+	var out []float64
+	if pot {
+		top := PowerOfTwoScale(s)
+		for i := range 5 {
+			out = append(out, math.Ldexp(top, -i))
+		}
+		return out
+	}
+	for i := 20; i >= 4; i-- {
+		out = append(out, s*float64(i)/20)
+	}
+	return out
+}
+
+// IntBias returns the bias b quantized to the accumulator scale s (s_in·s_w):
+// rint(b/s), clipped to ±limit when limit > 0.
+func IntBias(b, s float64, limit int64) int64 {
+	v := math.RoundToEven(b / s)
+	if limit > 0 {
+		v = max(-float64(limit), min(float64(limit), v))
+	}
+	return int64(v)
+}
 
 // WeightQuantizer quantizes one layer's weights. Concrete ML quantizes weights whose
 // distribution is roughly symmetric around zero symmetrically and signed (zero point 0),
