@@ -7,6 +7,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/fhetune/fhetune/conv"
+	"github.com/fhetune/fhetune/fhe/circuit"
 )
 
 // im2colBudget bounds the size (in float64s) of the im2col matrix that a forward pass
@@ -43,6 +44,8 @@ type Conv2d struct {
 	// Mask, when not nil, has one entry per weight of W in row-major order; false pins
 	// that weight at zero during training.
 	Mask []bool
+	// Quant is as Linear's.
+	Quant *circuit.WeightQuant
 }
 
 // NewConv2d returns a Conv2d layer with zero weights and biases for inputs of shape
@@ -121,6 +124,7 @@ func (l *Conv2d) clone() Layer {
 	c.W = mat.DenseCopyOf(l.W)
 	c.B = slices.Clone(l.B)
 	c.Mask = slices.Clone(l.Mask)
+	c.Quant = cloneWQ(l.Quant)
 	return &c
 }
 
@@ -192,6 +196,8 @@ type conv2dState struct {
 	dW             *mat.Dense
 	dB             []float64
 	wView, dWView  []float64
+	in             *circuit.Quantizer // the input's quantizer, set before each forward
+	il             *intLayer          // the last forward's integer form (quantized layers)
 }
 
 func (l *Conv2d) newState() layerState {
@@ -200,9 +206,17 @@ func (l *Conv2d) newState() layerState {
 		wView: denseData(l.W), dWView: denseData(dW)}
 }
 
+func (s *conv2dState) setInput(in *circuit.Quantizer) { s.in = in }
+
 func (s *conv2dState) forward(x *mat.Dense) *mat.Dense {
 	l := s.l
 	n, _ := x.Dims()
+	if l.Quant != nil {
+		s.n = n
+		s.il = newIntLayer(l.W, l.B, *l.Quant, *s.in)
+		s.out = l.applyInt(x, s.il, s.cols)
+		return s.out
+	}
 	oh, ow := l.OutHW()
 	pos, k := oh*ow, l.GroupInC()*l.KH*l.KW
 	s.n = n
@@ -246,8 +260,12 @@ func (s *conv2dState) backward(dy *mat.Dense, needInput bool) *mat.Dense {
 	for i := 0; i < n; i++ {
 		clear(s.dx.RawRowView(i))
 	}
+	w := l.W
+	if l.Quant != nil {
+		w = s.il.wf // straight through the weights' rounding
+	}
 	for g := range s.cols {
-		gemm(false, false, 1, l.groupCols(s.dy2, g), l.groupW(l.W, g), 0, s.dcols)
+		gemm(false, false, 1, l.groupCols(s.dy2, g), l.groupW(w, g), 0, s.dcols)
 		conv.Col2im(s.dcols, l.geom(g), n, s.dx)
 	}
 	return s.dx
@@ -317,10 +335,12 @@ func (l *AvgPool2d) apply(x *mat.Dense, _ bool) *mat.Dense {
 	return out
 }
 
-func (l *AvgPool2d) pool(x, out *mat.Dense) {
+func (l *AvgPool2d) pool(x, out *mat.Dense) { l.sum(x, out, 1/float64(l.K*l.K)) }
+
+// sum writes each window's sum times inv into out.
+func (l *AvgPool2d) sum(x, out *mat.Dense, inv float64) {
 	n, _ := x.Dims()
 	oh, ow := l.OutHW()
-	inv := 1 / float64(l.K*l.K)
 	plane, oplane := l.InH*l.InW, oh*ow
 	for s := 0; s < n; s++ {
 		xs, ys := x.RawRowView(s), out.RawRowView(s)
@@ -345,7 +365,10 @@ func (l *AvgPool2d) pool(x, out *mat.Dense) {
 type avgPoolState struct {
 	l       *AvgPool2d
 	out, dx *mat.Dense
+	in      *circuit.Quantizer // the input's quantizer, set before each forward
 }
+
+func (s *avgPoolState) setInput(in *circuit.Quantizer) { s.in = in }
 
 func (l *AvgPool2d) newState() layerState { return &avgPoolState{l: l} }
 
@@ -353,6 +376,10 @@ func (s *avgPoolState) forward(x *mat.Dense) *mat.Dense {
 	l := s.l
 	n, _ := x.Dims()
 	oh, ow := l.OutHW()
+	if s.in != nil {
+		s.out = l.applyInt(x, *s.in)
+		return s.out
+	}
 	s.out = reuse(s.out, n, l.C*oh*ow)
 	l.pool(x, s.out)
 	return s.out

@@ -15,6 +15,8 @@ var (
 	ErrData = errors.New("model: bad data")
 	// ErrPrune marks a pruning request that cannot be carried out.
 	ErrPrune = errors.New("model: bad pruning request")
+	// ErrQAT marks a quantization-aware training setup that cannot be used.
+	ErrQAT = errors.New("model: bad quantization-aware training setup")
 	// ErrFormat marks a model file that is corrupt, truncated or of another kind.
 	ErrFormat = errors.New("model: bad model file")
 	// ErrVersion marks a model file written in a format version this build cannot read.

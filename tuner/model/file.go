@@ -8,19 +8,21 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/fhetune/fhetune/atomicfile"
+	"github.com/fhetune/fhetune/fhe/circuit"
 )
 
-// The model file format, version 2. All integers are unsigned little-endian and all real
+// The model file format, version 3. All integers are unsigned little-endian and all real
 // numbers IEEE-754 float64 little-endian.
 //
 //	offset  size  field
 //	0       8     magic "FHTMODEL"
-//	8       4     uint32 format version (2)
+//	8       4     uint32 format version (3)
 //	12      8     uint64 body length L
 //	20      L     body
 //	20+L    4     uint32 CRC-32 (IEEE) of bytes 0 .. 20+L−1
@@ -37,30 +39,39 @@ import (
 //	uint32  layer count (1 .. 1024), then one record per layer:
 //	  uint8 kind, then by kind:
 //	  1 linear      uint32 out, in; uint8 mask flag; out·in weights (row-major);
-//	                out biases; mask bitmap when the flag is 1
+//	                out biases; mask bitmap when the flag is 1; weight quantizer
 //	  2 conv2d      uint32 outC, inC, kh, kw, stride, pad, inH, inW, dilation (≥ 1),
 //	                groups (≥ 1, dividing inC); uint8 mask flag; outC·(inC/groups)·kh·kw
 //	                weights (row-major, see [Conv2d]); outC biases; mask bitmap when the
-//	                flag is 1
+//	                flag is 1; weight quantizer
 //	  3 avgpool2d   uint32 k, stride, c, inH, inW
 //	  4 relu        nothing
 //	  5 flatten     nothing
 //	  6 activation  uint8 function (1 leaky_relu, 2 sigmoid, 3 tanh, 4 gelu); alpha
 //	  7 maxpool2d   uint32 k, stride, c, inH, inW
+//	  8 quant       uint8 bits (1 .. 16); uint8 flags (bit 0 power_of_two, other bits
+//	                zero); lo; hi (lo ≤ hi), see [Quant]
+//
+// A weight quantizer ([Linear.Quant], [Conv2d.Quant]) is a uint8 flag, 0 none or 1
+// present; when 1, it is followed by uint8 bits (1 .. 16), uint8 flags (bit 0
+// power_of_two, bit 1 int_bias, other bits zero) and uint64 bias_limit (≤ 2^63 − 1),
+// the fields of [circuit.WeightQuant].
 //
 // A mask bitmap for n weights is ⌈n/8⌉ bytes; bit i%8 (least significant first) of byte
 // i/8 is set when weight i is free and clear when it is pinned at zero; unused bits are
-// zero. The body must be consumed exactly, and the network it describes must pass
-// [Network.Validate]. Writers of version 2 emit exactly this layout (a dilation or group
-// count of 0 is written as 1), so equal networks give equal files.
+// zero. Every real number is finite. The body must be consumed exactly, and the network
+// it describes must pass [Network.Validate] (which also checks that a quant layer feeds
+// every layer with a weight quantizer). Writers of version 3 emit exactly this layout (a
+// dilation or group count of 0 is written as 1), so equal networks give equal files.
 //
-// Version 1, which this package still reads, is the same without the conv2d record's
-// dilation and groups (its convolutions decode with Dilation = Groups = 1) and without
-// kinds 6 and 7. A version-1 file re-encodes as version 2.
+// Versions 1 and 2, which this package still reads, re-encode as version 3. Version 2 is
+// version 3 without kind 8 and without the weight quantizer at the end of the linear and
+// conv2d records. Version 1 is version 2 without the conv2d record's dilation and groups
+// (its convolutions decode with Dilation = Groups = 1) and without kinds 6 and 7.
 const (
 	// FormatVersion is the model file format version this package writes; it reads
 	// every version from 1 to FormatVersion.
-	FormatVersion = 2
+	FormatVersion = 3
 	// Magic opens every model file.
 	Magic = "FHTMODEL"
 
@@ -78,12 +89,31 @@ const (
 	kindFlatten      = 5
 	kindActivation   = 6
 	kindMaxPool      = 7
+	kindQuant        = 8
 	maskAbsent       = 0
 	maskPresent      = 1
+	wqAbsent         = 0
+	wqPresent        = 1
+	flagPowerOfTwo   = 1 << 0 // quant and weight quantizer flags
+	flagIntBias      = 1 << 1 // weight quantizer flags
 	stdAbsent        = 0
 	stdPresent       = 1
 	maxFileBytes     = 1 << 34 // 16 GiB: far above any network this tool trains
 )
+
+// kindNames names the layer kinds in the file (index + 1).
+var kindNames = []string{"linear", "conv2d", "avgpool2d", "relu", "flatten", "activation", "maxpool2d", "quant"}
+
+// lastKind returns the highest layer kind of a format version: kinds 1 .. lastKind exist.
+func lastKind(version int) int {
+	switch version {
+	case 1:
+		return kindFlatten
+	case 2:
+		return kindMaxPool
+	}
+	return kindQuant
+}
 
 // activationCodes numbers the activation functions in the file (index + 1).
 var activationCodes = []string{LeakyReLU, Sigmoid, Tanh, GELU}
@@ -228,6 +258,7 @@ func (e *encoder) layer(l Layer) error {
 		e.matrix(l.W)
 		e.floats(l.B)
 		e.bitmap(l.Mask)
+		return e.weightQuant(l.Quant)
 	case *Conv2d:
 		e.u8(kindConv2d)
 		if err := e.dims(l.OutC, l.InC, l.KH, l.KW, l.Stride, l.Pad, l.InH, l.InW, l.Dil(), l.NumGroups()); err != nil {
@@ -237,6 +268,7 @@ func (e *encoder) layer(l Layer) error {
 		e.matrix(l.W)
 		e.floats(l.B)
 		e.bitmap(l.Mask)
+		return e.weightQuant(l.Quant)
 	case *AvgPool2d:
 		e.u8(kindAvgPool)
 		return e.dims(l.K, l.Stride, l.C, l.InH, l.InW)
@@ -247,6 +279,13 @@ func (e *encoder) layer(l Layer) error {
 		return e.activation(l)
 	case *Activation:
 		return e.activation(*l)
+	case *Quant:
+		e.u8(kindQuant)
+		if err := e.bits(l.Bits); err != nil {
+			return err
+		}
+		e.u8(flags(l.PowerOfTwo, false))
+		e.floats([]float64{l.Lo, l.Hi})
 	case ReLU, *ReLU:
 		e.u8(kindReLU)
 	case Flatten, *Flatten:
@@ -255,6 +294,45 @@ func (e *encoder) layer(l Layer) error {
 		return fmt.Errorf("unknown layer type %T", l)
 	}
 	return nil
+}
+
+// weightQuant writes the weight quantizer of a linear or conv2d record.
+func (e *encoder) weightQuant(wq *circuit.WeightQuant) error {
+	if wq == nil {
+		e.u8(wqAbsent)
+		return nil
+	}
+	e.u8(wqPresent)
+	if err := e.bits(wq.Bits); err != nil {
+		return fmt.Errorf("weight quantizer: %w", err)
+	}
+	if wq.BiasLimit < 0 {
+		return fmt.Errorf("weight quantizer bias limit %d is negative", wq.BiasLimit)
+	}
+	e.u8(flags(wq.PowerOfTwo, wq.IntBias))
+	e.u64(uint64(wq.BiasLimit))
+	return nil
+}
+
+// bits writes a quantizer's bit width as a uint8.
+func (e *encoder) bits(b int) error {
+	if b < circuit.MinBits || b > circuit.MaxBits {
+		return fmt.Errorf("quantizer bits %d out of range [%d, %d]", b, circuit.MinBits, circuit.MaxBits)
+	}
+	e.u8(uint8(b))
+	return nil
+}
+
+// flags returns the flags byte of a quantizer: bit 0 power_of_two, bit 1 int_bias.
+func flags(powerOfTwo, intBias bool) uint8 {
+	var f uint8
+	if powerOfTwo {
+		f |= flagPowerOfTwo
+	}
+	if intBias {
+		f |= flagIntBias
+	}
+	return f
 }
 
 func (e *encoder) activation(a Activation) error {
@@ -510,6 +588,16 @@ func (d *decoder) layer(i int) (Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if last := lastKind(d.version); kind < 1 || int(kind) > last {
+		var names []string
+		for k, n := range kindNames[:last] {
+			names = append(names, fmt.Sprintf("%d %s", k+1, n))
+		}
+		if d.version == FormatVersion {
+			return nil, d.fail(int64(at), "layer %d has unknown kind %d (want %s)", i, kind, strings.Join(names, ", "))
+		}
+		return nil, d.fail(int64(at), "layer %d has unknown kind %d (a version-%d file has %s)", i, kind, d.version, strings.Join(names, ", "))
+	}
 	name := func(field string) string { return fmt.Sprintf("layer %d %s", i, field) }
 	sizes := func(lo []int, fields ...string) ([]int, error) {
 		out := make([]int, len(fields))
@@ -532,7 +620,11 @@ func (d *decoder) layer(i int) (Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Linear{W: w, B: b, Mask: mask}, nil
+		wq, err := d.weightQuant(i)
+		if err != nil {
+			return nil, err
+		}
+		return &Linear{W: w, B: b, Mask: mask, Quant: wq}, nil
 	case kindConv2d:
 		lo := []int{1, 1, 1, 1, 1, 0, 1, 1}
 		fields := []string{"output channels", "input channels", "kernel height", "kernel width", "stride", "padding",
@@ -559,8 +651,12 @@ func (d *decoder) layer(i int) (Layer, error) {
 		if err != nil {
 			return nil, err
 		}
+		wq, err := d.weightQuant(i)
+		if err != nil {
+			return nil, err
+		}
 		return &Conv2d{OutC: s[0], InC: s[1], KH: s[2], KW: s[3], Stride: s[4], Pad: s[5], InH: s[6], InW: s[7],
-			Dilation: dil, Groups: groups, W: w, B: b, Mask: mask}, nil
+			Dilation: dil, Groups: groups, W: w, B: b, Mask: mask, Quant: wq}, nil
 	case kindAvgPool:
 		s, err := sizes([]int{1, 1, 1, 1, 1}, "window", "stride", "channels", "input height", "input width")
 		if err != nil {
@@ -571,33 +667,129 @@ func (d *decoder) layer(i int) (Layer, error) {
 		return ReLU{}, nil
 	case kindFlatten:
 		return Flatten{}, nil
-	}
-	if d.version >= 2 {
-		switch kind {
-		case kindActivation:
-			fat := d.off
-			code, err := d.u8(name("activation function"))
-			if err != nil {
-				return nil, err
-			}
-			if code < 1 || int(code) > len(activationCodes) {
-				return nil, d.fail(int64(fat), "layer %d has unknown activation function %d (want 1 leaky_relu, 2 sigmoid, 3 tanh, 4 gelu)", i, code)
-			}
-			alpha, err := d.floats(1, name("alpha"))
-			if err != nil {
-				return nil, err
-			}
-			return Activation{Func: activationCodes[code-1], Alpha: alpha[0]}, nil
-		case kindMaxPool:
-			s, err := sizes([]int{1, 1, 1, 1, 1}, "window", "stride", "channels", "input height", "input width")
-			if err != nil {
-				return nil, err
-			}
-			return &MaxPool2d{K: s[0], Stride: s[1], C: s[2], InH: s[3], InW: s[4]}, nil
+	case kindActivation:
+		fat := d.off
+		code, err := d.u8(name("activation function"))
+		if err != nil {
+			return nil, err
 		}
-		return nil, d.fail(int64(at), "layer %d has unknown kind %d (want 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten, 6 activation, 7 maxpool2d)", i, kind)
+		if code < 1 || int(code) > len(activationCodes) {
+			return nil, d.fail(int64(fat), "layer %d has unknown activation function %d (want 1 leaky_relu, 2 sigmoid, 3 tanh, 4 gelu)", i, code)
+		}
+		alpha, err := d.floats(1, name("alpha"))
+		if err != nil {
+			return nil, err
+		}
+		return Activation{Func: activationCodes[code-1], Alpha: alpha[0]}, nil
+	case kindMaxPool:
+		s, err := sizes([]int{1, 1, 1, 1, 1}, "window", "stride", "channels", "input height", "input width")
+		if err != nil {
+			return nil, err
+		}
+		return &MaxPool2d{K: s[0], Stride: s[1], C: s[2], InH: s[3], InW: s[4]}, nil
 	}
-	return nil, d.fail(int64(at), "layer %d has unknown kind %d (a version-%d file has 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten)", i, kind, d.version)
+	// kindQuant
+	bits, err := d.bits(name("quant bits"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.flags(name("quant flags"), flagPowerOfTwo, "bit 0 power_of_two")
+	if err != nil {
+		return nil, err
+	}
+	lat := d.off
+	lo, err := d.scalar(name("quant lo"))
+	if err != nil {
+		return nil, err
+	}
+	hi, err := d.scalar(name("quant hi"))
+	if err != nil {
+		return nil, err
+	}
+	if lo > hi {
+		return nil, d.fail(int64(lat), "layer %d quant range [%v, %v] is not ordered (want lo ≤ hi)", i, lo, hi)
+	}
+	return &Quant{Bits: bits, PowerOfTwo: f&flagPowerOfTwo != 0, Lo: lo, Hi: hi}, nil
+}
+
+// weightQuant reads the weight quantizer at the end of a linear or conv2d record;
+// files before version 3 have none.
+func (d *decoder) weightQuant(i int) (*circuit.WeightQuant, error) {
+	if d.version < 3 {
+		return nil, nil
+	}
+	at := d.off
+	flag, err := d.u8(fmt.Sprintf("layer %d weight quantizer flag", i))
+	if err != nil {
+		return nil, err
+	}
+	switch flag {
+	case wqAbsent:
+		return nil, nil
+	case wqPresent:
+	default:
+		return nil, d.fail(int64(at), "layer %d weight quantizer flag %d (want 0 or 1)", i, flag)
+	}
+	bits, err := d.bits(fmt.Sprintf("layer %d weight quantizer bits", i))
+	if err != nil {
+		return nil, err
+	}
+	f, err := d.flags(fmt.Sprintf("layer %d weight quantizer flags", i), flagPowerOfTwo|flagIntBias, "bit 0 power_of_two, bit 1 int_bias")
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("layer %d weight quantizer bias_limit", i)
+	if err := d.need(8, what); err != nil {
+		return nil, err
+	}
+	limit := binary.LittleEndian.Uint64(d.data[d.off:])
+	if limit > math.MaxInt64 {
+		return nil, d.fail(int64(d.off), "%s %d exceeds %d", what, limit, int64(math.MaxInt64))
+	}
+	d.off += 8
+	return &circuit.WeightQuant{Bits: bits, PowerOfTwo: f&flagPowerOfTwo != 0, IntBias: f&flagIntBias != 0,
+		BiasLimit: int64(limit)}, nil
+}
+
+// bits reads a quantizer's uint8 bit width, which must lie in [circuit.MinBits,
+// circuit.MaxBits].
+func (d *decoder) bits(what string) (int, error) {
+	at := d.off
+	v, err := d.u8(what)
+	if err != nil {
+		return 0, err
+	}
+	if int(v) < circuit.MinBits || int(v) > circuit.MaxBits {
+		return 0, d.fail(int64(at), "%s %d out of range [%d, %d]", what, v, circuit.MinBits, circuit.MaxBits)
+	}
+	return int(v), nil
+}
+
+// flags reads a uint8 of flag bits, refusing any bit outside known (described by
+// meaning, such as "bit 0 power_of_two").
+func (d *decoder) flags(what string, known uint8, meaning string) (uint8, error) {
+	at := d.off
+	v, err := d.u8(what)
+	if err != nil {
+		return 0, err
+	}
+	if v&^known != 0 {
+		return 0, d.fail(int64(at), "%s 0x%02x has unknown bits 0x%02x set (want %s, other bits zero)", what, v, v&^known, meaning)
+	}
+	return v, nil
+}
+
+// scalar reads one float64, refusing NaN and Inf.
+func (d *decoder) scalar(what string) (float64, error) {
+	if err := d.need(8, what); err != nil {
+		return 0, err
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.data[d.off:]))
+	if !finite(v) {
+		return 0, d.fail(int64(d.off), "%s is %v (want a finite number)", what, v)
+	}
+	d.off += 8
+	return v, nil
 }
 
 // params reads a mask flag, an r×c weight matrix, r biases and the optional mask bitmap.

@@ -3,6 +3,8 @@ package model_test
 import (
 	"encoding/binary"
 	"errors"
+	"flag"
+	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"math"
@@ -15,8 +17,11 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/fhetune/fhetune/tuner/model"
 )
+
+var update = flag.Bool("update", false, "rewrite the committed version-3 fuzz seed valid_qat_v3 from newQATNet")
 
 // sampleNetworks returns networks that exercise every part of the file format.
 func sampleNetworks(t testing.TB) map[string]*model.Network {
@@ -42,7 +47,11 @@ func sampleNetworks(t testing.TB) map[string]*model.Network {
 	bare := &model.Network{InShape: []int{3}, Classes: 2, Layers: []model.Layer{
 		&model.Linear{W: mat.NewDense(2, 3, []float64{1, -2, 3, 0.5, 0, -1}), B: []float64{0.25, -0.75}},
 	}}
-	return map[string]*model.Network{"mlp": mlp, "cnn": cnn, "bare": bare, "layers": newLayersNet(t)}
+	nets := map[string]*model.Network{"mlp": mlp, "cnn": cnn, "bare": bare, "layers": newLayersNet(t), "qat_layers": newQATNet(t)}
+	for name, net := range qatNetworks(t) {
+		nets[name] = net
+	}
+	return nets
 }
 
 // newLayersNet returns a network with every layer of format version 2: a dilated
@@ -156,7 +165,7 @@ func TestLoadErrors(t *testing.T) {
 		{"empty", nil, model.ErrFormat, "byte 0: truncated: 0 bytes"},
 		{"wrong magic", []byte("PK\x03\x04 this is a zip file, not a model"), model.ErrFormat, `not an fhetune model file (magic "PK\x03\x04 thi", want "FHTMODEL")`},
 		{"short wrong magic", []byte("GIF89a12"), model.ErrFormat, "not an fhetune model file"},
-		{"future version", edit(func(b []byte) []byte { b[8] = 3; return b }), model.ErrVersion, "byte 8: format version 3 is not supported (this build reads versions 1 to 2)"},
+		{"future version", edit(func(b []byte) []byte { b[8] = 4; return b }), model.ErrVersion, "byte 8: format version 4 is not supported (this build reads versions 1 to 3)"},
 		{"version 0", edit(func(b []byte) []byte { b[8] = 0; return b }), model.ErrVersion, "format version 0 is not supported"},
 		{"header only", good[:20], model.ErrFormat, "truncated"},
 		{"cut in the body", good[:len(good)/2], model.ErrFormat, "truncated"},
@@ -164,7 +173,7 @@ func TestLoadErrors(t *testing.T) {
 		{"trailing bytes", append(append([]byte(nil), good...), 1, 2, 3), model.ErrFormat, "3 unexpected bytes after the checksum"},
 		{"flipped bit", edit(func(b []byte) []byte { b[layer0+20] ^= 0x10; return b }), model.ErrFormat, "checksum mismatch"},
 		{"unknown layer kind", fixCRC(edit(func(b []byte) []byte { b[layer0] = 9; return b })), model.ErrFormat,
-			"byte 49: layer 0 has unknown kind 9"},
+			"byte 49: layer 0 has unknown kind 9 (want 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten, 6 activation, 7 maxpool2d, 8 quant)"},
 		{"NaN weight", fixCRC(edit(func(b []byte) []byte { copy(b[layer0+10:], nan); return b })), model.ErrFormat,
 			"byte 59: layer 0 weights (2×3) entry 0 is NaN"},
 		{"bad mask flag", fixCRC(edit(func(b []byte) []byte { b[layer0+9] = 7; return b })), model.ErrFormat, "layer 0 mask flag 7"},
@@ -252,8 +261,8 @@ func TestSaveLoadNewLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := binary.LittleEndian.Uint32(b[8:12]); v != model.FormatVersion || model.FormatVersion != 2 {
-		t.Fatalf("written version %d, FormatVersion %d; want 2", v, model.FormatVersion)
+	if v := binary.LittleEndian.Uint32(b[8:12]); v != model.FormatVersion || model.FormatVersion != 3 {
+		t.Fatalf("written version %d, FormatVersion %d; want 3", v, model.FormatVersion)
 	}
 	var got model.Network
 	if err := got.UnmarshalBinary(b); err != nil {
@@ -312,7 +321,8 @@ func readSeed(t *testing.T, name string) []byte {
 
 // TestLoadVersion1 loads a version-1 file committed before version 2 existed (the CNN of
 // sampleNetworks, saved by the version-1 writer): it decodes with Dilation = Groups = 1,
-// computes what the same network built today computes, and re-encodes as version 2.
+// computes what the same network built today computes, and re-encodes as the current
+// version.
 func TestLoadVersion1(t *testing.T) {
 	old := readSeed(t, "valid_cnn")
 	if v := binary.LittleEndian.Uint32(old[8:12]); v != 1 {
@@ -348,8 +358,8 @@ func TestLoadVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := today.MarshalBinary()
-	if binary.LittleEndian.Uint32(b[8:12]) != 2 || string(b) != string(want) {
-		t.Error("a version-1 network does not re-encode as the version-2 file of the same network")
+	if binary.LittleEndian.Uint32(b[8:12]) != model.FormatVersion || string(b) != string(want) {
+		t.Error("a version-1 network does not re-encode as the current file of the same network")
 	}
 	// Kinds 6 and 7 do not exist in version 1.
 	bare := readSeed(t, "valid_bare")
@@ -359,5 +369,305 @@ func TestLoadVersion1(t *testing.T) {
 	var n model.Network
 	if err := n.UnmarshalBinary(fixCRC(bad)); !errors.Is(err, model.ErrFormat) || !strings.Contains(err.Error(), "a version-1 file has") {
 		t.Errorf("kind 7 in a version-1 file: %v", err)
+	}
+}
+
+// qatNetworks returns quantization-aware networks made by PrepareQAT (power-of-two
+// scales, integer biases and accumulator pruning, so masks too): an MLP and a CNN.
+func qatNetworks(t testing.TB) map[string]*model.Network {
+	t.Helper()
+	cfg := model.QATConfig{NWBits: 3, NABits: 3, PowerOfTwo: true, AccumBits: 12}
+	out := map[string]*model.Network{}
+	for _, c := range []struct {
+		name, spec string
+		shape      []int
+	}{
+		{"qat_mlp", "mlp:16", []int{8}},
+		{"qat_cnn", "cnn:c4k3p1,pool2,fc8", []int{1, 8, 8}},
+	} {
+		net, err := model.Build(c.spec, c.shape, 3, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := model.PrepareQAT(net, randomBatch(31, 64, net.InSize()), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		q.Spec, q.Dataset = c.spec, "random"
+		out[c.name] = q
+	}
+	return out
+}
+
+// newQATNet returns a small hand-built quantization-aware network with every field of
+// format version 3 set: quant layers with and without power-of-two scales, a quantized
+// convolution and a quantized, masked linear layer with an integer bias limit.
+func newQATNet(t testing.TB) *model.Network {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(41, 42))
+	fill := func(s []float64) {
+		for i := range s {
+			s[i] = rng.NormFloat64()
+		}
+	}
+	c := &model.Conv2d{OutC: 2, InC: 1, KH: 2, KW: 2, Stride: 1, InH: 4, InW: 4,
+		W: mat.NewDense(2, 4, nil), B: make([]float64, 2), Quant: &circuit.WeightQuant{Bits: 3}}
+	lin := &model.Linear{W: mat.NewDense(2, 18, nil), B: make([]float64, 2), Mask: make([]bool, 36),
+		Quant: &circuit.WeightQuant{Bits: 2, PowerOfTwo: true, IntBias: true, BiasLimit: 40}}
+	for _, s := range [][]float64{c.W.RawMatrix().Data, c.B, lin.W.RawMatrix().Data, lin.B} {
+		fill(s)
+	}
+	for i := range lin.Mask {
+		lin.Mask[i] = i%4 != 1
+		if !lin.Mask[i] {
+			lin.W.RawMatrix().Data[i] = 0
+		}
+	}
+	net := &model.Network{InShape: []int{1, 4, 4}, Classes: 2, Spec: "imported", Dataset: "random", Layers: []model.Layer{
+		&model.Quant{Bits: 4, Lo: -1.5, Hi: 2.25}, c, model.ReLU{},
+		&model.Quant{Bits: 3, PowerOfTwo: true, Lo: 0, Hi: 1.75}, model.Flatten{}, lin,
+	}}
+	if err := net.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// sameBits reports whether a and b hold the same float64s, bit for bit.
+func sameBits(a, b *mat.Dense) bool {
+	ar, ac := a.Dims()
+	br, bc := b.Dims()
+	if ar != br || ac != bc {
+		return false
+	}
+	for i := range ar {
+		for j := range ac {
+			if math.Float64bits(a.At(i, j)) != math.Float64bits(b.At(i, j)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TestSaveLoadQAT checks that quantization-aware networks survive a round trip exactly:
+// every quantizer field (ranges bit for bit), the same forward pass to the last bit, and
+// the same bytes when the loaded network is encoded again.
+func TestSaveLoadQAT(t *testing.T) {
+	nets := qatNetworks(t)
+	nets["qat_layers"] = newQATNet(t)
+	for name, net := range nets {
+		t.Run(name, func(t *testing.T) {
+			if !net.Quantized() {
+				t.Fatal("the network is not quantization-aware")
+			}
+			b, err := net.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := binary.LittleEndian.Uint32(b[8:12]); v != 3 {
+				t.Fatalf("written version %d, want 3", v)
+			}
+			path := filepath.Join(t.TempDir(), "qat.bin")
+			if err := model.Save(path, net); err != nil {
+				t.Fatal(err)
+			}
+			got, err := model.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Layers) != len(net.Layers) {
+				t.Fatalf("%d layers, want %d", len(got.Layers), len(net.Layers))
+			}
+			quants, wqs := 0, 0
+			for i, l := range net.Layers {
+				var want, have *circuit.WeightQuant
+				switch l := l.(type) {
+				case *model.Quant:
+					quants++
+					g, ok := got.Layers[i].(*model.Quant)
+					if !ok || g.Bits != l.Bits || g.PowerOfTwo != l.PowerOfTwo ||
+						math.Float64bits(g.Lo) != math.Float64bits(l.Lo) || math.Float64bits(g.Hi) != math.Float64bits(l.Hi) {
+						t.Errorf("layer %d: %#v, want %+v", i, got.Layers[i], *l)
+					}
+					continue
+				case *model.Linear:
+					want, have = l.Quant, got.Layers[i].(*model.Linear).Quant
+				case *model.Conv2d:
+					want, have = l.Quant, got.Layers[i].(*model.Conv2d).Quant
+				default:
+					continue
+				}
+				if want != nil {
+					wqs++
+				}
+				if (want == nil) != (have == nil) || want != nil && *want != *have {
+					t.Errorf("layer %d: weight quantizer %v, want %v", i, have, want)
+				}
+			}
+			if quants == 0 || wqs == 0 {
+				t.Fatalf("%d quant layers, %d weight quantizers: the test network has nothing to check", quants, wqs)
+			}
+			x := randomBatch(32, 16, net.InSize())
+			if !sameBits(got.Forward(x), net.Forward(x)) {
+				t.Error("the loaded network's forward pass differs")
+			}
+			again, err := got.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(again) != string(b) {
+				t.Error("the loaded network encodes to other bytes")
+			}
+		})
+	}
+}
+
+// TestQATFileGolden pins the version-3 layout: newQATNet encodes to the committed fuzz
+// seed valid_qat_v3, byte for byte, and the seed decodes to a network computing the
+// same. Run `go test ./tuner/model -run TestQATFileGolden -update` to rewrite the seed
+// after a deliberate format change (which needs a new FormatVersion).
+func TestQATFileGolden(t *testing.T) {
+	net := newQATNet(t)
+	b, err := net.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+		if err := os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzUnmarshal", "valid_qat_v3"), []byte(seed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden := readSeed(t, "valid_qat_v3")
+	if string(golden) != string(b) {
+		t.Fatal("newQATNet no longer encodes to testdata/fuzz/FuzzUnmarshal/valid_qat_v3 (the version-3 layout changed?)")
+	}
+	var got model.Network
+	if err := got.UnmarshalBinary(golden); err != nil {
+		t.Fatal(err)
+	}
+	x := randomBatch(33, 8, net.InSize())
+	if !sameBits(got.Forward(x), net.Forward(x)) {
+		t.Error("the committed network's forward pass differs from newQATNet's")
+	}
+}
+
+// TestLoadVersion2 loads a version-2 file committed before version 3 existed (newLayersNet
+// saved by the version-2 writer): its records have no weight quantizer, it computes what
+// the same network built today computes, and it re-encodes as the current version.
+func TestLoadVersion2(t *testing.T) {
+	old := readSeed(t, "valid_layers_v2")
+	if v := binary.LittleEndian.Uint32(old[8:12]); v != 2 {
+		t.Fatalf("fixture has version %d, want 2", v)
+	}
+	path := filepath.Join(t.TempDir(), "v2.bin")
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net.Quantized() {
+		t.Error("a version-2 network decodes as quantization-aware")
+	}
+	today := newLayersNet(t)
+	x := randomBatch(7, 4, net.InSize())
+	if !sameBits(net.Logits(x), today.Logits(x)) {
+		t.Error("the version-2 network computes other logits than the same network built today")
+	}
+	b, err := net.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := today.MarshalBinary()
+	if binary.LittleEndian.Uint32(b[8:12]) != model.FormatVersion || string(b) != string(want) {
+		t.Error("a version-2 network does not re-encode as the current file of the same network")
+	}
+}
+
+// TestLoadQATErrors checks the errors for corrupt quant layers and weight quantizers:
+// each names the byte offset, the field and what is allowed.
+func TestLoadQATErrors(t *testing.T) {
+	// The first layer record starts at byte 49 (see TestLoadErrors): quant kind 49, bits
+	// 50, flags 51, lo 52, hi 60; linear kind 68, out 69, in 73, mask flag 77, 6 weights
+	// from 78, 2 biases from 126, weight quantizer flag 142, bits 143, flags 144,
+	// bias_limit 145 .. 152, then the checksum.
+	net := &model.Network{InShape: []int{3}, Classes: 2, Layers: []model.Layer{
+		&model.Quant{Bits: 4, Lo: -1, Hi: 2},
+		&model.Linear{W: mat.NewDense(2, 3, []float64{1, -2, 3, 0.5, 0, -1}), B: []float64{0.25, -0.75},
+			Quant: &circuit.WeightQuant{Bits: 3, PowerOfTwo: true, IntBias: true, BiasLimit: 100}},
+	}}
+	good, err := net.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(good) != 157 || good[49] != 8 || good[68] != 1 || good[142] != 1 || good[145] != 100 {
+		t.Fatalf("layout changed: %d bytes, kinds %d %d, weight quantizer flag %d, bias limit byte %d",
+			len(good), good[49], good[68], good[142], good[145])
+	}
+	edit := func(f func(b []byte)) []byte {
+		b := append([]byte(nil), good...)
+		f(b)
+		return fixCRC(b)
+	}
+	putF := func(off int, v float64) []byte {
+		return edit(func(b []byte) { binary.LittleEndian.PutUint64(b[off:], math.Float64bits(v)) })
+	}
+	// A quantized linear layer after another one: nothing quantizes its input.
+	twice := &model.Network{InShape: []int{3}, Classes: 2, Layers: []model.Layer{
+		net.Layers[0], &model.Linear{W: mat.NewDense(3, 3, nil), B: make([]float64, 3), Quant: &circuit.WeightQuant{Bits: 3}},
+		&model.Linear{W: mat.NewDense(2, 3, nil), B: make([]float64, 2)},
+	}}
+	unquantized, err := twice.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := unquantized[:len(unquantized)-4]
+	if body[len(body)-1] != 0 {
+		t.Fatal("layout changed: the last record does not end with an absent weight quantizer")
+	}
+	quantized := append(append(append([]byte(nil), body[:len(body)-1]...), 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0, 0, 0, 0)
+
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"quant bits 0", edit(func(b []byte) { b[50] = 0 }), "byte 50: layer 0 quant bits 0 out of range [1, 16]"},
+		{"quant bits 17", edit(func(b []byte) { b[50] = 17 }), "byte 50: layer 0 quant bits 17 out of range [1, 16]"},
+		{"quant flags", edit(func(b []byte) { b[51] = 0x03 }),
+			"byte 51: layer 0 quant flags 0x03 has unknown bits 0x02 set (want bit 0 power_of_two, other bits zero)"},
+		{"quant lo NaN", putF(52, math.NaN()), "byte 52: layer 0 quant lo is NaN (want a finite number)"},
+		{"quant hi Inf", putF(60, math.Inf(1)), "byte 60: layer 0 quant hi is +Inf (want a finite number)"},
+		{"quant lo above hi", putF(52, 3), "byte 52: layer 0 quant range [3, 2] is not ordered (want lo ≤ hi)"},
+		{"quant cut", fixCRC(append(append([]byte(nil), good[:64]...), 0, 0, 0, 0)), "byte 60: layer 0 quant hi needs 8 bytes, only 4 left"},
+		{"weight quantizer flag", edit(func(b []byte) { b[142] = 2 }), "byte 142: layer 1 weight quantizer flag 2 (want 0 or 1)"},
+		{"weight quantizer bits 0", edit(func(b []byte) { b[143] = 0 }), "byte 143: layer 1 weight quantizer bits 0 out of range [1, 16]"},
+		{"weight quantizer bits 17", edit(func(b []byte) { b[143] = 17 }), "byte 143: layer 1 weight quantizer bits 17 out of range [1, 16]"},
+		{"weight quantizer flags", edit(func(b []byte) { b[144] = 0x86 }),
+			"byte 144: layer 1 weight quantizer flags 0x86 has unknown bits 0x84 set (want bit 0 power_of_two, bit 1 int_bias, other bits zero)"},
+		{"bias limit", edit(func(b []byte) { binary.LittleEndian.PutUint64(b[145:], 1<<63) }),
+			"byte 145: layer 1 weight quantizer bias_limit 9223372036854775808 exceeds 9223372036854775807"},
+		{"weight quantizer cut", fixCRC(append(append([]byte(nil), good[:145]...), 0, 0, 0, 0)),
+			"byte 145: layer 1 weight quantizer bias_limit needs 8 bytes, only 0 left"},
+		{"quant kind in version 2", edit(func(b []byte) { b[8] = 2 }),
+			"byte 49: layer 0 has unknown kind 8 (a version-2 file has 1 linear, 2 conv2d, 3 avgpool2d, 4 relu, 5 flatten, 6 activation, 7 maxpool2d)"},
+		// Validate's message comes from checkQAT; only its start is pinned here.
+		{"quantized weights without quant", fixCRC(quantized), "the layers do not fit together: model: "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var n model.Network
+			err := n.UnmarshalBinary(tc.data)
+			var fe *model.FormatError
+			if !errors.Is(err, model.ErrFormat) || !errors.As(err, &fe) {
+				t.Fatalf("error %v, want a FormatError matching ErrFormat", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -12,8 +12,11 @@ import (
 // the length and checksum fixed so that the body parser is reached. It must never panic,
 // and whatever it accepts in the current version must encode back to the very same bytes
 // (the format has one encoding per network); a file of an older version it accepts must
-// encode to current-version bytes that decode and encode to themselves. Committed seeds
-// live in testdata/fuzz/FuzzUnmarshal (valid_* of version 1, valid_layers_v2 of version 2).
+// encode to current-version bytes that decode and encode to themselves. The in-code seeds
+// are sampleNetworks, quantization-aware ones included; committed seeds live in
+// testdata/fuzz/FuzzUnmarshal (valid_bare, valid_cnn and valid_mlp of version 1,
+// valid_layers_v2 of version 2, valid_qat_v3 of version 3, with quant layers and weight
+// quantizers).
 func FuzzUnmarshal(f *testing.F) {
 	for _, net := range sampleNetworks(f) {
 		b, err := net.MarshalBinary()

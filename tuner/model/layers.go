@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/fhe/circuit"
 )
 
 // Linear is a fully connected layer: y = x·Wᵀ + B for each sample x.
@@ -16,6 +18,9 @@ type Linear struct {
 	// Mask, when not nil, has one entry per weight in row-major order (index o·in + i);
 	// false pins that weight at zero during training. Nil means every weight is free.
 	Mask []bool
+	// Quant, when not nil, quantizes the weights (and the bias) in the forward pass as
+	// the compiled circuit does: a quantization-aware layer (see [PrepareQAT]).
+	Quant *circuit.WeightQuant
 }
 
 // NewLinear returns a Linear layer with zero weights and biases.
@@ -63,7 +68,7 @@ func (l *Linear) apply(x *mat.Dense, _ bool) *mat.Dense {
 }
 
 func (l *Linear) clone() Layer {
-	return &Linear{W: mat.DenseCopyOf(l.W), B: slices.Clone(l.B), Mask: slices.Clone(l.Mask)}
+	return &Linear{W: mat.DenseCopyOf(l.W), B: slices.Clone(l.B), Mask: slices.Clone(l.Mask), Quant: cloneWQ(l.Quant)}
 }
 
 func (l *Linear) check() error {
@@ -114,6 +119,10 @@ type linearState struct {
 	dB     []float64
 	wView  []float64
 	dWView []float64
+	// in is the quantizer of the input (set before each forward) and il the integer
+	// form of the last forward of a quantized layer.
+	in *circuit.Quantizer
+	il *intLayer
 }
 
 func (l *Linear) newState() layerState {
@@ -122,10 +131,17 @@ func (l *Linear) newState() layerState {
 	return &linearState{l: l, dW: dW, dB: make([]float64, o), wView: denseData(l.W), dWView: denseData(dW)}
 }
 
+func (s *linearState) setInput(in *circuit.Quantizer) { s.in = in }
+
 func (s *linearState) forward(x *mat.Dense) *mat.Dense {
 	n, _ := x.Dims()
 	o, _ := s.l.W.Dims()
 	s.x = x
+	if s.l.Quant != nil {
+		s.il = newIntLayer(s.l.W, s.l.B, *s.l.Quant, *s.in)
+		s.out = s.l.applyInt(x, s.il)
+		return s.out
+	}
 	s.out = reuse(s.out, n, o)
 	fillRows(s.out, s.l.B)
 	gemm(false, true, 1, x, s.l.W, 1, s.out)
@@ -142,7 +158,11 @@ func (s *linearState) backward(dy *mat.Dense, needInput bool) *mat.Dense {
 	n, _ := dy.Dims()
 	_, i := s.l.W.Dims()
 	s.dx = reuse(s.dx, n, i)
-	gemm(false, false, 1, dy, s.l.W, 0, s.dx)
+	w := s.l.W
+	if s.l.Quant != nil {
+		w = s.il.wf // straight through the weights' rounding
+	}
+	gemm(false, false, 1, dy, w, 0, s.dx)
 	return s.dx
 }
 
@@ -252,3 +272,11 @@ func (flattenState) backward(dy *mat.Dense, needInput bool) *mat.Dense {
 	return dy
 }
 func (flattenState) params() []param { return nil }
+
+func cloneWQ(wq *circuit.WeightQuant) *circuit.WeightQuant {
+	if wq == nil {
+		return nil
+	}
+	c := *wq
+	return &c
+}

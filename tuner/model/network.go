@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/fhe/circuit"
 )
 
 // Layer is one step of a [Network]: *[Linear], *[Conv2d], *[AvgPool2d], *[MaxPool2d],
@@ -173,6 +175,9 @@ func (n *Network) Validate() error {
 	if err != nil {
 		return err
 	}
+	if err := n.checkQAT(); err != nil {
+		return err
+	}
 	last := shapes[len(shapes)-1]
 	if len(last) != 1 || last[0] != n.Classes {
 		return shapeErr("last layer gives shape %v, want [%d] (one logit per class)", last, n.Classes)
@@ -276,8 +281,15 @@ func (n *Network) Forward(x *mat.Dense) *mat.Dense {
 }
 
 func (n *Network) forward(x *mat.Dense, owned bool) *mat.Dense {
+	var in *circuit.Quantizer
 	for _, l := range n.Layers {
-		next := l.apply(x, owned)
+		var next *mat.Dense
+		if in != nil {
+			next = applyLayer(l, x, in)
+		} else {
+			next = l.apply(x, owned)
+		}
+		in = passQuant(l, in)
 		owned = owned || next != x
 		x = next
 	}

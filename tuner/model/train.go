@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/fhetune/fhetune/fhe/circuit"
 )
 
 // Data is a labelled set of raw samples: X has one row per sample, Y one class per row.
@@ -286,8 +288,13 @@ func (t *trainer) step(x *mat.Dense, y []int, idx []int) float64 {
 // leaves the parameter gradients of the mean cross-entropy in the layer states.
 func (t *trainer) lossGrad(xb *mat.Dense, label func(int) int) float64 {
 	h := xb
-	for _, s := range t.states {
+	var in *circuit.Quantizer
+	for i, s := range t.states {
+		if r, ok := s.(quantReader); ok {
+			r.setInput(in)
+		}
 		h = s.forward(h)
+		in = passQuant(t.net.Layers[i], in)
 	}
 	b, k := h.Dims()
 	t.dz = reuse(t.dz, b, k)
@@ -362,8 +369,17 @@ func copyWeights(dst, src *Network) {
 			d := dst.Layers[i].(*Conv2d)
 			d.W.Copy(s.W)
 			copy(d.B, s.B)
+		case *Quant:
+			d := dst.Layers[i].(*Quant)
+			d.Lo, d.Hi = s.Lo, s.Hi
 		}
 	}
 }
 
 func restore(net, best *Network) { copyWeights(net, best) }
+
+// quantReader is the training state of a layer that computes in integers when its input
+// is quantized: it is told the input's quantizer before each forward pass.
+type quantReader interface {
+	setInput(in *circuit.Quantizer)
+}

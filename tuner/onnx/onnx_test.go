@@ -3,7 +3,9 @@ package onnx_test
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -326,5 +328,36 @@ func TestDropoutIdentityRemoved(t *testing.T) {
 	x := rows(readFixture(t, "cnn").Inputs)
 	if !mat.Equal(net.Logits(x), orig.Logits(x)) {
 		t.Error("logits changed by Dropout and Identity")
+	}
+}
+
+// TestWriteQuantized checks that a quantization-aware network is refused, not written
+// without its quantizers, and that no file is left behind.
+func TestWriteQuantized(t *testing.T) {
+	net, err := model.Build("mlp:16", []int{8}, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	calib := mat.NewDense(32, 8, nil)
+	for i := range 32 {
+		for j := range 8 {
+			calib.Set(i, j, rng.NormFloat64())
+		}
+	}
+	q, err := model.PrepareQAT(net, calib, model.QATConfig{NWBits: 3, NABits: 3, PowerOfTwo: true, AccumBits: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "qat.onnx")
+	err = onnx.Write(path, q)
+	if err == nil || !strings.Contains(err.Error(), "onnx: encode: a quantization-aware network") {
+		t.Errorf("writing a quantization-aware network: error %v, want one saying it has no ONNX export", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a failed write left %s (stat: %v)", path, err)
+	}
+	if _, err := onnx.Encode(net); err != nil {
+		t.Errorf("the float network it was made from: %v", err)
 	}
 }

@@ -19,10 +19,15 @@ const WriteOpset = 13
 const irVersion = 7
 
 // Encode serializes net as an ONNX model (see the package doc): input "input" of shape
-// [batch, InShape...], output "logits" of shape [batch, Classes].
+// [batch, InShape...], output "logits" of shape [batch, Classes]. A quantization-aware
+// network ([model.Network.Quantized]) is refused: the float graph written here has no
+// place for its quantizers, and dropping them would give another network.
 func Encode(net *model.Network) ([]byte, error) {
 	if err := net.Validate(); err != nil {
 		return nil, fmt.Errorf("onnx: encode: %w", err)
+	}
+	if net.Quantized() {
+		return nil, fmt.Errorf("onnx: encode: a quantization-aware network (quant layers, quantized weights) has no ONNX export; the float graph would drop its quantizers")
 	}
 	e := &encoder{}
 	cur := "input"
