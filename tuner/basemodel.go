@@ -107,3 +107,21 @@ func profile(ctx context.Context, db *studies.Store, st studies.Study) (calibrat
 	}
 	return pr, src, nil
 }
+
+// studyArtifacts keeps a study's trained networks as its artifacts ([Artifacts]).
+type studyArtifacts struct {
+	db *studies.Store
+	id int64
+}
+
+func (a studyArtifacts) Load(ctx context.Context, name string) ([]byte, bool, error) {
+	b, err := a.db.Artifact(ctx, a.id, name)
+	if errors.Is(err, studies.ErrNoArtifact) {
+		return nil, false, nil
+	}
+	return b, err == nil, err
+}
+
+func (a studyArtifacts) Store(ctx context.Context, name string, data []byte) error {
+	return a.db.PutArtifact(ctx, a.id, name, data)
+}

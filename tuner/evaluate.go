@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/fhetune/fhetune/fhe"
 	"github.com/fhetune/fhetune/fhe/calibration"
@@ -49,6 +48,18 @@ type Knobs struct {
 	Strategy string `json:"strategy,omitempty"`
 	// Security is the security level in bits; 0 means 128.
 	Security int `json:"security,omitempty"`
+	// Training is "ptq" (post-training quantization, the default) or "qat"
+	// (quantization-aware training from the pruned float network).
+	Training string `json:"training,omitempty"`
+	// QATEpochs is qat_epochs, the epochs of quantization-aware training; 0 means
+	// DefaultQATEpochs.
+	QATEpochs int `json:"qat_epochs,omitempty"`
+	// NAccumBits is n_accum_bits: with qat, every accumulator is pruned to fit this many
+	// bits (model.AccumulatorPrune); 0 means no bound.
+	NAccumBits int `json:"n_accum_bits,omitempty"`
+	// PowerOfTwoScaling is power_of_two_scaling: with qat, power-of-two quantizer
+	// scales, so that the compiler rounds accumulators before ReLUs for free accuracy.
+	PowerOfTwoScaling bool `json:"power_of_two_scaling,omitempty"`
 }
 
 // strategy parses the Strategy knob.
@@ -91,6 +102,9 @@ func (k Knobs) Check() error {
 	if k.Cores < 0 {
 		return fmt.Errorf("%w: cores %d below 0", ErrKnobs, k.Cores)
 	}
+	if err := k.checkTraining(); err != nil {
+		return err
+	}
 	pc, err := k.paramsConfig()
 	if err != nil {
 		return err
@@ -112,6 +126,8 @@ type Task struct {
 	// FineTuneEpochs is the number of epochs a pruned network is trained for: 0 means
 	// DefaultFineTuneEpochs, a negative value none.
 	FineTuneEpochs int
+	// Artifacts, when not nil, keeps quantization-aware networks (a study's artifacts).
+	Artifacts Artifacts
 	// Seed drives fine-tuning and the error injection.
 	Seed uint64
 }
@@ -233,7 +249,7 @@ type Env struct {
 	// DefaultCores is the core count of the latency estimate when Knobs.Cores is 0.
 	DefaultCores int
 
-	pruned pruneCache
+	trained netCache
 }
 
 // NewEnv returns an Env with a fresh optimizer over fhe's default search space.
@@ -331,9 +347,15 @@ type compiled struct {
 // compileTrial prunes and fine-tunes the base network, compiles it and chooses its
 // crypto sets.
 func compileTrial(ctx context.Context, env *Env, task Task, k Knobs) (*compiled, error) {
-	net, err := env.pruned.get(ctx, task, k.Pruning, k.Sparsity)
+	fnet, err := env.trained.get(ctx, task, k.floatKnobs())
 	if err != nil {
 		return nil, err
+	}
+	net := fnet
+	if k.qat() {
+		if net, err = env.trained.get(ctx, task, k); err != nil {
+			return nil, err
+		}
 	}
 	cnet, err := CircuitNetwork(net)
 	if err != nil {
@@ -344,7 +366,7 @@ func compileTrial(ctx context.Context, env *Env, task Task, k Knobs) (*compiled,
 		cp.Cores = max(1, env.DefaultCores)
 	}
 	cp.Weights, cp.ZeroWeights = net.Sparsity()
-	if cp.FloatAccuracy, err = cnet.Accuracy(cp.Test, task.Test.Y); err != nil {
+	if cp.FloatAccuracy, err = fnet.Accuracy(task.Test.X, task.Test.Y); err != nil {
 		return nil, fmt.Errorf("%w: test data: %w", ErrTask, err)
 	}
 	cc, _ := k.compileConfig()
@@ -375,7 +397,11 @@ func classify(err error) error {
 }
 
 // CircuitNetwork converts a float network of tuner/model into fhe/circuit's description
-// (copying the weights), for inputs already standardized.
+// (copying the weights), for inputs already standardized. A quantization-aware
+// network's quantizers go with it: the first Quant layer becomes the input quantizer,
+// one after an activation that activation's requantization, any other a Requant, and
+// the layers' weight quantizers theirs, so that Compile builds the circuit the training
+// ran.
 func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
 	if err := net.Validate(); err != nil {
 		return nil, err
@@ -385,11 +411,11 @@ func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
 		switch l := l.(type) {
 		case *model.Linear:
 			o, in := l.Dims()
-			out.Layers = append(out.Layers, &circuit.Linear{Out: o, In: in, W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
+			out.Layers = append(out.Layers, &circuit.Linear{Out: o, In: in, W: rowMajor(l.W), B: append([]float64(nil), l.B...), Quant: cloneWQ(l.Quant)})
 		case *model.Conv2d:
 			out.Layers = append(out.Layers, &circuit.Conv2d{OutC: l.OutC, InC: l.InC, KH: l.KH, KW: l.KW, Stride: l.Stride,
 				Pad: l.Pad, InH: l.InH, InW: l.InW, Dilation: l.Dil(), Groups: l.NumGroups(),
-				W: rowMajor(l.W), B: append([]float64(nil), l.B...)})
+				W: rowMajor(l.W), B: append([]float64(nil), l.B...), Quant: cloneWQ(l.Quant)})
 		case *model.AvgPool2d:
 			out.Layers = append(out.Layers, &circuit.AvgPool2d{K: l.K, Stride: l.Stride, C: l.C, InH: l.InH, InW: l.InW})
 		case *model.MaxPool2d:
@@ -400,6 +426,26 @@ func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
 			out.Layers = append(out.Layers, circuit.Activation{Func: l.Func, Alpha: l.Alpha})
 		case model.Flatten:
 			out.Layers = append(out.Layers, circuit.Flatten{})
+		case *model.Quant:
+			q := l.Quantizer()
+			if onlyFlatten(out.Layers) {
+				out.Input = &q
+				continue
+			}
+			switch prev := out.Layers[len(out.Layers)-1].(type) {
+			case circuit.ReLU:
+				if prev.Out == nil {
+					out.Layers[len(out.Layers)-1] = circuit.ReLU{Out: &q}
+					continue
+				}
+			case circuit.Activation:
+				if prev.Out == nil {
+					prev.Out = &q
+					out.Layers[len(out.Layers)-1] = prev
+					continue
+				}
+			}
+			out.Layers = append(out.Layers, circuit.Requant{Out: q})
 		default:
 			return nil, fmt.Errorf("tuner: layer kind %q has no circuit form", l.Kind())
 		}
@@ -410,6 +456,24 @@ func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
 	return out, nil
 }
 
+// onlyFlatten reports whether ls holds nothing but Flatten layers.
+func onlyFlatten(ls []circuit.Layer) bool {
+	for _, l := range ls {
+		if _, ok := l.(circuit.Flatten); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func cloneWQ(wq *circuit.WeightQuant) *circuit.WeightQuant {
+	if wq == nil {
+		return nil
+	}
+	c := *wq
+	return &c
+}
+
 func rowMajor(m *mat.Dense) []float64 {
 	r, c := m.Dims()
 	w := make([]float64, 0, r*c)
@@ -417,108 +481,6 @@ func rowMajor(m *mat.Dense) []float64 {
 		w = append(w, m.RawRowView(i)...)
 	}
 	return w
-}
-
-// pruneCacheSize bounds the pruned networks an Env keeps.
-const pruneCacheSize = 16
-
-// pruneKey identifies a pruned, fine-tuned network.
-type pruneKey struct {
-	base              *model.Network
-	train             *mat.Dense
-	pruning, sparsity float64
-	epochs            int
-	seed              uint64
-}
-
-type pruneEntry struct {
-	done chan struct{}
-	net  *model.Network
-	err  error
-}
-
-// pruneCache memoizes pruned networks; concurrent requests for one key wait for the
-// first. It is safe for concurrent use (the zero value is ready).
-type pruneCache struct {
-	mu      sync.Mutex // protects the fields below
-	entries map[pruneKey]*pruneEntry
-	order   []pruneKey
-}
-
-func (pc *pruneCache) get(ctx context.Context, t Task, pruning, sparsity float64) (*model.Network, error) {
-	if pruning == 0 && sparsity == 0 {
-		return t.Base, nil
-	}
-	epochs := t.FineTuneEpochs
-	if epochs == 0 {
-		epochs = DefaultFineTuneEpochs
-	}
-	key := pruneKey{t.Base, t.Train.X, pruning, sparsity, epochs, t.Seed}
-	for {
-		pc.mu.Lock()
-		if pc.entries == nil {
-			pc.entries = map[pruneKey]*pruneEntry{}
-		}
-		if e, ok := pc.entries[key]; ok {
-			pc.mu.Unlock()
-			select {
-			case <-e.done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			// Another caller's cancellation is not ours: try again.
-			if isContextErr(e.err) && ctx.Err() == nil {
-				continue
-			}
-			return e.net, e.err
-		}
-		e := &pruneEntry{done: make(chan struct{})}
-		pc.entries[key] = e
-		pc.order = append(pc.order, key)
-		if len(pc.order) > pruneCacheSize {
-			delete(pc.entries, pc.order[0])
-			pc.order = pc.order[1:]
-		}
-		pc.mu.Unlock()
-
-		e.net, e.err = prune(ctx, t, pruning, sparsity, epochs)
-		if e.err != nil { // keep no failure: a cancelled context must not stick
-			pc.mu.Lock()
-			if pc.entries[key] == e {
-				delete(pc.entries, key)
-			}
-			pc.mu.Unlock()
-		}
-		close(e.done)
-		return e.net, e.err
-	}
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// prune applies structured then unstructured pruning and fine-tunes the result.
-func prune(ctx context.Context, t Task, pruning, sparsity float64, epochs int) (*model.Network, error) {
-	net := t.Base
-	var err error
-	if pruning > 0 {
-		if net, err = model.PruneStructured(net, pruning, PruneNorm); err != nil {
-			return nil, fmt.Errorf("%w: pruning %v: %w", ErrKnobs, pruning, err)
-		}
-	}
-	if sparsity > 0 {
-		if net, err = model.PruneUnstructured(net, sparsity); err != nil {
-			return nil, fmt.Errorf("%w: sparsity %v: %w", ErrKnobs, sparsity, err)
-		}
-	}
-	if epochs > 0 && t.Train.Len() > 0 {
-		cfg := model.TrainConfig{Epochs: epochs, Patience: -1, Seed: t.Seed}
-		if _, err := model.Train(ctx, net, t.Train, t.Val, cfg); err != nil {
-			return nil, fmt.Errorf("tuner: fine-tune pruned network: %w", err)
-		}
-	}
-	return net, nil
 }
 
 // ProfileTiming times circuits with a calibration profile. Levelled work uses the

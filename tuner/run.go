@@ -130,7 +130,7 @@ func Run(ctx context.Context, db *studies.Store, p *Plan, opts ...Option) (Summa
 			return Summary{}, err
 		}
 		task := p.task
-		task.Base = base
+		task.Base, task.Artifacts = base, studyArtifacts{db, st.ID}
 		eval = func(ctx context.Context, k Knobs) (Result, error) { return Evaluate(ctx, env, task, k) }
 	}
 	if st, err = db.StudyByID(ctx, st.ID); err != nil {

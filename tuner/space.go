@@ -24,12 +24,16 @@ const (
 	KnobRoundingMethod        = "rounding_method"
 	KnobPError                = "p_error"
 	KnobGlobalPError          = "global_p_error"
+	KnobTraining              = "training"
+	KnobQATEpochs             = "qat_epochs"
+	KnobNAccumBits            = "n_accum_bits"
+	KnobPowerOfTwoScaling     = "power_of_two_scaling"
 )
 
 // KnobNames lists the knobs in the order studies show them.
 func KnobNames() []string {
 	return []string{KnobNWBits, KnobNABits, KnobNInputBits, KnobPruning, KnobSparsity, KnobRoundingThresholdBits,
-		KnobRoundingMethod, KnobPError, KnobGlobalPError}
+		KnobRoundingMethod, KnobPError, KnobGlobalPError, KnobTraining, KnobQATEpochs, KnobNAccumBits, KnobPowerOfTwoScaling}
 }
 
 // Rounding methods, the values of rounding_method (Concrete ML's Exactness, lower case).
@@ -47,10 +51,16 @@ const (
 func RoundingMethods() []string { return []string{RoundingExact, RoundingApproximate} }
 
 // KnobChoices returns the names of a categorical knob's values, indexed by the value a
-// trial stores (rounding_method: exact, approximate), and nil for a numeric knob.
+// trial stores (rounding_method: exact, approximate; training: ptq, qat;
+// power_of_two_scaling: false, true), and nil for a numeric knob.
 func KnobChoices(name string) []string {
-	if name == KnobRoundingMethod {
+	switch name {
+	case KnobRoundingMethod:
 		return RoundingMethods()
+	case KnobTraining:
+		return []string{TrainingPTQ, TrainingQAT}
+	case KnobPowerOfTwoScaling:
+		return []string{"false", "true"}
 	}
 	return nil
 }
@@ -82,6 +92,8 @@ const (
 	roundingKnob                     // rounding_threshold_bits: circuit.MinRoundingBits..MaxRoundingBits, or off
 	shareKnob                        // share in [0, 1), uniform
 	probKnob                         // probability in (0, 1), log-uniform
+	epochsKnob                       // qat_epochs: whole number ≥ 1
+	accumKnob                        // n_accum_bits: whole number in 2..62
 )
 
 func securityLevels() []int { return fhe.SecurityLevels() }
@@ -106,7 +118,21 @@ func (sp *SpaceSpec) knobRanges() []struct {
 		{KnobRoundingThresholdBits, roundingKnob, &sp.RoundingThresholdBits},
 		{KnobPError, probKnob, &sp.PError},
 		{KnobGlobalPError, probKnob, &sp.GlobalPError},
+		{KnobQATEpochs, epochsKnob, &sp.QATEpochs},
+		{KnobNAccumBits, accumKnob, &sp.NAccumBits},
 	}
+}
+
+// choiceKnobs returns the categorical knobs of the spec other than rounding_method,
+// with their choice pointers.
+func (sp *SpaceSpec) choiceKnobs() []struct {
+	name string
+	c    **Choices
+} {
+	return []struct {
+		name string
+		c    **Choices
+	}{{KnobTraining, &sp.Training}, {KnobPowerOfTwoScaling, &sp.PowerOfTwoScaling}}
 }
 
 // resolveSpace fills the default ranges in and checks every range.
@@ -126,6 +152,9 @@ func (r *Spec) resolveSpace() error {
 		defaults[KnobPError] = &Range{Low: 1e-5, High: 0.1}
 	}
 	if err := r.resolveRoundingMethod(); err != nil {
+		return err
+	}
+	if err := r.resolveChoices(); err != nil {
 		return err
 	}
 	for _, k := range sp.knobRanges() {
@@ -149,6 +178,38 @@ func (r *Spec) resolveSpace() error {
 	}
 	if m, rt := sp.RoundingMethod, sp.RoundingThresholdBits; !m.Fixed() && rt != nil && rt.OnlyOff {
 		return r.errf("space."+KnobRoundingMethod, "%s: searching the rounding method does nothing with rounding_threshold_bits off", m)
+	}
+	return nil
+}
+
+// resolveChoices checks training and power_of_two_scaling, and that the knobs of
+// quantization-aware training come with training qat.
+func (r *Spec) resolveChoices() error {
+	sp := &r.Space
+	for _, k := range sp.choiceKnobs() {
+		if *k.c == nil {
+			continue
+		}
+		c := **k.c
+		vals, err := resolveChoices(k.name, c.Values)
+		if err != nil {
+			field := "space." + k.name
+			if c.Line > 0 {
+				return &SpecError{File: r.file, Line: c.Line, Field: field, Why: err.Error()}
+			}
+			return r.errf(field, "%s", err)
+		}
+		*k.c = &Choices{Values: vals}
+	}
+	if t := sp.Training; t == nil || !slices.Contains(t.Values, TrainingQAT) {
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{KnobQATEpochs, sp.QATEpochs != nil}, {KnobNAccumBits, sp.NAccumBits != nil}, {KnobPowerOfTwoScaling, sp.PowerOfTwoScaling != nil}} {
+			if k.set {
+				return r.errf("space."+k.name, "needs training qat in the space (quantization-aware training)")
+			}
+		}
 	}
 	return nil
 }
@@ -241,6 +302,17 @@ func checkRange(name string, kind knobKind, r *Range) error {
 		if !(r.Low >= 0 && r.High < 1) {
 			return fmt.Errorf("%s: a share must lie in [0, 1)", r)
 		}
+	case epochsKnob, accumKnob:
+		lo, hi := 1.0, 1e9
+		if kind == accumKnob {
+			lo, hi = 2, 62
+		}
+		if r.Low != math.Trunc(r.Low) || r.High != math.Trunc(r.High) || r.Step != math.Trunc(r.Step) {
+			return fmt.Errorf("%s: %s takes whole numbers", r, name)
+		}
+		if r.Low < lo || r.High > hi {
+			return fmt.Errorf("%s: %s must lie in %s..%s", r, name, fmtNum(lo), fmtNum(hi))
+		}
 	case probKnob:
 		if !(r.Low > 0 && r.High < 1) {
 			return fmt.Errorf("%s: a probability must lie in (0, 1)", r)
@@ -280,6 +352,11 @@ func compileSpace(s Spec) (knobSpace, error) {
 			ks.addMethods(s.Space.RoundingMethod)
 		}
 	}
+	for _, k := range s.Space.choiceKnobs() {
+		if c := *k.c; c != nil {
+			ks.addChoices(k.name, c.Values)
+		}
+	}
 	if len(ks.space.Params) == 0 {
 		return ks, &SpecError{File: s.file, Field: "space", Why: "every knob is fixed: nothing to search"}
 	}
@@ -301,7 +378,7 @@ func (ks *knobSpace) addRange(name string, kind knobKind, r Range) {
 	}
 	p := search.Param{Name: name, Low: r.Low, High: r.High, Step: r.Step}
 	switch kind {
-	case bitsKnob, roundingKnob:
+	case bitsKnob, roundingKnob, epochsKnob, accumKnob:
 		p.Kind = search.Int
 		if r.Off {
 			step := max(1, r.Step)
@@ -330,6 +407,16 @@ func (ks *knobSpace) addMethods(m *MethodChoice) {
 	}
 	ks.space.Params = append(ks.space.Params, search.Param{Name: KnobRoundingMethod, Kind: search.Categorical,
 		Choices: slices.Clone(methods)})
+}
+
+// addChoices adds a categorical knob: fixed, or a parameter whose choices are in
+// KnobChoices order, so that its internal value is the value trials store.
+func (ks *knobSpace) addChoices(name string, values []string) {
+	if len(values) == 1 {
+		ks.fixed[name] = float64(slices.Index(KnobChoices(name), values[0]))
+		return
+	}
+	ks.space.Params = append(ks.space.Params, search.Param{Name: name, Kind: search.Categorical, Choices: slices.Clone(values)})
 }
 
 // toKnob maps a searched knob's internal value to its knob value.
@@ -447,7 +534,20 @@ func KnobsOf(ps []studies.Param, f FHESpec) Knobs {
 			k.PError = p.Value
 		case KnobGlobalPError:
 			k.GlobalPError = p.Value
+		case KnobTraining:
+			k.Training, _ = KnobLabel(KnobTraining, p.Value)
+		case KnobQATEpochs:
+			k.QATEpochs = int(p.Value)
+		case KnobNAccumBits:
+			k.NAccumBits = int(p.Value)
+		case KnobPowerOfTwoScaling:
+			k.PowerOfTwoScaling = p.Value == 1
 		}
+	}
+	if !k.qat() {
+		// A post-training trial of a space that also searches quantization-aware
+		// training ignores that training's knobs.
+		k.Training, k.QATEpochs, k.NAccumBits, k.PowerOfTwoScaling = "", 0, 0, false
 	}
 	return k
 }

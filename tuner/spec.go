@@ -139,6 +139,14 @@ type SpaceSpec struct {
 	RoundingMethod *MethodChoice `yaml:"rounding_method" json:"rounding_method,omitempty"`
 	PError         *Range        `yaml:"p_error" json:"p_error,omitempty"`
 	GlobalPError   *Range        `yaml:"global_p_error" json:"global_p_error,omitempty"`
+	// Training is ptq, qat or [ptq, qat] (default ptq); QATEpochs, NAccumBits and
+	// PowerOfTwoScaling ([false, true] searches both) are the knobs of
+	// quantization-aware training, which need qat in Training. Without them a qat trial
+	// trains DefaultQATEpochs epochs, unbounded, without power-of-two scaling.
+	Training          *Choices `yaml:"training" json:"training,omitempty"`
+	QATEpochs         *Range   `yaml:"qat_epochs" json:"qat_epochs,omitempty"`
+	NAccumBits        *Range   `yaml:"n_accum_bits" json:"n_accum_bits,omitempty"`
+	PowerOfTwoScaling *Choices `yaml:"power_of_two_scaling" json:"power_of_two_scaling,omitempty"`
 }
 
 // ObjectiveSpec is one objective: a measured value of every trial and its direction.

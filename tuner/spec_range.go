@@ -424,3 +424,95 @@ func resolveMethods(methods []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Choices is a categorical knob of a search space other than rounding_method: training
+// (ptq, qat) and power_of_two_scaling (false, true); see [KnobChoices]. In YAML (and in
+// the JSON a study stores) it is one value, which fixes the knob, or a list of values,
+// searched. A resolved spec holds the values checked, lower case, without duplicates
+// and in KnobChoices order.
+type Choices struct {
+	// Values are the values, as written until the spec is resolved.
+	Values []string
+	// Line is the spec file line it came from (0 when it came from elsewhere).
+	Line int
+}
+
+// Fixed reports whether the choice holds one value.
+func (c Choices) Fixed() bool { return len(c.Values) == 1 }
+
+// String formats the choice as YAML reads it: "qat" or "[ptq, qat]".
+func (c Choices) String() string {
+	if c.Fixed() {
+		return c.Values[0]
+	}
+	return "[" + strings.Join(c.Values, ", ") + "]"
+}
+
+// ParseChoices reads a categorical knob as written on a command line: a value or a
+// comma-separated list ("ptq,qat").
+func ParseChoices(knob, text string) (Choices, error) {
+	t := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(text), "["), "]")
+	var c Choices
+	for _, part := range strings.Split(t, ",") {
+		c.Values = append(c.Values, strings.TrimSpace(part))
+	}
+	if _, err := resolveChoices(knob, c.Values); err != nil {
+		return Choices{}, err
+	}
+	return c, nil
+}
+
+// UnmarshalYAML reads a value or a list of values.
+func (c *Choices) UnmarshalYAML(n *yaml.Node) error {
+	m, err := methodsFromNode(n)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a value or a list of values", n.Line)}}
+	}
+	*c = Choices{Values: m.Methods, Line: m.Line}
+	return nil
+}
+
+// MarshalYAML writes a value, or a list when there are several.
+func (c Choices) MarshalYAML() (any, error) { return c.jsonValue(), nil }
+
+// MarshalJSON writes a value as a string, several as a list.
+func (c Choices) MarshalJSON() ([]byte, error) { return json.Marshal(c.jsonValue()) }
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *Choices) UnmarshalJSON(b []byte) error {
+	var m MethodChoice
+	if err := m.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*c = Choices{Values: m.Methods}
+	return nil
+}
+
+func (c Choices) jsonValue() any {
+	if c.Fixed() {
+		return c.Values[0]
+	}
+	return c.Values
+}
+
+// resolveChoices checks the values of a categorical knob and returns them lower case,
+// without duplicates, in KnobChoices order.
+func resolveChoices(knob string, values []string) ([]string, error) {
+	known := KnobChoices(knob)
+	if len(values) == 0 {
+		return nil, fmt.Errorf("empty list []: want one of %s", strings.Join(known, ", "))
+	}
+	var out []string
+	for _, v := range values {
+		i := slices.IndexFunc(known, func(k string) bool { return strings.EqualFold(strings.TrimSpace(v), k) })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown %s %q (known: %s)", knob, v, strings.Join(known, ", "))
+		}
+		if slices.Contains(out, known[i]) {
+			return nil, fmt.Errorf("%s: a value is given twice", Choices{Values: values})
+		}
+		out = append(out, known[i])
+	}
+	slices.SortFunc(out, func(a, b string) int { return slices.Index(known, a) - slices.Index(known, b) })
+	return out, nil
+}

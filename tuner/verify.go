@@ -326,19 +326,20 @@ func openTrial(ctx context.Context, db *studies.Store, name string, number int) 
 		return trialSetup{}, err
 	}
 	task := p.task
-	task.Base = base
+	task.Base, task.Artifacts = base, studyArtifacts{db, st.ID}
 	return trialSetup{trial: t, env: env, task: task, knobs: KnobsOf(t.Params, spec.FHE)}, nil
 }
 
-// TrialNetwork returns the float network trial number of the named study tuned: the
-// study's base model pruned and fine-tuned with the trial's knobs, exactly as the trial
-// compiled it (the same seeds), for export.
+// TrialNetwork returns the network trial number of the named study tuned: the study's
+// base model pruned and fine-tuned with the trial's knobs, and trained
+// quantization-aware when its training is qat (its quant layers then fix the circuit's
+// quantizers), exactly as the trial compiled it (the same seeds), for export.
 func TrialNetwork(ctx context.Context, db *studies.Store, name string, number int) (*model.Network, Knobs, error) {
 	ts, err := openTrial(ctx, db, name, number)
 	if err != nil {
 		return nil, Knobs{}, err
 	}
-	net, err := ts.env.pruned.get(ctx, ts.task, ts.knobs.Pruning, ts.knobs.Sparsity)
+	net, err := ts.env.trained.get(ctx, ts.task, ts.knobs)
 	if err != nil {
 		return nil, Knobs{}, err
 	}

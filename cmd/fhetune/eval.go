@@ -54,7 +54,10 @@ how long one encrypted inference takes on this machine.
 It takes a trained float network (--model-file, or the --model spec trained with fixed
 defaults and cached under the user cache folder, fhetune/models), prunes it (--pruning,
 --sparsity; then fine-tunes it a few epochs), quantizes it as Concrete ML's post-training
-quantization does (--n-w-bits, --n-a-bits, --n-input-bits), rounds each accumulator to
+quantization does (--n-w-bits, --n-a-bits, --n-input-bits) or trains it
+quantization-aware from there (--training qat, --qat-epochs; --n-accum-bits prunes every
+accumulator to a width, --power-of-two-scaling lets the compiler round accumulators before
+ReLUs for free), rounds each accumulator to
 --rounding-threshold-bits, chooses the TFHE parameters of every TLU layer for --p-error or
 --global-p-error (--strategy multi: one set per layer; mono: one for all), simulates the
 integer circuit over the test split with each set's TLU errors injected, and estimates the
@@ -66,7 +69,8 @@ seed it was trained with, so that its test set was held out.`,
       --rounding-threshold-bits 6 --p-error 0.01
   fhetune eval --dataset fashion-mnist --model mlp:64,64 --n-w-bits 4 --n-a-bits 4 \
       --rounding-threshold-bits 6 --global-p-error 0.01 --json
-  fhetune eval --dataset digits --model-file digits.fhtm --n-w-bits 3 --n-a-bits 3 --strategy mono`,
+  fhetune eval --dataset digits --model-file digits.fhtm --n-w-bits 3 --n-a-bits 3 --strategy mono
+  fhetune eval --dataset digits --model mlp --training qat --n-w-bits 3 --n-a-bits 3 --n-input-bits 3`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runEval(c.Context(), a, c, f) },
 	}
@@ -98,6 +102,10 @@ func addEvalFlags(c *cobra.Command, f *evalFlags) {
 	fl.IntVar(&f.knobs.Cores, "cores", 0, "cores of the latency estimate (default: the cores the calibration measured)")
 	fl.StringVar(&f.knobs.Strategy, "strategy", "multi", "crypto parameters: multi (one set per TLU layer) or mono (one set)")
 	fl.IntVar(&f.knobs.Security, "security", fhe.DefaultSecurity, "security level in bits")
+	fl.StringVar(&f.knobs.Training, "training", tuner.TrainingPTQ, "training: ptq (quantize the trained float network) or qat (quantization-aware training from it)")
+	fl.IntVar(&f.knobs.QATEpochs, "qat-epochs", 0, fmt.Sprintf("qat_epochs: epochs of quantization-aware training, ≥ 1 (default %d; with --training qat)", tuner.DefaultQATEpochs))
+	fl.IntVar(&f.knobs.NAccumBits, "n-accum-bits", 0, "n_accum_bits: prune so that every accumulator fits this many bits, 2..62 (with --training qat; default: no bound)")
+	fl.BoolVar(&f.knobs.PowerOfTwoScaling, "power-of-two-scaling", false, "power_of_two_scaling: power-of-two quantizer scales, so that accumulators before ReLUs are rounded for free (with --training qat)")
 	fl.IntVar(&f.fineTune, "fine-tune-epochs", tuner.DefaultFineTuneEpochs, "epochs of training after pruning (0: none)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the split, the default model's training, fine-tuning and the error injection")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
@@ -116,6 +124,12 @@ func (f evalFlags) check(c *cobra.Command, what string) error {
 	if f.fineTune < 0 {
 		return badInput("%s: --fine-tune-epochs %d below 0", what, f.fineTune)
 	}
+	if c.Flags().Changed("qat-epochs") && f.knobs.QATEpochs < 1 {
+		return badInput("%s: --qat-epochs %d below 1", what, f.knobs.QATEpochs)
+	}
+	if c.Flags().Changed("n-accum-bits") && f.knobs.NAccumBits == 0 {
+		return badInput("%s: --n-accum-bits 0 outside 2..62", what)
+	}
 	if err := f.knobs.Check(); err != nil {
 		return badInput("%s: %s", what, flagNames(err))
 	}
@@ -125,7 +139,7 @@ func (f evalFlags) check(c *cobra.Command, what string) error {
 // flagNames rewrites knob names (n_w_bits) into flag names (--n-w-bits) in a message.
 func flagNames(err error) string {
 	msg := err.Error()
-	for _, k := range []string{"rounding_threshold_bits", "rounding_method", "global_p_error", "n_input_bits", "n_w_bits", "n_a_bits", "p_error", "pruning", "sparsity", "strategy", "cores"} {
+	for _, k := range []string{"rounding_threshold_bits", "rounding_method", "global_p_error", "n_input_bits", "n_w_bits", "n_a_bits", "p_error", "pruning", "sparsity", "strategy", "cores", "training", "qat_epochs", "n_accum_bits", "power_of_two_scaling"} {
 		msg = strings.Replace(msg, " "+k+" ", " --"+strings.ReplaceAll(k, "_", "-")+" ", 1)
 	}
 	return msg
@@ -306,6 +320,19 @@ func writeEval(w io.Writer, o evalOutput) error {
 			method = "exact"
 		}
 		knobs += fmt.Sprintf(", rounding_threshold_bits %d (%s)", k.RoundingThresholdBits, method)
+	}
+	if strings.EqualFold(k.Training, tuner.TrainingQAT) {
+		epochs := k.QATEpochs
+		if epochs == 0 {
+			epochs = tuner.DefaultQATEpochs
+		}
+		knobs += fmt.Sprintf(", training qat (%d epochs)", epochs)
+		if k.NAccumBits != 0 {
+			knobs += fmt.Sprintf(", n_accum_bits %d", k.NAccumBits)
+		}
+		if k.PowerOfTwoScaling {
+			knobs += ", power_of_two_scaling"
+		}
 	}
 	fmt.Fprintf(tw, "knobs\t%s\n", knobs)
 	fmt.Fprintf(tw, "accuracy\t%.4f with FHE's TLU errors (%d predictions changed)\n", r.Accuracy, r.Changed)
