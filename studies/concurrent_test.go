@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,10 +67,12 @@ func concurrentHelper() error {
 }
 
 // TestConcurrentProcesses runs 4 OS processes that each add 200 trials to one study in
-// one new file at the same time.
-func TestConcurrentProcesses(t *testing.T) {
+// one new database (an SQLite file, a PostgreSQL schema) at the same time.
+func TestConcurrentProcesses(t *testing.T) { eachBackend(t, testConcurrentProcesses) }
+
+func testConcurrentProcesses(t *testing.T, b backend) {
 	const procs, each = 4, 200
-	path := filepath.Join(t.TempDir(), "shared.db")
+	path := b.db(t)
 	type helper struct {
 		cmd    *exec.Cmd
 		stdin  io.WriteCloser

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,9 +75,11 @@ func crashHelper() error {
 // that every trial the helper reported as committed is stored as reported, that trial
 // numbers are unique and dense, and that stale RUNNING trials are reaped on the next
 // open.
-func TestCrashSIGKILL(t *testing.T) {
+func TestCrashSIGKILL(t *testing.T) { eachBackend(t, testCrashSIGKILL) }
+
+func testCrashSIGKILL(t *testing.T, b backend) {
 	const kills = 20
-	path := filepath.Join(t.TempDir(), "crash.db")
+	path := b.db(t)
 	rng := rand.New(rand.NewPCG(2, 20)) // fixed seed; the exact kill moments still vary with scheduling
 	reported := map[int]string{}        // number → "C" or "F"
 	for i := 0; i < kills; i++ {
@@ -140,23 +141,9 @@ func TestCrashSIGKILL(t *testing.T) {
 		t.Fatalf("only %d trials reported over %d runs", committed, kills)
 	}
 
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
+	if b.name == "sqlite" {
+		checkSQLiteIntegrity(t, path)
 	}
-	var check string
-	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
-		t.Fatalf("integrity_check = %q, %v", check, err)
-	}
-	rows, err := raw.Query("PRAGMA foreign_key_check")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rows.Next() {
-		t.Fatal("foreign_key_check found dangling rows")
-	}
-	rows.Close()
-	raw.Close()
 
 	ctx := context.Background()
 	s, err := studies.Open(ctx, path)
@@ -216,6 +203,29 @@ func TestCrashSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d kills, %d trials (%d reported committed), %d reaped after a kill", kills, len(trials), committed, reapedCount)
 	assertFront(t, s, st, trials)
+}
+
+// checkSQLiteIntegrity runs SQLite's integrity and foreign key checks on the file.
+// (PostgreSQL enforces foreign keys on every statement.)
+func checkSQLiteIntegrity(t *testing.T, path string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var check string
+	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity_check = %q, %v", check, err)
+	}
+	rows, err := raw.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Fatal("foreign_key_check found dangling rows")
+	}
 }
 
 // assertFront checks the stored front against one recomputed from all trials.

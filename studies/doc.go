@@ -1,5 +1,8 @@
 // Package studies is fhetune's persistence: a generic multi-objective study store in one
-// SQLite file (github.com/mattn/go-sqlite3 through database/sql).
+// SQLite file (github.com/mattn/go-sqlite3 through database/sql), the embedded default,
+// or in a PostgreSQL database that workers on many machines share
+// (github.com/jackc/pgx/v5 through database/sql). [Open] picks the backend from its
+// argument: a postgres:// or postgresql:// URL, or a file path.
 //
 // A study has a unique name, a JSON spec, one or more objectives (name and direction),
 // user attributes and named artifacts (blobs such as a trained base model). Its trials
@@ -32,10 +35,30 @@
 // holds the lock, the store waits (busy timeout) and retries, so "database is locked"
 // does not reach callers unless their context ends first.
 //
+// # PostgreSQL
+//
+// The same [Store] API, queries and guarantees hold on PostgreSQL. Queries are written
+// once with ? placeholders and rebound to $1, $2, ...; the two backends differ only in
+// their schema text and in the row locks a write takes. Write transactions run at READ
+// COMMITTED and lock what they change: a trial's row before its state moves (or an
+// UPDATE whose WHERE clause checks the state), the study's row before a trial is
+// numbered or the front changes (so numbers stay dense and front updates see each
+// other), and StartTrial takes a WAITING trial with FOR UPDATE SKIP LOCKED. Reads run
+// in a read-only REPEATABLE READ snapshot. A transaction that fails with a
+// serialization failure, a deadlock or a lost connection (the server restarted, a
+// terminated backend) runs again on a fresh connection, within the [LockWait] bound.
+// Errors name the URL without its password ([RedactURL]); a server that cannot be
+// reached gives [ErrConnect], a refused login [ErrLogin], both before anything is
+// written. Tables live in the connection's current schema (set search_path in the URL
+// to keep several study databases in one PostgreSQL database). [CopyStudy] copies a
+// study between any two stores.
+//
 // # Schema
 //
-// The schema is a list of ordered migrations, each applied in one transaction that also
-// records its version (PRAGMA user_version, and a row in schema_migrations). A file
+// The schema is a list of ordered migrations per backend, each applied in one
+// transaction that also records its version (a row in schema_migrations, and on SQLite
+// PRAGMA user_version; PostgreSQL marks the table with a comment instead of SQLite's
+// application id, and openers take turns through an advisory lock). A database
 // written by a newer schema is refused with [ErrNewerSchema], a file that is not SQLite
 // with [ErrNotSQLite], and an SQLite file of another application with
 // [ErrNotStudyDatabase]; none of these refusals writes to the file.

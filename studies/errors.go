@@ -39,6 +39,11 @@ var (
 	ErrTrialNotComplete = errors.New("studies: trial is not complete")
 	// ErrNoArtifact: the study has no artifact of that name.
 	ErrNoArtifact = errors.New("studies: no such artifact")
+	// ErrConnect: the PostgreSQL server cannot be reached (refused, no route, timeout).
+	ErrConnect = errors.New("studies: cannot connect to the database server")
+	// ErrLogin: the PostgreSQL server refused the login (wrong password, unknown role
+	// or database, no privilege to connect).
+	ErrLogin = errors.New("studies: database server refused the login")
 	// ErrNoProfile: no calibration profile has been saved.
 	ErrNoProfile = errors.New("studies: no calibration profile")
 )
@@ -46,7 +51,7 @@ var (
 // SchemaError reports a database whose schema version this program cannot use. It
 // matches [ErrNewerSchema] with errors.Is.
 type SchemaError struct {
-	Path      string // the database file
+	Path      string // the database file, or PostgreSQL URL without its password
 	Version   int    // the file's schema version
 	Supported int    // the newest version this program knows
 }

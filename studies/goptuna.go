@@ -148,8 +148,8 @@ func fromGoptunaState(s goptuna.TrialState) (State, error) {
 
 // writable returns the trial's head, or goptuna.ErrTrialCannotBeUpdated when the
 // trial is finished.
-func (g *GoptunaStorage) writable(ctx context.Context, tx *sql.Tx, trialID int) (trialHead, error) {
-	h, err := g.s.head(ctx, tx, int64(trialID))
+func (g *GoptunaStorage) writable(ctx context.Context, tx *txn, trialID int) (trialHead, error) {
+	h, err := g.s.lockHead(ctx, tx, int64(trialID))
 	if err != nil {
 		return h, err
 	}
@@ -202,7 +202,7 @@ func (g *GoptunaStorage) SetStudyDirection(studyID int, direction goptuna.StudyD
 		return invalidf("goptuna direction %q", direction)
 	}
 	id := int64(studyID)
-	return g.s.write(bg(), func(tx *sql.Tx) error {
+	return g.s.write(bg(), func(tx *txn) error {
 		ctx := bg()
 		i, cur, err := g.objectiveOf(ctx, tx, id)
 		if err != nil || cur == d {
@@ -246,7 +246,7 @@ func (g *GoptunaStorage) GetStudyIDFromName(name string) (int, error) {
 // GetStudyIDFromTrialID returns the id of the trial's study.
 func (g *GoptunaStorage) GetStudyIDFromTrialID(trialID int) (int, error) {
 	var h trialHead
-	err := g.s.read(bg(), func(tx *sql.Tx) error {
+	err := g.s.read(bg(), func(tx *txn) error {
 		var err error
 		h, err = g.s.head(bg(), tx, int64(trialID))
 		return err
@@ -266,7 +266,7 @@ func (g *GoptunaStorage) GetStudyNameFromID(studyID int) (string, error) {
 // GetStudyDirection returns the direction of the presented objective.
 func (g *GoptunaStorage) GetStudyDirection(studyID int) (goptuna.StudyDirection, error) {
 	var d Direction
-	err := g.s.read(bg(), func(tx *sql.Tx) error {
+	err := g.s.read(bg(), func(tx *txn) error {
 		var err error
 		_, d, err = g.objectiveOf(bg(), tx, int64(studyID))
 		return err
@@ -279,7 +279,7 @@ func (g *GoptunaStorage) GetStudyDirection(studyID int) (goptuna.StudyDirection,
 
 func (g *GoptunaStorage) studyAttrs(studyID int, system bool) (map[string]string, error) {
 	var m map[string]string
-	err := g.s.read(bg(), func(tx *sql.Tx) error {
+	err := g.s.read(bg(), func(tx *txn) error {
 		if err := g.s.studyExists(bg(), tx, int64(studyID)); err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ func (g *GoptunaStorage) GetAllStudySummaries() ([]goptuna.StudySummary, error) 
 			start sql.NullInt64
 			sys   map[string]string
 		)
-		err := g.s.read(bg(), func(tx *sql.Tx) error {
+		err := g.s.read(bg(), func(tx *txn) error {
 			var err error
 			if _, dir, err = g.objectiveOf(bg(), tx, st.ID); err != nil {
 				return err
@@ -355,12 +355,9 @@ func (g *GoptunaStorage) GetAllStudySummaries() ([]goptuna.StudySummary, error) 
 // CreateNewTrial creates a RUNNING trial with the study's next number.
 func (g *GoptunaStorage) CreateNewTrial(studyID int) (int, error) {
 	var id int64
-	err := g.s.write(bg(), func(tx *sql.Tx) error {
+	err := g.s.write(bg(), func(tx *txn) error {
 		ctx := bg()
-		if err := g.s.studyExists(ctx, tx, int64(studyID)); err != nil {
-			return err
-		}
-		n, err := nextNumber(ctx, tx, int64(studyID))
+		n, err := g.s.studyNextNumber(ctx, tx, int64(studyID))
 		if err != nil {
 			return err
 		}
@@ -398,7 +395,7 @@ func (g *GoptunaStorage) CloneTrial(studyID int, base goptuna.FrozenTrial) (int,
 		id   int64
 		snap *frontSnap
 	)
-	err = g.s.write(bg(), func(tx *sql.Tx) error {
+	err = g.s.write(bg(), func(tx *txn) error {
 		snap = nil
 		ctx := bg()
 		sid := int64(studyID)
@@ -421,7 +418,7 @@ func (g *GoptunaStorage) CloneTrial(studyID int, base goptuna.FrozenTrial) (int,
 				return err
 			}
 		}
-		n, err := nextNumber(ctx, tx, sid)
+		n, err := g.s.studyNextNumber(ctx, tx, sid)
 		if err != nil {
 			return err
 		}
@@ -483,7 +480,7 @@ func (g *GoptunaStorage) SetTrialValue(trialID int, value float64) error {
 	if err := checkValues([]float64{value}); err != nil {
 		return err
 	}
-	return unwrapGoptuna(g.s.write(bg(), func(tx *sql.Tx) error {
+	return unwrapGoptuna(g.s.write(bg(), func(tx *txn) error {
 		h, err := g.writable(bg(), tx, trialID)
 		if err != nil {
 			return err
@@ -501,7 +498,7 @@ func (g *GoptunaStorage) SetTrialValue(trialID int, value float64) error {
 // SetTrialIntermediateValue records a value reported at a step of an unfinished trial;
 // a step is recorded once.
 func (g *GoptunaStorage) SetTrialIntermediateValue(trialID int, step int, value float64) error {
-	return unwrapGoptuna(g.s.write(bg(), func(tx *sql.Tx) error {
+	return unwrapGoptuna(g.s.write(bg(), func(tx *txn) error {
 		if _, err := g.writable(bg(), tx, trialID); err != nil {
 			return err
 		}
@@ -529,7 +526,7 @@ func (g *GoptunaStorage) SetTrialParam(trialID int, paramName string, paramValue
 	if err := checkParams(p); err != nil {
 		return err
 	}
-	return unwrapGoptuna(g.s.write(bg(), func(tx *sql.Tx) error {
+	return unwrapGoptuna(g.s.write(bg(), func(tx *txn) error {
 		if _, err := g.writable(bg(), tx, trialID); err != nil {
 			return err
 		}
@@ -546,7 +543,7 @@ func (g *GoptunaStorage) SetTrialState(trialID int, state goptuna.TrialState) er
 		return err
 	}
 	var snap *frontSnap
-	err = g.s.write(bg(), func(tx *sql.Tx) error {
+	err = g.s.write(bg(), func(tx *txn) error {
 		snap = nil
 		ctx := bg()
 		h, err := g.writable(ctx, tx, trialID)
@@ -595,7 +592,7 @@ func (g *GoptunaStorage) SetTrialState(trialID int, state goptuna.TrialState) er
 }
 
 func (g *GoptunaStorage) setTrialAttr(trialID int, system bool, key, value string) error {
-	return unwrapGoptuna(g.s.write(bg(), func(tx *sql.Tx) error {
+	return unwrapGoptuna(g.s.write(bg(), func(tx *txn) error {
 		if _, err := g.writable(bg(), tx, trialID); err != nil {
 			return err
 		}
@@ -618,7 +615,7 @@ func (g *GoptunaStorage) SetTrialSystemAttr(trialID int, key, value string) erro
 // GetTrialNumberFromID returns the trial's number.
 func (g *GoptunaStorage) GetTrialNumberFromID(trialID int) (int, error) {
 	var h trialHead
-	err := g.s.read(bg(), func(tx *sql.Tx) error {
+	err := g.s.read(bg(), func(tx *txn) error {
 		var err error
 		h, err = g.s.head(bg(), tx, int64(trialID))
 		return err
@@ -632,7 +629,7 @@ func (g *GoptunaStorage) GetTrialNumberFromID(trialID int) (int, error) {
 // GetTrialParam returns the internal value of a trial's parameter.
 func (g *GoptunaStorage) GetTrialParam(trialID int, paramName string) (float64, error) {
 	var v float64
-	err := g.s.read(bg(), func(tx *sql.Tx) error {
+	err := g.s.read(bg(), func(tx *txn) error {
 		err := tx.QueryRowContext(bg(), "SELECT value FROM trial_params WHERE trial_id = ? AND name = ?", trialID, paramName).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
 			if _, err := g.s.head(bg(), tx, int64(trialID)); err != nil {
@@ -647,7 +644,7 @@ func (g *GoptunaStorage) GetTrialParam(trialID int, paramName string) (float64, 
 
 // GetTrial returns a trial as goptuna sees it.
 func (g *GoptunaStorage) GetTrial(trialID int) (goptuna.FrozenTrial, error) {
-	fts, err := g.frozen(bg(), "SELECT ?", int64(trialID))
+	fts, err := g.frozen(bg(), "SELECT CAST(? AS BIGINT)", int64(trialID))
 	if err != nil {
 		return goptuna.FrozenTrial{}, err
 	}
@@ -666,7 +663,7 @@ func (g *GoptunaStorage) GetAllTrials(studyID int) ([]goptuna.FrozenTrial, error
 // number among ties), or goptuna.ErrNoCompletedTrials.
 func (g *GoptunaStorage) GetBestTrial(studyID int) (goptuna.FrozenTrial, error) {
 	var id int64
-	err := g.s.read(bg(), func(tx *sql.Tx) error {
+	err := g.s.read(bg(), func(tx *txn) error {
 		ctx := bg()
 		idx, dir, err := g.objectiveOf(ctx, tx, int64(studyID))
 		if err != nil {
@@ -721,7 +718,7 @@ func (g *GoptunaStorage) GetTrialSystemAttrs(trialID int) (map[string]string, er
 // read transaction.
 func (g *GoptunaStorage) frozen(ctx context.Context, ids string, args ...any) ([]goptuna.FrozenTrial, error) {
 	var out []goptuna.FrozenTrial
-	err := g.s.read(ctx, func(tx *sql.Tx) error {
+	err := g.s.read(ctx, func(tx *txn) error {
 		out = nil
 		trials, err := loadTrials(ctx, tx, ids, args...)
 		if err != nil || len(trials) == 0 {

@@ -18,11 +18,13 @@ import (
 
 // TestGoptunaTPE runs goptuna's TPE sampler on a single-objective study kept in the
 // store: the quadratic (x-2)² + (y+1)² has its minimum 0 at (2, -1).
-func TestGoptunaTPE(t *testing.T) {
+func TestGoptunaTPE(t *testing.T) { eachBackend(t, testGoptunaTPE) }
+
+func testGoptunaTPE(t *testing.T, b backend) {
 	// goptuna's TPE draws from math/rand's global source, which Go seeds randomly; the
 	// randseednop=0 setting above makes rand.Seed work again so this test is repeatable.
 	rand.Seed(7)
-	s, _ := openTemp(t)
+	s, _ := b.open(t)
 	storage := studies.NewGoptunaStorage(s)
 	study, err := goptuna.CreateStudy("quadratic",
 		goptuna.StudyOptionStorage(storage),
@@ -109,9 +111,11 @@ func TestGoptunaTPE(t *testing.T) {
 
 // TestGoptunaMultiObjective reads a two-objective study through the adapter, with the
 // objective presented chosen by name, and lets TPE sample a parameter from its history.
-func TestGoptunaMultiObjective(t *testing.T) {
+func TestGoptunaMultiObjective(t *testing.T) { eachBackend(t, testGoptunaMultiObjective) }
+
+func testGoptunaMultiObjective(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := b.open(t)
 	st := createStudy(t, s, "mo")
 	dist, err := goptuna.DistributionToJSON(goptuna.IntUniformDistribution{Low: 2, High: 8})
 	if err != nil {

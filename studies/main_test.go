@@ -12,8 +12,8 @@ import (
 // The crash and concurrency tests re-execute this test binary as helper processes;
 // the environment tells a helper what to do.
 const (
-	helperEnv = "FHETUNE_STUDIES_HELPER" // "crash" or "concurrent"
-	dbEnv     = "FHETUNE_STUDIES_DB"     // database path
+	helperEnv = "FHETUNE_STUDIES_HELPER" // "crash", "concurrent", "terminate" or "bench"
+	dbEnv     = "FHETUNE_STUDIES_DB"     // database path or PostgreSQL URL
 	seedEnv   = "FHETUNE_STUDIES_SEED"   // concurrent: the helper's seed and worker id
 	countEnv  = "FHETUNE_STUDIES_COUNT"  // concurrent: trials to add
 )
@@ -26,6 +26,10 @@ func TestMain(m *testing.M) {
 		os.Exit(helperMain(crashHelper))
 	case "concurrent":
 		os.Exit(helperMain(concurrentHelper))
+	case "terminate":
+		os.Exit(helperMain(terminateHelper))
+	case "bench":
+		os.Exit(helperMain(benchHelper))
 	default:
 		fmt.Fprintf(os.Stderr, "unknown %s=%q\n", helperEnv, os.Getenv(helperEnv))
 		os.Exit(2)

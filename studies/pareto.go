@@ -42,7 +42,7 @@ type frontSnap struct {
 }
 
 // loadFront reads a study's stored front (the caller holds a transaction).
-func loadFront(ctx context.Context, tx *sql.Tx, studyID int64, version int64, nobj int) (*frontSnap, error) {
+func loadFront(ctx context.Context, tx *txn, studyID int64, version int64, nobj int) (*frontSnap, error) {
 	snap := &frontSnap{studyID: studyID, version: version}
 	err := eachRow(ctx, tx, `SELECT f.trial_id, v.objective, v.value
 		FROM pareto_front f JOIN trial_values v ON v.trial_id = f.trial_id
@@ -74,22 +74,58 @@ func loadFront(ctx context.Context, tx *sql.Tx, studyID int64, version int64, no
 // dominated by some front member (dominance is transitive). version is the study's
 // front_version read in this transaction. The returned snapshot is to be cached once
 // the transaction commits.
-func (s *Store) updateFront(ctx context.Context, tx *sql.Tx, studyID, version, trialID int64, vals []float64, dirs []Direction) (*frontSnap, error) {
-	var cur *frontSnap
-	if c, ok := s.fronts.Load(studyID); ok && c.(*frontSnap).version == version {
-		cur = c.(*frontSnap)
-	} else {
-		var err error
-		if cur, err = loadFront(ctx, tx, studyID, version, len(dirs)); err != nil {
+//
+// A trial that a member of any committed front dominates stays off the front whatever
+// other transactions do (the member, or a trial that displaced it, dominates it for
+// good), so that check needs no lock. A trial that joins the front takes the study's
+// lock (see lockStudy) and checks again against the front as of then: on PostgreSQL,
+// other processes may have changed it since version was read.
+func (s *Store) updateFront(ctx context.Context, tx *txn, studyID, version, trialID int64, vals []float64, dirs []Direction) (*frontSnap, error) {
+	cur, err := s.front(ctx, tx, studyID, version, len(dirs))
+	if err != nil || dominated(cur, vals, dirs) {
+		return cur, err
+	}
+	if tx.d.lockRow != "" {
+		if err := s.lockStudy(ctx, tx, studyID); err != nil {
 			return nil, err
 		}
-	}
-	for _, m := range cur.members {
-		if dominates(m.vals, vals, dirs) {
-			return cur, nil
+		locked, err := frontVersion(ctx, tx, studyID)
+		if err != nil {
+			return nil, err
+		}
+		if locked != version {
+			if cur, err = s.front(ctx, tx, studyID, locked, len(dirs)); err != nil || dominated(cur, vals, dirs) {
+				return cur, err
+			}
 		}
 	}
-	next := &frontSnap{studyID: studyID, version: version + 1, members: make([]frontMember, 0, len(cur.members)+1)}
+	return s.addToFront(ctx, tx, cur, trialID, vals, dirs)
+}
+
+// front returns the study's front as of version: the cached snapshot when it is that
+// version, else the stored front.
+func (s *Store) front(ctx context.Context, tx *txn, studyID, version int64, nobj int) (*frontSnap, error) {
+	if c, ok := s.fronts.Load(studyID); ok && c.(*frontSnap).version == version {
+		return c.(*frontSnap), nil
+	}
+	return loadFront(ctx, tx, studyID, version, nobj)
+}
+
+// dominated reports whether a member of the front dominates vals.
+func dominated(cur *frontSnap, vals []float64, dirs []Direction) bool {
+	for _, m := range cur.members {
+		if dominates(m.vals, vals, dirs) {
+			return true
+		}
+	}
+	return false
+}
+
+// addToFront stores trialID as a member of the front cur (which the transaction
+// holds), removes the members it dominates and bumps the study's front_version.
+func (s *Store) addToFront(ctx context.Context, tx *txn, cur *frontSnap, trialID int64, vals []float64, dirs []Direction) (*frontSnap, error) {
+	studyID := cur.studyID
+	next := &frontSnap{studyID: studyID, version: cur.version + 1, members: make([]frontMember, 0, len(cur.members)+1)}
 	for _, m := range cur.members {
 		if dominates(vals, m.vals, dirs) {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM pareto_front WHERE study_id = ? AND trial_id = ?", studyID, m.id); err != nil {
@@ -127,7 +163,7 @@ func (s *Store) cacheFront(snap *frontSnap) {
 }
 
 // frontVersion reads a study's front_version.
-func frontVersion(ctx context.Context, tx *sql.Tx, studyID int64) (int64, error) {
+func frontVersion(ctx context.Context, tx *txn, studyID int64) (int64, error) {
 	var v int64
 	err := tx.QueryRowContext(ctx, "SELECT front_version FROM studies WHERE id = ?", studyID).Scan(&v)
 	return v, err

@@ -12,7 +12,9 @@ import (
 // (as two processes would, each with its own cached front) and checks after every
 // completion that the stored front equals the one recomputed from all trials. Values
 // are drawn from a small grid so that ties and equal vectors occur.
-func TestParetoFrontIncremental(t *testing.T) {
+func TestParetoFrontIncremental(t *testing.T) { eachBackend(t, testParetoFrontIncremental) }
+
+func testParetoFrontIncremental(t *testing.T, b backend) {
 	ctx := context.Background()
 	for _, c := range []struct {
 		name string
@@ -24,7 +26,7 @@ func TestParetoFrontIncremental(t *testing.T) {
 		{"single", []studies.Objective{{Name: "loss", Direction: studies.Minimize}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s1, path := openTemp(t)
+			s1, path := b.open(t)
 			s2, err := studies.Open(ctx, path)
 			if err != nil {
 				t.Fatal(err)

@@ -16,14 +16,9 @@ func (s *Store) SaveProfile(ctx context.Context, machine string, payload json.Ra
 		return 0, invalidf("calibration profile payload is not valid JSON")
 	}
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "INSERT INTO profiles (machine, created, payload) VALUES (?, ?, ?)",
-			machine, s.now().UnixNano(), string(payload))
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+	err := s.write(ctx, func(tx *txn) error {
+		return tx.QueryRowContext(ctx, "INSERT INTO profiles (machine, created, payload) VALUES (?, ?, ?) RETURNING id",
+			machine, s.now().UnixNano(), string(payload)).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("save calibration profile: %w", err)
@@ -57,7 +52,7 @@ func (s *Store) Profile(ctx context.Context, id int64) (Profile, error) {
 
 func (s *Store) profile(ctx context.Context, tail string, args ...any) (Profile, error) {
 	var p Profile
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		var (
 			created int64
 			payload string

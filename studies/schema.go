@@ -189,7 +189,7 @@ func (s *Store) init(ctx context.Context) error {
 
 // migrate applies m unless another process did it first.
 func (s *Store) migrate(ctx context.Context, m migration) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		var v int
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 			return err

@@ -25,11 +25,12 @@ const sqliteMagic = "SQLite format 3\x00"
 // Store is an open study database. It is safe for concurrent use by goroutines, and
 // other processes may use the same file at the same time. Close it when done.
 type Store struct {
-	path     string // as given to Open, for messages
+	path     string // as given to Open (a PostgreSQL URL without its password), for messages
+	d        *dialect
 	cfg      config
 	readOnly bool
 	w        *sql.DB // writer: one connection, BEGIN IMMEDIATE; nil when read-only
-	r        *sql.DB // readers: deferred transactions
+	r        *sql.DB // readers: deferred transactions (PostgreSQL: the same pool as w)
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -40,7 +41,10 @@ type Store struct {
 }
 
 // Open opens the study database at path, creating it (and its schema) unless the
-// [MustExist] option is given. Open checks the file before SQLite touches it and
+// [MustExist] option is given. A path that starts with postgres:// or postgresql://
+// is a PostgreSQL connection URL (see [IsPostgresURL]); anything else is an SQLite file.
+//
+// For an SQLite file, Open checks the file before SQLite touches it and
 // refuses, without writing to it, a folder that does not exist ([ErrNoFolder]), a file
 // that is not SQLite ([ErrNotSQLite]), an SQLite file of another application
 // ([ErrNotStudyDatabase]) and a file of a newer schema ([ErrNewerSchema]). A read-only
@@ -54,6 +58,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, invalidf("empty database path")
 	}
+	if IsPostgresURL(path) {
+		return openPostgres(ctx, path, cfg)
+	}
 	exists, readOnly, err := inspect(path, cfg.mustExist)
 	if err != nil {
 		return nil, err
@@ -62,7 +69,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("studies: open %s: %w", path, err)
 	}
-	s := &Store{path: path, cfg: cfg, readOnly: readOnly}
+	s := &Store{path: path, d: sqliteDialect, cfg: cfg, readOnly: readOnly}
 	mode := "rw"
 	switch {
 	case readOnly:
@@ -162,7 +169,8 @@ func dsn(abs, mode, txlock string, busy time.Duration) string {
 		"&_foreign_keys=1&_synchronous=NORMAL&_stmt_cache_size=64"
 }
 
-// Path returns the database path the store was opened with.
+// Path returns the database path the store was opened with; for PostgreSQL, the URL
+// without its password.
 func (s *Store) Path() string { return s.path }
 
 // ReadOnly reports whether the store refuses writes because its file is read-only.
@@ -174,7 +182,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		var errs []error
-		if s.r != nil {
+		if s.r != nil && s.r != s.w {
 			errs = append(errs, s.r.Close())
 		}
 		if s.w != nil {
@@ -198,18 +206,28 @@ func isBusy(err error) bool {
 	return false
 }
 
-// retry runs op until it succeeds, fails with something other than a lock conflict,
-// the context ends or the store's lock wait is over.
+// transient reports whether the operation that failed with err may simply run again:
+// a lock conflict on SQLite; a serialization failure, a deadlock or a lost connection
+// on PostgreSQL.
+func (s *Store) transient(err error) bool {
+	if s.d == postgresDialect {
+		return pgTransient(err)
+	}
+	return isBusy(err)
+}
+
+// retry runs op until it succeeds, fails with something other than a transient
+// failure (see [Store.transient]), the context ends or the store's lock wait is over.
 func (s *Store) retry(ctx context.Context, op func() error) error {
 	deadline := time.Now().Add(s.cfg.lockWait)
 	delay := time.Millisecond
 	for {
 		err := op()
-		if err == nil || !isBusy(err) {
+		if err == nil || !s.transient(err) {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("studies: %s: gave up after waiting %v for other users of the file: %w", s.path, s.cfg.lockWait, err)
+			return fmt.Errorf("studies: %s: gave up after retrying for %v: %w", s.path, s.cfg.lockWait, err)
 		}
 		t := time.NewTimer(delay/2 + rand.N(delay))
 		select {
@@ -224,7 +242,7 @@ func (s *Store) retry(ctx context.Context, op func() error) error {
 
 // write runs fn in one write transaction (BEGIN IMMEDIATE), retried as a whole on lock
 // conflicts; fn must therefore not keep state from an earlier attempt.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("%w: %s", ErrClosed, s.path)
 	}
@@ -237,25 +255,52 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 			return s.wrapSQL(err)
 		}
 		defer tx.Rollback()
-		if err := fn(tx); err != nil {
+		if err := fn(&txn{tx: tx, d: s.d}); err != nil {
 			return s.wrapSQL(err)
 		}
 		return s.wrapSQL(tx.Commit())
 	})
 }
 
-// read runs fn in one read transaction, so its queries see one snapshot.
-func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// exec runs one statement on its own (it is its own transaction), retried as write
+// is, and returns how many rows it changed. A one-statement write this way costs one
+// round trip to a PostgreSQL server instead of three.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("%w: %s", ErrClosed, s.path)
+	}
+	if s.w == nil {
+		return 0, fmt.Errorf("%w: %s", ErrReadOnly, s.path)
+	}
+	var n int64
+	err := s.retry(ctx, func() error {
+		res, err := s.w.ExecContext(ctx, s.d.rebind(query), s.d.args(args)...)
+		if err != nil {
+			return s.wrapSQL(err)
+		}
+		n, err = res.RowsAffected()
+		return s.wrapSQL(err)
+	})
+	return n, err
+}
+
+// read runs fn in one read transaction, so its queries see one snapshot (on
+// PostgreSQL a read-only REPEATABLE READ transaction).
+func (s *Store) read(ctx context.Context, fn func(tx *txn) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("%w: %s", ErrClosed, s.path)
 	}
+	var opts *sql.TxOptions
+	if s.d == postgresDialect {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
 	return s.retry(ctx, func() error {
-		tx, err := s.r.BeginTx(ctx, nil)
+		tx, err := s.r.BeginTx(ctx, opts)
 		if err != nil {
 			return s.wrapSQL(err)
 		}
 		defer tx.Rollback()
-		if err := fn(tx); err != nil {
+		if err := fn(&txn{tx: tx, d: s.d}); err != nil {
 			return s.wrapSQL(err)
 		}
 		return s.wrapSQL(tx.Commit())
@@ -267,6 +312,9 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *Store) wrapSQL(err error) error {
 	if err == nil {
 		return nil
+	}
+	if s.d == postgresDialect {
+		return s.wrapPG(err)
 	}
 	var e sqlite3.Error
 	if !errors.As(err, &e) {

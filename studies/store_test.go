@@ -47,9 +47,11 @@ func createStudy(t testing.TB, s *studies.Store, name string) studies.Study {
 	return st
 }
 
-func TestStudyCRUD(t *testing.T) {
+func TestStudyCRUD(t *testing.T) { eachBackend(t, testStudyCRUD) }
+
+func testStudyCRUD(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, path := openTemp(t)
+	s, path := b.open(t)
 	st := createStudy(t, s, "mlp")
 	if _, err := s.CreateStudy(ctx, studies.NewStudy{Name: "mlp", Objectives: twoObjectives}); !errors.Is(err, studies.ErrStudyExists) {
 		t.Fatalf("duplicate CreateStudy: got %v, want ErrStudyExists", err)
@@ -102,11 +104,7 @@ func TestStudyCRUD(t *testing.T) {
 	if err := s.DeleteStudy(ctx, "mlp"); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawDB(t, path)
 	// Only "mlp" had trials, so the trial tables must be empty.
 	for _, query := range []string{
 		"SELECT count(*) FROM trials", "SELECT count(*) FROM trial_params", "SELECT count(*) FROM trial_values",
@@ -117,6 +115,9 @@ func TestStudyCRUD(t *testing.T) {
 		args := []any{}
 		if strings.Contains(query, "?") {
 			args = append(args, st.ID)
+		}
+		if studies.IsPostgresURL(path) {
+			query = strings.Replace(query, "?", "$1", 1)
 		}
 		if err := raw.QueryRow(query, args...).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s = %d (%v) after deleting the study, want 0", query, n, err)
@@ -130,9 +131,11 @@ func TestStudyCRUD(t *testing.T) {
 	}
 }
 
-func TestTrialLifecycle(t *testing.T) {
+func TestTrialLifecycle(t *testing.T) { eachBackend(t, testTrialLifecycle) }
+
+func testTrialLifecycle(t *testing.T, be backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := be.open(t)
 	st := createStudy(t, s, "mlp")
 	q, err := s.Enqueue(ctx, st.ID, []studies.Param{{Name: "n_w_bits", Value: 4}})
 	if err != nil {
@@ -200,10 +203,12 @@ func TestTrialLifecycle(t *testing.T) {
 	}
 }
 
-func TestReapStale(t *testing.T) {
+func TestReapStale(t *testing.T) { eachBackend(t, testReapStale) }
+
+func testReapStale(t *testing.T, b backend) {
 	ctx := context.Background()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, _ := openTemp(t, studies.WithClock(func() time.Time { return now }))
+	s, _ := b.open(t, studies.WithClock(func() time.Time { return now }))
 	st := createStudy(t, s, "mlp")
 	old, _ := s.StartTrial(ctx, st.ID, "dead")
 	if err := s.SetParams(ctx, old.ID, []studies.Param{{Name: "p", Value: 3}}); err != nil {
@@ -233,7 +238,8 @@ func TestReapStale(t *testing.T) {
 }
 
 func TestSchemaRecorded(t *testing.T) {
-	_, path := openTemp(t)
+	b := sqliteBackend
+	_, path := b.open(t)
 	db, err := sql.Open("sqlite3", path)
 	if err != nil {
 		t.Fatal(err)
@@ -255,8 +261,10 @@ func TestSchemaRecorded(t *testing.T) {
 	}
 }
 
-func TestCloseIdempotent(t *testing.T) {
-	s, _ := openTemp(t)
+func TestCloseIdempotent(t *testing.T) { eachBackend(t, testCloseIdempotent) }
+
+func testCloseIdempotent(t *testing.T, b backend) {
+	s, _ := b.open(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -271,9 +279,11 @@ func TestCloseIdempotent(t *testing.T) {
 	}
 }
 
-func TestProfiles(t *testing.T) {
+func TestProfiles(t *testing.T) { eachBackend(t, testProfiles) }
+
+func testProfiles(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := b.open(t)
 	if _, err := s.LatestProfile(ctx); !errors.Is(err, studies.ErrNoProfile) {
 		t.Fatalf("LatestProfile on a new store: got %v, want ErrNoProfile", err)
 	}
@@ -294,9 +304,11 @@ func TestProfiles(t *testing.T) {
 	}
 }
 
-func TestTrialFilter(t *testing.T) {
+func TestTrialFilter(t *testing.T) { eachBackend(t, testTrialFilter) }
+
+func testTrialFilter(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := b.open(t)
 	st := createStudy(t, s, "f")
 	for i := range 10 {
 		tr, err := s.StartTrial(ctx, st.ID, "w")
@@ -349,9 +361,11 @@ func TestTrialFilter(t *testing.T) {
 }
 
 // TestConcurrentGoroutines shares one Store between goroutines.
-func TestConcurrentGoroutines(t *testing.T) {
+func TestConcurrentGoroutines(t *testing.T) { eachBackend(t, testConcurrentGoroutines) }
+
+func testConcurrentGoroutines(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := b.open(t)
 	st := createStudy(t, s, "g")
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
@@ -397,9 +411,11 @@ func TestConcurrentGoroutines(t *testing.T) {
 	assertFront(t, s, st, trials)
 }
 
-func TestSetParamsReplacesAndAppends(t *testing.T) {
+func TestSetParamsReplacesAndAppends(t *testing.T) { eachBackend(t, testSetParamsReplacesAndAppends) }
+
+func testSetParamsReplacesAndAppends(t *testing.T, b backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := b.open(t)
 	st := createStudy(t, s, "p")
 	tr, err := s.StartTrial(ctx, st.ID, "w")
 	if err != nil {
@@ -420,9 +436,11 @@ func TestSetParamsReplacesAndAppends(t *testing.T) {
 	}
 }
 
-func TestAnnotateTrial(t *testing.T) {
+func TestAnnotateTrial(t *testing.T) { eachBackend(t, testAnnotateTrial) }
+
+func testAnnotateTrial(t *testing.T, be backend) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s, _ := be.open(t)
 	st := createStudy(t, s, "mlp")
 	a, err := s.StartTrial(ctx, st.ID, "w1")
 	if err != nil {

@@ -89,20 +89,15 @@ func (s *Store) CreateStudy(ctx context.Context, ns NewStudy) (Study, error) {
 	}
 	created := s.now().UTC()
 	var st Study
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM studies WHERE name = ?", ns.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
+	err := s.write(ctx, func(tx *txn) error {
+		// ON CONFLICT: a process creating the same name at the same time makes this
+		// insert return no row instead of failing.
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO studies (name, created, spec) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO NOTHING RETURNING id`, ns.Name, created.UnixNano(), nullJSON(ns.Spec)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: %q in %s", ErrStudyExists, ns.Name, s.path)
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO studies (name, created, spec) VALUES (?, ?, ?)",
-			ns.Name, created.UnixNano(), nullJSON(ns.Spec))
-		if err != nil {
-			return err
-		}
-		id, err := res.LastInsertId()
 		if err != nil {
 			return err
 		}
@@ -149,7 +144,7 @@ func copyMap(m map[string]string) map[string]string {
 // Study returns the study with that name, or [ErrNoStudy].
 func (s *Store) Study(ctx context.Context, name string) (Study, error) {
 	var st Study
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		var err error
 		st, err = s.loadStudy(ctx, tx, "name = ?", name)
 		return err
@@ -160,7 +155,7 @@ func (s *Store) Study(ctx context.Context, name string) (Study, error) {
 // StudyByID returns the study with that id, or [ErrNoStudy].
 func (s *Store) StudyByID(ctx context.Context, id int64) (Study, error) {
 	var st Study
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		var err error
 		st, err = s.loadStudy(ctx, tx, "id = ?", id)
 		return err
@@ -275,7 +270,7 @@ func (s *Store) studyExists(ctx context.Context, q querier, studyID int64) error
 // size of its Pareto front.
 func (s *Store) Studies(ctx context.Context) ([]StudySummary, error) {
 	var out []StudySummary
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		out = out[:0]
 		byID := map[int64]int{}
 		rows, err := tx.QueryContext(ctx, "SELECT id, name, created, spec FROM studies ORDER BY id")
@@ -399,7 +394,7 @@ func eachRow(ctx context.Context, q querier, query string, fn func(*sql.Rows) er
 // DeleteStudy removes the study and everything it owns (trials, front, attributes,
 // artifacts) in one transaction, or returns [ErrNoStudy].
 func (s *Store) DeleteStudy(ctx context.Context, name string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, "SELECT id FROM studies WHERE name = ?", name).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -426,7 +421,7 @@ func (s *Store) setStudyAttr(ctx context.Context, studyID int64, system bool, ke
 	if err := checkName("attribute name", key); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		if err := s.studyExists(ctx, tx, studyID); err != nil {
 			return err
 		}
@@ -449,7 +444,7 @@ func (s *Store) PutArtifact(ctx context.Context, studyID int64, name string, dat
 		data = []byte{}
 	}
 	now := s.now().UnixNano()
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		if err := s.studyExists(ctx, tx, studyID); err != nil {
 			return err
 		}
@@ -467,7 +462,7 @@ func (s *Store) PutArtifact(ctx context.Context, studyID int64, name string, dat
 // Artifact returns the data stored under name for the study, or [ErrNoArtifact].
 func (s *Store) Artifact(ctx context.Context, studyID int64, name string) ([]byte, error) {
 	var data []byte
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		err := tx.QueryRowContext(ctx, "SELECT data FROM artifacts WHERE study_id = ? AND name = ?", studyID, name).Scan(&data)
 		if errors.Is(err, sql.ErrNoRows) {
 			if err := s.studyExists(ctx, tx, studyID); err != nil {
@@ -489,7 +484,7 @@ func (s *Store) Artifact(ctx context.Context, studyID int64, name string) ([]byt
 // Artifacts lists the study's artifacts by name, without their data.
 func (s *Store) Artifacts(ctx context.Context, studyID int64) ([]ArtifactInfo, error) {
 	var out []ArtifactInfo
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		out = nil
 		if err := s.studyExists(ctx, tx, studyID); err != nil {
 			return err
@@ -512,7 +507,7 @@ func (s *Store) Artifacts(ctx context.Context, studyID int64) ([]ArtifactInfo, e
 // Summary returns one study with its trial counts and front size, or [ErrNoStudy].
 func (s *Store) Summary(ctx context.Context, name string) (StudySummary, error) {
 	var sum StudySummary
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		st, err := s.loadStudy(ctx, tx, "name = ?", name)
 		if err != nil {
 			return err

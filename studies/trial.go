@@ -43,26 +43,33 @@ func checkValues(values []float64) error {
 	return nil
 }
 
-// nextNumber is the study's next dense trial number. The caller holds the write lock.
+// lockStudy returns ErrNoStudy unless the study exists and, on PostgreSQL, locks its
+// row until the transaction ends. Every transaction that numbers a new trial or
+// changes the study's Pareto front takes this lock first, so numbers stay dense and
+// front updates see each other. (On SQLite the transaction's write lock does this.)
+func (s *Store) lockStudy(ctx context.Context, tx *txn, studyID int64) error {
+	var id int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM studies WHERE id = ?"+tx.d.lockRow, studyID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: id %d in %s", ErrNoStudy, studyID, s.path)
+	}
+	return err
+}
+
+// nextNumber is the study's next dense trial number. The caller holds the study's lock
+// (see lockStudy).
 func nextNumber(ctx context.Context, q querier, studyID int64) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, "SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?", studyID).Scan(&n)
 	return n, err
 }
 
-// studyNextNumber checks that the study exists and returns its next trial number, in
-// one statement.
-func (s *Store) studyNextNumber(ctx context.Context, q querier, studyID int64) (int, error) {
-	var (
-		exists bool
-		n      int
-	)
-	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM studies WHERE id = ?),
-		(SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?)`, studyID, studyID).Scan(&exists, &n)
-	if err == nil && !exists {
-		err = fmt.Errorf("%w: id %d in %s", ErrNoStudy, studyID, s.path)
+// studyNextNumber locks the study (see lockStudy) and returns its next trial number.
+func (s *Store) studyNextNumber(ctx context.Context, tx *txn, studyID int64) (int, error) {
+	if err := s.lockStudy(ctx, tx, studyID); err != nil {
+		return 0, err
 	}
-	return n, err
+	return nextNumber(ctx, tx, studyID)
 }
 
 // newTrial is a row to insert.
@@ -89,20 +96,17 @@ func nanosOrNull(t time.Time) any {
 
 // insertTrial writes a trial row with its parameters and values; it does not touch
 // the Pareto front.
-func insertTrial(ctx context.Context, tx *sql.Tx, t newTrial) (int64, error) {
+func insertTrial(ctx context.Context, tx *txn, t newTrial) (int64, error) {
 	var retryOf any
 	if t.retryOf >= 0 {
 		retryOf = t.retryOf
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO trials
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO trials
 		(study_id, number, state, attrs, error, started, finished, heartbeat, worker, retry_of)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		t.studyID, t.number, t.state.String(), nullJSON(t.attrs), t.errText,
-		nanosOrNull(t.started), nanosOrNull(t.finished), nanosOrNull(t.started), t.worker, retryOf)
-	if err != nil {
-		return 0, err
-	}
-	id, err := res.LastInsertId()
+		nanosOrNull(t.started), nanosOrNull(t.finished), nanosOrNull(t.started), t.worker, retryOf).Scan(&id)
 	if err != nil {
 		return 0, err
 	}
@@ -114,38 +118,36 @@ func insertTrial(ctx context.Context, tx *sql.Tx, t newTrial) (int64, error) {
 
 // upsertParams sets parameters of a trial in one statement; new names go after the
 // existing ones (positions only order parameters, gaps are harmless).
-func upsertParams(ctx context.Context, tx *sql.Tx, trialID int64, params []Param) error {
+func upsertParams(ctx context.Context, tx *txn, trialID int64, params []Param) error {
 	if len(params) == 0 {
 		return nil
 	}
 	var q strings.Builder
 	args := make([]any, 0, 1+4*len(params))
 	q.WriteString(`WITH base (p) AS (SELECT coalesce(max(position) + 1, 0) FROM trial_params WHERE trial_id = ?)
-		INSERT INTO trial_params (trial_id, name, position, value, distribution) `)
+		INSERT INTO trial_params (trial_id, name, position, value, distribution) VALUES `)
 	args = append(args, trialID)
 	for i, p := range params {
-		if i == 0 {
-			q.WriteString("SELECT ?, ?, p + ?, ?, ? FROM base")
-		} else {
-			q.WriteString(" UNION ALL SELECT ?, ?, p + ?, ?, ? FROM base")
+		if i > 0 {
+			q.WriteString(", ")
 		}
+		q.WriteString("(?, ?, (SELECT p FROM base) + ?, ?, ?)")
 		args = append(args, trialID, p.Name, i, p.Value, nullJSON(p.Distribution))
 	}
-	// "WHERE true" tells SQLite that ON CONFLICT belongs to the INSERT, not a join.
-	q.WriteString(" WHERE true ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value, distribution = excluded.distribution")
+	q.WriteString(" ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value, distribution = excluded.distribution")
 	_, err := tx.ExecContext(ctx, q.String(), args...)
 	return err
 }
 
 // putValues stores one value per objective (positions 0..len-1) in one statement,
 // replacing values staged earlier.
-func putValues(ctx context.Context, tx *sql.Tx, trialID int64, values []float64) error {
+func putValues(ctx context.Context, tx *txn, trialID int64, values []float64) error {
 	if len(values) == 0 {
 		return nil
 	}
 	var q strings.Builder
 	args := make([]any, 0, 3*len(values))
-	q.WriteString("INSERT OR REPLACE INTO trial_values (trial_id, objective, value) VALUES ")
+	q.WriteString("INSERT INTO trial_values (trial_id, objective, value) VALUES ")
 	for i, v := range values {
 		if i > 0 {
 			q.WriteString(", ")
@@ -153,6 +155,7 @@ func putValues(ctx context.Context, tx *sql.Tx, trialID int64, values []float64)
 		q.WriteString("(?, ?, ?)")
 		args = append(args, trialID, i, v)
 	}
+	q.WriteString(" ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value")
 	_, err := tx.ExecContext(ctx, q.String(), args...)
 	return err
 }
@@ -164,10 +167,23 @@ type trialHead struct {
 	state       State
 }
 
+// head reads a trial's head without locking it (read transactions).
 func (s *Store) head(ctx context.Context, q querier, trialID int64) (trialHead, error) {
+	return s.headFor(ctx, q, trialID, "")
+}
+
+// lockHead reads a trial's head and, on PostgreSQL, locks its row until the
+// transaction ends, so that the state it returns is the one the transaction changes:
+// every write to a trial takes this lock (or updates the row with its state in the
+// WHERE clause).
+func (s *Store) lockHead(ctx context.Context, tx *txn, trialID int64) (trialHead, error) {
+	return s.headFor(ctx, tx, trialID, tx.d.lockRow)
+}
+
+func (s *Store) headFor(ctx context.Context, q querier, trialID int64, lock string) (trialHead, error) {
 	h := trialHead{id: trialID}
 	var state string
-	err := q.QueryRowContext(ctx, "SELECT study_id, number, state FROM trials WHERE id = ?", trialID).
+	err := q.QueryRowContext(ctx, "SELECT study_id, number, state FROM trials WHERE id = ?"+lock, trialID).
 		Scan(&h.studyID, &h.number, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, fmt.Errorf("%w: id %d in %s", ErrNoTrial, trialID, s.path)
@@ -199,7 +215,7 @@ func (s *Store) Enqueue(ctx context.Context, studyID int64, params []Param) (Tri
 		return Trial{}, err
 	}
 	var t Trial
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		n, err := s.studyNextNumber(ctx, tx, studyID)
 		if err != nil {
 			return err
@@ -234,50 +250,23 @@ func copyParams(ps []Param) []Param {
 // trial.
 func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (Trial, error) {
 	var t Trial
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		now := s.now()
 		t = Trial{StudyID: studyID, State: Running, Params: []Param{}, Start: time.Unix(0, now.UnixNano()).UTC(),
 			Worker: worker, RetryOf: -1}
 		t.Heartbeat = t.Start
-		var retryOf sql.NullInt64
-		err := tx.QueryRowContext(ctx,
-			"SELECT id, number, retry_of FROM trials WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1",
-			studyID).Scan(&t.ID, &t.Number, &retryOf)
-		switch {
-		case err == nil:
-			if retryOf.Valid {
-				t.RetryOf = int(retryOf.Int64)
-			}
-			if _, err := tx.ExecContext(ctx,
-				"UPDATE trials SET state = 'RUNNING', started = ?, heartbeat = ?, worker = ? WHERE id = ?",
-				now.UnixNano(), now.UnixNano(), worker, t.ID); err != nil {
-				return err
-			}
-			return eachRow(ctx, tx, "SELECT name, value, distribution FROM trial_params WHERE trial_id = ? ORDER BY position",
-				func(r *sql.Rows) error {
-					var (
-						p    Param
-						dist sql.NullString
-					)
-					if err := r.Scan(&p.Name, &p.Value, &dist); err != nil {
-						return err
-					}
-					if dist.Valid {
-						p.Distribution = json.RawMessage(dist.String)
-					}
-					t.Params = append(t.Params, p)
-					return nil
-				}, t.ID)
-		case errors.Is(err, sql.ErrNoRows):
-			if t.Number, err = s.studyNextNumber(ctx, tx, studyID); err != nil {
-				return err
-			}
-			t.ID, err = insertTrial(ctx, tx, newTrial{studyID: studyID, number: t.Number, state: Running,
-				started: now, worker: worker, retryOf: -1})
-			return err
-		default:
+		found, err := s.takeWaiting(ctx, tx, &t, now)
+		if err != nil || found {
 			return err
 		}
+		if err := s.lockStudy(ctx, tx, studyID); err != nil {
+			return err
+		}
+		// The number in the same statement: once the lock is held, a new statement
+		// sees every trial that transactions holding it before committed.
+		return tx.QueryRowContext(ctx, `INSERT INTO trials (study_id, number, state, started, heartbeat, worker)
+			VALUES (?, (SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?), 'RUNNING', ?, ?, ?)
+			RETURNING id, number`, studyID, studyID, now.UnixNano(), now.UnixNano(), worker).Scan(&t.ID, &t.Number)
 	})
 	if err != nil {
 		return Trial{}, fmt.Errorf("start a trial in study %d: %w", studyID, err)
@@ -285,13 +274,47 @@ func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (T
 	return t, nil
 }
 
+// takeWaiting marks the study's oldest WAITING trial that no other transaction holds
+// RUNNING for t.Worker and fills t with it and its parameters; found is false when
+// there is none.
+func (s *Store) takeWaiting(ctx context.Context, tx *txn, t *Trial, now time.Time) (found bool, err error) {
+	var retryOf sql.NullInt64
+	err = tx.QueryRowContext(ctx, `UPDATE trials SET state = 'RUNNING', started = ?, heartbeat = ?, worker = ?
+		WHERE id = (SELECT id FROM trials WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1`+tx.d.skipLocked+`)
+		RETURNING id, number, retry_of`, now.UnixNano(), now.UnixNano(), t.Worker, t.StudyID).Scan(&t.ID, &t.Number, &retryOf)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if retryOf.Valid {
+		t.RetryOf = int(retryOf.Int64)
+	}
+	return true, eachRow(ctx, tx, "SELECT name, value, distribution FROM trial_params WHERE trial_id = ? ORDER BY position",
+		func(r *sql.Rows) error {
+			var (
+				p    Param
+				dist sql.NullString
+			)
+			if err := r.Scan(&p.Name, &p.Value, &dist); err != nil {
+				return err
+			}
+			if dist.Valid {
+				p.Distribution = json.RawMessage(dist.String)
+			}
+			t.Params = append(t.Params, p)
+			return nil
+		}, t.ID)
+}
+
 // SetParams sets parameters of a RUNNING trial (replacing those of the same name).
 func (s *Store) SetParams(ctx context.Context, trialID int64, params []Param) error {
 	if err := checkParams(params); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		h, err := s.head(ctx, tx, trialID)
+	err := s.write(ctx, func(tx *txn) error {
+		h, err := s.lockHead(ctx, tx, trialID)
 		if err != nil {
 			return err
 		}
@@ -309,21 +332,16 @@ func (s *Store) SetParams(ctx context.Context, trialID int64, params []Param) er
 // Heartbeat records that the worker running the trial is alive; [Store.ReapStale]
 // fails RUNNING trials whose heartbeat is too old.
 func (s *Store) Heartbeat(ctx context.Context, trialID int64) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'RUNNING'",
-			s.now().UnixNano(), trialID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		h, err := s.head(ctx, tx, trialID)
-		if err != nil {
-			return err
-		}
-		return s.needState(h, Running)
-	})
+	n, err := s.exec(ctx, "UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'RUNNING'", s.now().UnixNano(), trialID)
+	if err == nil && n != 1 {
+		err = s.read(ctx, func(tx *txn) error {
+			h, err := s.head(ctx, tx, trialID)
+			if err != nil {
+				return err
+			}
+			return s.needState(h, Running)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("heartbeat of trial id %d: %w", trialID, err)
 	}
@@ -340,7 +358,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
 	}
 	var snap *frontSnap
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		var err error
 		snap, err = s.complete(ctx, tx, trialID, values, attrs)
 		return err
@@ -352,25 +370,24 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 	return nil
 }
 
-func (s *Store) complete(ctx context.Context, tx *sql.Tx, trialID int64, values []float64, attrs json.RawMessage) (*frontSnap, error) {
-	h := trialHead{id: trialID}
-	var (
-		state   string
-		version int64
-	)
-	err := tx.QueryRowContext(ctx, `SELECT t.study_id, t.number, t.state, s.front_version
-		FROM trials t JOIN studies s ON s.id = t.study_id WHERE t.id = ?`, trialID).
-		Scan(&h.studyID, &h.number, &state, &version)
+func (s *Store) complete(ctx context.Context, tx *txn, trialID int64, values []float64, attrs json.RawMessage) (*frontSnap, error) {
+	// One statement checks the state, finishes the trial (locking its row on
+	// PostgreSQL) and reads what the front update needs; a rejected trial is looked up
+	// again for the error. The count of values is checked after the update: a
+	// mismatch returns an error, which rolls the transaction back.
+	h := trialHead{id: trialID, state: Running}
+	var version int64
+	now := s.now().UnixNano()
+	err := tx.QueryRowContext(ctx, `UPDATE trials SET state = 'COMPLETE', finished = ?, heartbeat = ?, attrs = coalesce(?, attrs)
+		WHERE id = ? AND state = 'RUNNING'
+		RETURNING study_id, number, (SELECT front_version FROM studies WHERE id = trials.study_id)`,
+		now, now, nullJSON(attrs), trialID).Scan(&h.studyID, &h.number, &version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: id %d in %s", ErrNoTrial, trialID, s.path)
+		if h, err = s.lockHead(ctx, tx, trialID); err == nil {
+			err = s.needState(h, Running)
+		}
 	}
 	if err != nil {
-		return nil, err
-	}
-	if h.state, err = ParseState(state); err != nil {
-		return nil, err
-	}
-	if err := s.needState(h, Running); err != nil {
 		return nil, err
 	}
 	dirs, err := s.directions(ctx, tx, h.studyID)
@@ -379,12 +396,6 @@ func (s *Store) complete(ctx context.Context, tx *sql.Tx, trialID int64, values 
 	}
 	if len(values) != len(dirs) {
 		return nil, invalidf("trial %d of study %d has %d values for %d objectives", h.number, h.studyID, len(values), len(dirs))
-	}
-	now := s.now().UnixNano()
-	if _, err := tx.ExecContext(ctx,
-		"UPDATE trials SET state = 'COMPLETE', finished = ?, heartbeat = ?, attrs = coalesce(?, attrs) WHERE id = ?",
-		now, now, nullJSON(attrs), trialID); err != nil {
-		return nil, err
 	}
 	if err := putValues(ctx, tx, trialID, values); err != nil {
 		return nil, err
@@ -407,8 +418,8 @@ func (s *Store) Prune(ctx context.Context, trialID int64, attrs json.RawMessage)
 }
 
 func (s *Store) finish(ctx context.Context, verb string, trialID int64, state State, attrs json.RawMessage, errText string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		h, err := s.head(ctx, tx, trialID)
+	err := s.write(ctx, func(tx *txn) error {
+		h, err := s.lockHead(ctx, tx, trialID)
 		if err != nil {
 			return err
 		}
@@ -435,7 +446,7 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 		return 0, invalidf("negative heartbeat timeout %v", timeout)
 	}
 	var reaped int
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		reaped = 0
 		if err := s.studyExists(ctx, tx, studyID); err != nil {
 			return err
@@ -449,7 +460,7 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 		}
 		var list []stale
 		if err := eachRow(ctx, tx, `SELECT id, number, worker, coalesce(heartbeat, started, 0) FROM trials
-			WHERE study_id = ? AND state = 'RUNNING' AND coalesce(heartbeat, started, 0) <= ? ORDER BY number`,
+			WHERE study_id = ? AND state = 'RUNNING' AND coalesce(heartbeat, started, 0) <= ? ORDER BY number`+tx.d.lockRow,
 			func(r *sql.Rows) error {
 				var st stale
 				if err := r.Scan(&st.id, &st.number, &st.worker, &st.heartbeat); err != nil {
@@ -459,6 +470,12 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 				return nil
 			}, studyID, now.Add(-timeout).UnixNano()); err != nil {
 			return err
+		}
+		if len(list) > 0 {
+			// Trial rows first, then the study: the order Complete takes them in.
+			if err := s.lockStudy(ctx, tx, studyID); err != nil {
+				return err
+			}
 		}
 		for _, st := range list {
 			var nParams int
@@ -499,8 +516,8 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 // Trial returns one trial by id, or [ErrNoTrial].
 func (s *Store) Trial(ctx context.Context, trialID int64) (Trial, error) {
 	var t Trial
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		ts, err := loadTrials(ctx, tx, "SELECT ?", trialID)
+	err := s.read(ctx, func(tx *txn) error {
+		ts, err := loadTrials(ctx, tx, "SELECT CAST(? AS BIGINT)", trialID)
 		if err != nil {
 			return err
 		}
@@ -516,7 +533,7 @@ func (s *Store) Trial(ctx context.Context, trialID int64) (Trial, error) {
 // TrialByNumber returns the study's trial with that number, or [ErrNoTrial].
 func (s *Store) TrialByNumber(ctx context.Context, studyID int64, number int) (Trial, error) {
 	var t Trial
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		ts, err := loadTrials(ctx, tx, "SELECT id FROM trials WHERE study_id = ? AND number = ?", studyID, number)
 		if err != nil {
 			return err
@@ -559,7 +576,7 @@ func (s *Store) Trials(ctx context.Context, studyID int64, f TrialFilter) ([]Tri
 		args = append(args, f.Limit)
 	}
 	var out []Trial
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		if err := s.studyExists(ctx, tx, studyID); err != nil {
 			return err
 		}
@@ -577,7 +594,7 @@ func (s *Store) Trials(ctx context.Context, studyID int64, f TrialFilter) ([]Tri
 // trials), by number. It reads the front table, not all trials.
 func (s *Store) ParetoFront(ctx context.Context, studyID int64) ([]Trial, error) {
 	var out []Trial
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txn) error {
 		if err := s.studyExists(ctx, tx, studyID); err != nil {
 			return err
 		}
@@ -605,8 +622,8 @@ func (s *Store) AnnotateTrial(ctx context.Context, trialID int64, attrs map[stri
 			return fmt.Errorf("annotate trial id %d: attribute %q: %w", trialID, k, errors.Join(err, invalidf("not JSON")))
 		}
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		h, err := s.head(ctx, tx, trialID)
+	err := s.write(ctx, func(tx *txn) error {
+		h, err := s.lockHead(ctx, tx, trialID)
 		if err != nil {
 			return err
 		}

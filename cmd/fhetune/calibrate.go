@@ -238,7 +238,7 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 	if f.asJSON {
 		return writeJSON(a.stdout, out)
 	}
-	return writeCalibration(a.stdout, out, a.dbPath)
+	return writeCalibration(a.stdout, out, a.dbName())
 }
 
 // writeCalibration prints the table, the leave-one-out and held-out errors, the model

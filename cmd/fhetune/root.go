@@ -49,7 +49,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 		},
 	}
 	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDBPath(),
-		"study database (SQLite file); FHETUNE_DB sets the default")
+		"study database: an SQLite file, or a postgres:// URL; FHETUNE_DB sets the default")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(

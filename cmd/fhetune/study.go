@@ -15,6 +15,7 @@ func newStudyCmd(a *app) *cobra.Command {
 	return groupCmd("study", "Create, run, inspect and delete studies",
 		newStudyStartCmd(a),
 		newStudyResumeCmd(a),
+		newStudyWorkerCmd(a), newStudyCopyCmd(a),
 		newStudyListCmd(a),
 		newStudyShowCmd(a),
 		newStudyBestCmd(a),

@@ -33,7 +33,7 @@ func newStudyDeleteCmd(a *app) *cobra.Command {
 			if err := s.Close(); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(a.stdout, "deleted study %q (%d trials) from %s\n", name, sum.Trials.Total(), a.dbPath)
+			_, err = fmt.Fprintf(a.stdout, "deleted study %q (%d trials) from %s\n", name, sum.Trials.Total(), a.dbName())
 			return err
 		},
 	}

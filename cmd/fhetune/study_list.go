@@ -57,7 +57,7 @@ size of their Pareto front. A missing database means no studies yet; it is not c
 				return writeJSON(a.stdout, items)
 			}
 			if len(items) == 0 {
-				_, err := fmt.Fprintf(a.stdout, "no studies yet in %s\n", a.dbPath)
+				_, err := fmt.Fprintf(a.stdout, "no studies yet in %s\n", a.dbName())
 				return err
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)

@@ -51,7 +51,7 @@ finished 60-trial study with --trials 100 for 40 more).`,
 				return planError(err)
 			}
 			if store.ReadOnly() {
-				return fmt.Errorf("study %q: database %s is read-only", st.Name, a.dbPath)
+				return fmt.Errorf("study %q: database %s is read-only", st.Name, a.dbName())
 			}
 			return runStudy(cmd, a, store, plan, rf)
 		},

@@ -403,7 +403,7 @@ func runStudy(cmd *cobra.Command, a *app, store *studies.Store, plan *tuner.Plan
 	}()
 
 	fmt.Fprintf(a.stderr, "study %s: %d trials, %s sampler, %s on %s, database %s\n", spec.Name, spec.Trials,
-		spec.Sampler.Name, modelText(spec), spec.Dataset, a.dbPath)
+		spec.Sampler.Name, modelText(spec), spec.Dataset, a.dbName())
 	sum, err := tuner.Run(runCtx, store, plan, tuner.WithLogger(a.log), tuner.WithStop(stop),
 		tuner.WithHeartbeat(rf.heartbeat, rf.staleAfter), tuner.WithProgress(pb.update))
 	pb.finish()
@@ -451,12 +451,13 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// dbArg is the --db part of a suggested command ("" for the default database).
+// dbArg is the --db part of a suggested command ("" for the default database); a
+// PostgreSQL URL goes without its password (PGPASSWORD or ~/.pgpass can supply it).
 func dbArg(a *app) string {
 	if a.dbPath == defaultDBPath() && a.dbPath == "fhetune.db" {
 		return ""
 	}
-	return " --db " + shellQuote(a.dbPath)
+	return " --db " + shellQuote(a.dbName())
 }
 
 func resumeCommand(a *app, name string) string {
