@@ -5,13 +5,14 @@
 //
 //   - pareto: accuracy against latency_ms on a log latency axis, every complete trial in a
 //     light colour, the Pareto front highlighted and joined as a step line, a reference
-//     line at float accuracy and the picked trials labelled;
+//     line at float accuracy, the picked trials labelled and, under them, the fronts of
+//     compared studies ([Study].Compare) as dashed step lines;
 //   - history: hypervolume and best accuracy against trial number;
 //   - knobs: one row of panels per knob, its value against latency and against accuracy;
 //   - layers: where the chosen trial spends its time, per layer (KS+PBS against levelled
 //     work);
-//   - index.html: the plots as inline SVG, the picks, the front as a table, the chosen
-//     trial's layers; inline CSS only, no scripts, fonts, stylesheets or links to fetch.
+//   - index.html: a summary (with a line per compared study), the plots as inline SVG,
+//     the picks, the front as a table, the chosen trial's layers; inline CSS only, no scripts, fonts, stylesheets or links to fetch.
 //
 // Conventions: accuracy is a fraction in [0, 1]; times are milliseconds; knob values are
 // float64 under Concrete ML's names (n_w_bits, n_a_bits, pruning, sparsity,

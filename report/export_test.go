@@ -27,3 +27,8 @@ var (
 	FormatKnob = formatKnob
 	FormatExp  = formatExp
 )
+
+// CompareColour is the colour of compared front i as SVG writes it.
+func CompareColour(i int) string {
+	return hex(compareStyles.colours[i%len(compareStyles.colours)])
+}

@@ -21,6 +21,7 @@ var indexTmpl = template.Must(template.New("index.html").Parse(indexSource))
 type page struct {
 	Name      string
 	Summary   string
+	Compare   []string // one line per compared study
 	Complete  bool
 	Picks     []pickRow
 	Figures   []pageFigure
@@ -67,7 +68,7 @@ var figureTitles = map[string]string{
 
 // indexHTML renders index.html with the plots' inline SVG in figure order.
 func indexHTML(v *view, figs []figure, svgs [][]byte) ([]byte, error) {
-	pg := page{Name: v.s.Name, Summary: summary(v), Complete: len(v.complete) > 0}
+	pg := page{Name: v.s.Name, Summary: summary(v), Compare: compareLines(v), Complete: len(v.complete) > 0}
 	for _, k := range v.knobs {
 		pg.KnobNames = append(pg.KnobNames, strings.Split(k, "_"))
 	}
@@ -155,6 +156,31 @@ func summary(v *view) string {
 	}
 	b.WriteString("; objectives: " + strings.Join(parts, ", ") + ".")
 	return b.String()
+}
+
+// compareLines says, for each compared study in order, its front size and best
+// accuracy (in the reported study's direction).
+func compareLines(v *view) []string {
+	var out []string
+	for _, f := range v.compare {
+		if len(f.points) == 0 {
+			out = append(out, "Compared with "+f.name+": no complete trials yet.")
+			continue
+		}
+		best := f.points[0].Accuracy
+		for _, p := range f.points[1:] {
+			if v.better(p.Accuracy, best) {
+				best = p.Accuracy
+			}
+		}
+		trials := "trials"
+		if len(f.points) == 1 {
+			trials = "trial"
+		}
+		out = append(out, fmt.Sprintf("Compared with %s: %d %s on its Pareto front, best accuracy %s.",
+			f.name, len(f.points), trials, formatAcc(best)))
+	}
+	return out
 }
 
 // vsFloat is a trial's accuracy minus the float accuracy, in percentage points.

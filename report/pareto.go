@@ -12,21 +12,40 @@ import (
 )
 
 // paretoFigure is accuracy against latency: every complete trial, the front as a step
-// line, the float accuracy and the picks.
+// line, the float accuracy, the picks and the fronts of compared studies.
 func paretoFigure(v *view) figure {
+	caption := fmt.Sprintf("Accuracy against latency of the %d complete trials; the %d on the Pareto front are joined.",
+		len(v.complete), len(v.front))
+	var drawn []string
+	for _, f := range v.compare {
+		if len(f.points) > 0 {
+			drawn = append(drawn, fmt.Sprintf("%s (%d)", f.name, len(f.points)))
+		}
+	}
+	if len(drawn) > 0 {
+		caption += " Dashed step lines are the fronts of " + strings.Join(drawn, ", ") + "."
+	}
+	const w, legendH = 9 * vg.Inch, vg.Length(22)
+	// The legend wraps into more rows when it is wider than the plot; the figure grows
+	// by their height so that the plot keeps its size.
+	_, legend := paretoPlot(v)
+	rows := len(legendRows(legend, w-2*margin))
 	return figure{
-		name: "pareto",
-		caption: fmt.Sprintf("Accuracy against latency of the %d complete trials; the %d on the Pareto front are joined.",
-			len(v.complete), len(v.front)),
-		w: 9 * vg.Inch, h: 5.6 * vg.Inch,
+		name:    "pareto",
+		caption: caption,
+		w:       w, h: 5.6*vg.Inch + vg.Length(rows-1)*legendH,
 		draw: func(dc draw.Canvas) {
 			p, legend := paretoPlot(v)
-			const legendH = 22
+			rows := legendRows(legend, dc.Max.X-dc.Min.X)
 			below := dc
-			below.Max.Y = dc.Min.Y + legendH
-			dc.Min.Y += legendH
+			dc.Min.Y += vg.Length(len(rows)) * legendH
 			p.Draw(dc)
-			drawLegendRow(below, legend)
+			for i, row := range rows { // the first row right under the plot
+				c := below
+				c.Min.Y = below.Min.Y + vg.Length(len(rows)-1-i)*legendH
+				c.Max.Y = c.Min.Y + legendH
+				drawLegendRow(c, row)
+			}
 		},
 	}
 }
@@ -57,11 +76,37 @@ func paretoPlot(v *view) (*plot.Plot, []legendEntry) {
 	if v.s.FloatAccuracy > 0 {
 		accLo, accHi = math.Min(accLo, v.s.FloatAccuracy), math.Max(accHi, v.s.FloatAccuracy)
 	}
+	for _, f := range v.compare {
+		for _, pt := range f.points {
+			latLo, latHi = math.Min(latLo, pt.LatencyMs), math.Max(latHi, pt.LatencyMs)
+			accLo, accHi = math.Min(accLo, pt.Accuracy), math.Max(accHi, pt.Accuracy)
+		}
+	}
 	p.X.Min, p.X.Max = latLo/1.35, latHi*1.35
 	pad := math.Max(0.02, 0.06*(accHi-accLo))
 	p.Y.Min, p.Y.Max = math.Max(0, accLo-pad), math.Min(1, accHi+pad)
 	if p.Y.Max-p.Y.Min < 0.01 {
 		p.Y.Min, p.Y.Max = math.Max(0, accLo-0.01), math.Min(1, accHi+0.01)
+	}
+
+	// Compared fronts go under this study's marks; their legend entries come last.
+	var compared []legendEntry
+	for i, f := range v.compare {
+		if len(f.points) == 0 {
+			continue
+		}
+		xys := make(plotter.XYs, len(f.points))
+		for j, pt := range f.points {
+			xys[j] = plotter.XY{X: pt.LatencyMs, Y: pt.Accuracy}
+		}
+		line := &plotter.Line{XYs: xys, LineStyle: compareLine(i), StepStyle: plotter.PostStep}
+		if !v.minLat {
+			line.StepStyle = plotter.PreStep
+		}
+		marks := &plotter.Scatter{XYs: xys, GlyphStyle: draw.GlyphStyle{
+			Color: line.LineStyle.Color, Radius: frontRadius, Shape: compareGlyphs[i%len(compareGlyphs)]}}
+		p.Add(line, marks)
+		compared = append(compared, legendEntry{fmt.Sprintf("front of %s (%d)", f.name, len(f.points)), []plot.Thumbnailer{line, marks}})
 	}
 
 	trials := &plotter.Scatter{XYs: all, GlyphStyle: draw.GlyphStyle{Color: colTrial, Radius: trialRadius, Shape: draw.CircleGlyph{}}}
@@ -108,7 +153,7 @@ func paretoPlot(v *view) (*plot.Plot, []legendEntry) {
 		p.Add(pm)
 		legend = append(legend, legendEntry{"picked trial", []plot.Thumbnailer{pm}})
 	}
-	return p, legend
+	return p, append(legend, compared...)
 }
 
 // pickMarks rings each picked trial and labels it with its picks, placing each label
@@ -128,6 +173,12 @@ func (pm pickMarks) Plot(c draw.Canvas, plt *plot.Plot) {
 	for _, t := range pm.v.front {
 		pt := vg.Point{X: trX(t.LatencyMs), Y: trY(t.Accuracy)}
 		points = append(points, square(pt, frontRadius+1))
+	}
+	for _, f := range pm.v.compare {
+		for _, fp := range f.points {
+			pt := vg.Point{X: trX(fp.LatencyMs), Y: trY(fp.Accuracy)}
+			points = append(points, square(pt, frontRadius+1))
+		}
 	}
 	var placed []vg.Rectangle
 
@@ -247,24 +298,61 @@ type legendEntry struct {
 	thumbs []plot.Thumbnailer
 }
 
-// drawLegendRow draws the entries side by side, centred in c.
-func drawLegendRow(c draw.Canvas, entries []legendEntry) {
+// Sizes of a legend row's entries.
+const (
+	legendThumbW = vg.Length(20) // sample of the mark
+	legendGap    = vg.Length(5)  // between the sample and its text
+	legendSep    = vg.Length(22) // between entries
+)
+
+// legendStyle is the text style of legend entries.
+func legendStyle() draw.TextStyle {
 	sty := textStyle(9.5, false, colText)
 	sty.XAlign, sty.YAlign = draw.XLeft, draw.YCenter
-	const thumbW, gap, sep = vg.Length(20), vg.Length(5), vg.Length(22)
-	total := -sep
+	return sty
+}
+
+// legendRows splits the entries, in order, into rows no wider than width; a row holds
+// at least one entry.
+func legendRows(entries []legendEntry, width vg.Length) [][]legendEntry {
+	sty := legendStyle()
+	var rows [][]legendEntry
+	var row []legendEntry
+	var used vg.Length
 	for _, e := range entries {
-		total += thumbW + gap + sty.Width(e.text) + sep
+		w := legendThumbW + legendGap + sty.Width(e.text)
+		if len(row) > 0 && used+legendSep+w > width {
+			rows = append(rows, row)
+			row, used = nil, 0
+		}
+		if len(row) > 0 {
+			used += legendSep
+		}
+		row = append(row, e)
+		used += w
+	}
+	if len(row) > 0 {
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// drawLegendRow draws the entries side by side, centred in c.
+func drawLegendRow(c draw.Canvas, entries []legendEntry) {
+	sty := legendStyle()
+	total := -legendSep
+	for _, e := range entries {
+		total += legendThumbW + legendGap + sty.Width(e.text) + legendSep
 	}
 	x := (c.Min.X+c.Max.X)/2 - total/2
 	y := (c.Min.Y + c.Max.Y) / 2
 	for _, e := range entries {
 		icon := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
-			Min: vg.Point{X: x, Y: y - 6}, Max: vg.Point{X: x + thumbW, Y: y + 6}}}
+			Min: vg.Point{X: x, Y: y - 6}, Max: vg.Point{X: x + legendThumbW, Y: y + 6}}}
 		for _, t := range e.thumbs {
 			t.Thumbnail(&icon)
 		}
-		c.FillText(sty, vg.Point{X: x + thumbW + gap, Y: y}, e.text)
-		x += thumbW + gap + sty.Width(e.text) + sep
+		c.FillText(sty, vg.Point{X: x + legendThumbW + legendGap, Y: y}, e.text)
+		x += legendThumbW + legendGap + sty.Width(e.text) + legendSep
 	}
 }

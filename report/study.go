@@ -56,6 +56,29 @@ type Study struct {
 	History []HistoryPoint `json:"history,omitempty"`
 	// Trials are all trials in any state, in any order.
 	Trials []Trial `json:"trials"`
+	// Compare holds the Pareto fronts of other studies of the same accuracy and latency
+	// objectives, for example a study searched without quantization-aware training. Each
+	// is drawn on the Pareto plot as a step line of its own under this study's points,
+	// and listed in index.html's summary, in this order. Empty means no comparison.
+	Compare []Front `json:"compare,omitempty"`
+}
+
+// Front is the Pareto front of another study, drawn next to the reported one.
+type Front struct {
+	// Name is the other study's name: unique among the fronts and not the reported
+	// study's own name.
+	Name string `json:"name"`
+	// Points are the front's trials in any order. Each accuracy must be in [0, 1] and
+	// each latency positive (the latency axis is log scale). Empty means the study has no
+	// complete trial yet: it is listed in the summary and left off the plot.
+	Points []FrontPoint `json:"points"`
+}
+
+// FrontPoint is one trial on a compared study's front.
+type FrontPoint struct {
+	Trial     int     `json:"trial"`
+	Accuracy  float64 `json:"accuracy"`
+	LatencyMs float64 `json:"latency_ms"`
 }
 
 // Objective is one objective of a study.
@@ -134,6 +157,14 @@ type view struct {
 	chosen     *Trial      // trial broken down by layer; nil without complete trials
 	states     []stateCount
 	historyPts []HistoryPoint
+	compare    []comparedFront // s.Compare in order, points sorted
+}
+
+// comparedFront is a front of s.Compare with its points by latency, then accuracy, then
+// trial number.
+type comparedFront struct {
+	name   string
+	points []FrontPoint
 }
 
 // pickGroup is the labels of all picks of one trial.
@@ -299,8 +330,47 @@ func newView(s *Study) (*view, error) {
 	v.historyPts = slices.Clone(s.History)
 	slices.SortStableFunc(v.historyPts, func(a, b HistoryPoint) int { return cmp.Compare(a.Trial, b.Trial) })
 
+	if err := v.compareFronts(); err != nil {
+		return nil, err
+	}
+
 	v.knobs = v.shownKnobs()
 	return v, nil
+}
+
+// compareFronts validates s.Compare and fills v.compare.
+func (v *view) compareFronts() error {
+	seen := map[string]bool{}
+	for i, f := range v.s.Compare {
+		switch {
+		case f.Name == "":
+			return invalid("compare[%d]: name is empty", i)
+		case f.Name == v.s.Name:
+			return invalid("compare[%d]: %q is the reported study itself", i, f.Name)
+		case seen[f.Name]:
+			return invalid("compare[%d]: study %q given twice", i, f.Name)
+		}
+		seen[f.Name] = true
+		trials := map[int]bool{}
+		for _, p := range f.Points {
+			if trials[p.Trial] {
+				return invalid("compare %q: trial %d appears twice", f.Name, p.Trial)
+			}
+			trials[p.Trial] = true
+			if !finite(p.Accuracy) || p.Accuracy < 0 || p.Accuracy > 1 {
+				return invalid("compare %q: trial %d: accuracy %v is not in [0, 1]", f.Name, p.Trial, p.Accuracy)
+			}
+			if !finite(p.LatencyMs) || p.LatencyMs <= 0 {
+				return invalid("compare %q: trial %d: latency_ms %v is not positive (the latency axis is log scale)", f.Name, p.Trial, p.LatencyMs)
+			}
+		}
+		pts := slices.Clone(f.Points)
+		slices.SortFunc(pts, func(a, b FrontPoint) int {
+			return cmp.Or(cmp.Compare(a.LatencyMs, b.LatencyMs), cmp.Compare(a.Accuracy, b.Accuracy), cmp.Compare(a.Trial, b.Trial))
+		})
+		v.compare = append(v.compare, comparedFront{name: f.Name, points: pts})
+	}
+	return nil
 }
 
 // knobText formats a knob's value: its label for a categorical knob, else the number.

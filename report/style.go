@@ -30,6 +30,36 @@ var (
 	colText      = color.NRGBA{R: 0x22, G: 0x22, B: 0x22, A: 0xFF}
 )
 
+// compareStyles are the colours and dash patterns of compared studies' fronts, used in
+// turn: front i takes colour i mod 5 and dashes i mod 4, so the first 20 differ. None
+// of the colours is used by another mark of the Pareto plot.
+var compareStyles = struct {
+	colours []color.NRGBA
+	dashes  [][]vg.Length
+}{
+	colours: []color.NRGBA{
+		{R: 0x1B, G: 0x9E, B: 0x77, A: 0xFF}, // teal
+		{R: 0xD8, G: 0x1B, B: 0x60, A: 0xFF}, // magenta
+		{R: 0x8C, G: 0x56, B: 0x4B, A: 0xFF}, // brown
+		{R: 0x00, G: 0x8B, B: 0xB8, A: 0xFF}, // cyan
+		{R: 0x7A, G: 0x7A, B: 0x00, A: 0xFF}, // olive
+	},
+	dashes: [][]vg.Length{{6, 3}, {2, 2}, {8, 3, 2, 3}, {4, 2, 1, 2}},
+}
+
+// compareLine returns the line style of compared front i.
+func compareLine(i int) draw.LineStyle {
+	return draw.LineStyle{
+		Color:  compareStyles.colours[i%len(compareStyles.colours)],
+		Width:  1.4,
+		Dashes: compareStyles.dashes[i%len(compareStyles.dashes)],
+	}
+}
+
+// compareGlyphs are the outlined marker shapes of compared fronts, used in turn, so that
+// their markers never read as the reported study's filled ones.
+var compareGlyphs = []draw.GlyphDrawer{draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.RingGlyph{}, draw.CrossGlyph{}}
+
 // Marker radii.
 const (
 	trialRadius = vg.Length(3)

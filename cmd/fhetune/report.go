@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -29,10 +30,11 @@ var reportFormats = []string{"png", "svg"}
 func newReportCmd(a *app) *cobra.Command {
 	var (
 		out, formats string
+		compare      []string
 		asJSON       bool
 	)
 	c := &cobra.Command{
-		Use:   "report NAME [--out DIR] [--format png,svg] [--json]",
+		Use:   "report NAME [--out DIR] [--format png,svg] [--compare OTHER,...] [--json]",
 		Short: "Plot a study: Pareto front, progress, knob effects, per-layer time, and an HTML page",
 		Long: `report reads a study from the database and writes, into DIR (default NAME-report):
 
@@ -50,11 +52,22 @@ the fastest trial within 1% of float accuracy), the fastest within 5%, the most 
 and the fastest trial. The front is the front of accuracy against latency_ms, which is
 the study's own front unless it optimized other objectives. A study without complete
 trials gets an index.html that says so. Files of an earlier report in DIR are replaced;
-other files there are left alone.`,
+other files there are left alone.
+
+--compare OTHER[,OTHER...] (or the flag repeated) draws the stored Pareto front of each
+other study of the same database on the Pareto plot, as a dashed step line under the
+study's own points, and lists it in index.html's summary with its front size and best
+accuracy: for example a study searched with post-training quantization only against
+one whose space has quantization-aware training. Each must optimize exactly accuracy
+and latency_ms, in the directions of NAME's plot.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			fs, err := parseReportFormats(formats)
+			if err != nil {
+				return err
+			}
+			others, err := parseReportCompare(compare, name)
 			if err != nil {
 				return err
 			}
@@ -81,6 +94,9 @@ other files there are left alone.`,
 			}
 			rs, err := reportStudy(st, trials)
 			if err != nil {
+				return err
+			}
+			if rs.Compare, err = compareFronts(ctx, store, a.dbName(), st.Name, rs.Objectives, others); err != nil {
 				return err
 			}
 			files, err := report.Render(rs, report.Options{Formats: fs})
@@ -111,6 +127,7 @@ other files there are left alone.`,
 	fl := c.Flags()
 	fl.StringVar(&out, "out", "", "report folder (default NAME-report); created if needed")
 	fl.StringVar(&formats, "format", strings.Join(reportFormats, ","), "plot file formats, comma-separated: png, svg")
+	fl.StringSliceVar(&compare, "compare", nil, "other studies whose Pareto fronts to draw on the Pareto plot: comma-separated names, or the flag repeated")
 	fl.BoolVar(&asJSON, "json", false, `print one JSON document: {"out": DIR, "files": [...]}`)
 	return c
 }
@@ -128,6 +145,82 @@ func parseReportFormats(s string) ([]string, error) {
 		}
 	}
 	return fs, nil
+}
+
+// parseReportCompare reads --compare: study names, each once, none empty and none the
+// reported study's.
+func parseReportCompare(names []string, reported string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+			return nil, badInput("report: --compare: empty study name")
+		case n == reported:
+			return nil, badInput("report: --compare: %q is the study being reported; compare it with another study", n)
+		case slices.Contains(out, n):
+			return nil, badInput("report: --compare: study %q given twice", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// frontStore is what compareFronts reads from the study store.
+type frontStore interface {
+	Study(ctx context.Context, name string) (studies.Study, error)
+	ParetoFront(ctx context.Context, studyID int64) ([]studies.Trial, error)
+}
+
+// compareFronts loads the stored Pareto front of each named study, in order, for the
+// report of study reported, whose plot has the objectives objs. Each study must exist in
+// db and optimize exactly accuracy and latency_ms in the directions of objs (so that
+// its stored front is a front of the same plane); otherwise the error is bad input
+// naming it.
+func compareFronts(ctx context.Context, store frontStore, db, reported string, objs []report.Objective, names []string) ([]report.Front, error) {
+	var want []string
+	for _, o := range objs {
+		want = append(want, o.Direction+" "+o.Name)
+	}
+	var fronts []report.Front
+	for _, name := range names {
+		st, err := store.Study(ctx, name)
+		if errors.Is(err, studies.ErrNoStudy) {
+			return nil, badInput("report: --compare: no study %q in %s", name, db)
+		}
+		if err != nil {
+			return nil, storeError(fmt.Errorf("report: --compare %q: %w", name, err))
+		}
+		ok := len(st.Objectives) == len(objs)
+		for _, o := range objs {
+			j := st.Objective(o.Name)
+			ok = ok && j >= 0 && string(st.Objectives[j].Direction) == o.Direction
+		}
+		if !ok {
+			var has []string
+			for _, o := range st.Objectives {
+				has = append(has, string(o.Direction)+" "+o.Name)
+			}
+			return nil, badInput("report: --compare: study %q has objectives %s; a comparison with %q needs exactly %s",
+				name, strings.Join(has, ", "), reported, strings.Join(want, ", "))
+		}
+		front, err := store.ParetoFront(ctx, st.ID)
+		if err != nil {
+			return nil, fmt.Errorf("report: --compare %q: %w", name, err)
+		}
+		ia, il := st.Objective(report.ObjectiveAccuracy), st.Objective(report.ObjectiveLatency)
+		f := report.Front{Name: st.Name, Points: make([]report.FrontPoint, 0, len(front))}
+		for _, t := range front {
+			if len(t.Values) != len(st.Objectives) {
+				return nil, fmt.Errorf("report: --compare %q: front trial %d has %d values for %d objectives",
+					name, t.Number, len(t.Values), len(st.Objectives))
+			}
+			f.Points = append(f.Points, report.FrontPoint{Trial: t.Number, Accuracy: t.Values[ia], LatencyMs: t.Values[il]})
+		}
+		slices.SortFunc(f.Points, func(a, b report.FrontPoint) int { return cmp.Compare(a.Trial, b.Trial) })
+		fronts = append(fronts, f)
+	}
+	return fronts, nil
 }
 
 // planeObjectives are the two objectives every report plots.

@@ -423,3 +423,138 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestReportCompare reports a study with the stored Pareto fronts of others drawn on its
+// plot and listed in index.html, and refuses comparisons that cannot be drawn.
+func TestReportCompare(t *testing.T) {
+	base := t.TempDir()
+	db := filepath.Join(base, "s.db")
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := studies.Objective{Name: "accuracy", Direction: studies.Maximize}
+	lat := studies.Objective{Name: "latency_ms", Direction: studies.Minimize}
+	for _, st := range []struct {
+		name   string
+		objs   []studies.Objective
+		values [][]float64 // one complete trial each
+	}{
+		// Fronts: qat #1, #2, #3; ptq #0, #1; ptq-lite (values in the order latency,
+		// accuracy) #0, #1.
+		{"qat", []studies.Objective{acc, lat}, [][]float64{{0.85, 200}, {0.95, 300}, {0.90, 120}, {0.80, 40}}},
+		{"ptq", []studies.Objective{acc, lat}, [][]float64{{0.70, 15}, {0.88, 500}, {0.60, 90}}},
+		{"ptq-lite", []studies.Objective{lat, acc}, [][]float64{{25, 0.75}, {60, 0.91}}},
+		{"pending", []studies.Objective{acc, lat}, nil},
+		{"energy", []studies.Objective{acc, {Name: "energy_j", Direction: studies.Minimize}}, [][]float64{{0.9, 3}}},
+		{"three", []studies.Objective{acc, lat, {Name: "pbs_count", Direction: studies.Minimize}}, [][]float64{{0.9, 50, 30}}},
+		{"flipped", []studies.Objective{{Name: "accuracy", Direction: studies.Minimize}, lat}, [][]float64{{0.9, 50}}},
+	} {
+		created, err := s.CreateStudy(ctx, studies.NewStudy{Name: st.name, Objectives: st.objs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range st.values {
+			tr, err := s.StartTrial(ctx, created.ID, "w")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Complete(ctx, tr.ID, v, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st.values == nil {
+			if _, err := s.StartTrial(ctx, created.ID, "w"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(base, "out")
+	code, stdout, errOut := reportCLI(t, "--db", db, "report", "qat", "--out", out, "--format", "svg",
+		"--compare", "ptq,ptq-lite", "--compare", "pending")
+	if code != 0 || errOut != "" {
+		t.Fatalf("report --compare: exit %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+	// No knobs or per-layer data: no knobs or layers plot.
+	if got, want := dirNames(t, out), []string{"history.svg", "index.html", "pareto.svg"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	pareto := mustRead(t, filepath.Join(out, "pareto.svg"))
+	wellFormed(t, pareto)
+	for _, text := range []string{">front of ptq (2)<", ">front of ptq-lite (2)<", ">Pareto front (3)<",
+		">20 ms<"} { // the axis reaches ptq's 15 ms; qat alone starts at 30 ms
+		if !bytes.Contains(pareto, []byte(text)) {
+			t.Errorf("pareto.svg does not say %q", text)
+		}
+	}
+	if bytes.Contains(pareto, []byte("front of pending")) {
+		t.Error("pareto.svg has a legend entry for a study without a front")
+	}
+	if n := bytes.Count(pareto, []byte(svgTrialFill)); n != 4+1 {
+		t.Errorf("pareto.svg: %d trial markers, want qat's 4 + 1 legend sample", n)
+	}
+	page := mustRead(t, filepath.Join(out, "index.html"))
+	wellFormed(t, page)
+	for _, line := range []string{
+		"<li>Compared with ptq: 2 trials on its Pareto front, best accuracy 0.8800.</li>",
+		"<li>Compared with ptq-lite: 2 trials on its Pareto front, best accuracy 0.9100.</li>",
+		"<li>Compared with pending: no complete trials yet.</li>",
+	} {
+		if !bytes.Contains(page, []byte(line)) {
+			t.Errorf("index.html does not say %q", line)
+		}
+	}
+
+	// The flag repeated says the same as a comma-separated list.
+	again := filepath.Join(base, "again")
+	if code, _, errOut := reportCLI(t, "--db", db, "report", "qat", "--out", again, "--format", "svg",
+		"--compare", "ptq", "--compare", "ptq-lite", "--compare", "pending"); code != 0 {
+		t.Fatalf("report with --compare repeated: exit %d, stderr %q", code, errOut)
+	}
+	for _, name := range []string{"pareto.svg", "index.html"} {
+		if !bytes.Equal(mustRead(t, filepath.Join(out, name)), mustRead(t, filepath.Join(again, name))) {
+			t.Errorf("%s differs between --compare a,b,c and --compare a --compare b --compare c", name)
+		}
+	}
+
+	t.Run("bad input", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			compare []string
+			says    []string
+		}{
+			{"unknown study", []string{"ptq,nope"}, []string{`report: --compare: no study "nope"`, db}},
+			{"the study itself", []string{"qat"}, []string{"--compare", `"qat" is the study being reported`}},
+			{"a study twice", []string{"ptq", "ptq"}, []string{"--compare", `"ptq" given twice`}},
+			{"empty name", []string{"ptq,,ptq-lite"}, []string{"--compare: empty study name"}},
+			{"other objectives", []string{"energy"}, []string{"--compare", `"energy"`, "minimize energy_j", "maximize accuracy, minimize latency_ms"}},
+			{"a third objective", []string{"three"}, []string{"--compare", `"three"`, "pbs_count"}},
+			{"other directions", []string{"flipped"}, []string{"--compare", `"flipped"`, "minimize accuracy"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := filepath.Join(base, "bad")
+				args := []string{"--db", db, "report", "qat", "--out", dir}
+				for _, c := range tc.compare {
+					args = append(args, "--compare", c)
+				}
+				code, stdout, errOut := reportCLI(t, args...)
+				if code != 2 || stdout != "" || !strings.HasPrefix(errOut, "fhetune: ") || strings.Count(errOut, "\n") != 1 {
+					t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and one error line", code, stdout, errOut)
+				}
+				for _, s := range tc.says {
+					if !strings.Contains(errOut, s) {
+						t.Errorf("stderr %q does not say %q", errOut, s)
+					}
+				}
+				if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("a refused report created its folder (stat: %v)", err)
+				}
+			})
+		}
+	})
+}
