@@ -25,6 +25,8 @@ type ConcreteConfig struct {
 	Configuration ConcreteConfiguration `json:"configuration"`
 	// Pruning is what the trial removed from the base network before compiling.
 	Pruning PruningConfig `json:"pruning"`
+	// Training is set for a quantization-aware trial: how to train it in Concrete ML.
+	Training *TrainingConfig `json:"training,omitempty"`
 	// Values holds the trial's objective values by name.
 	Values map[string]float64 `json:"values,omitempty"`
 }
@@ -58,6 +60,25 @@ type RoundingConfig struct {
 type ConcreteConfiguration struct {
 	SecurityLevel              int    `json:"security_level"`
 	ParameterSelectionStrategy string `json:"parameter_selection_strategy"`
+}
+
+// TrainingConfig is a quantization-aware trial in the form of Concrete ML's built-in
+// networks (sklearn/qnn.py, NeuralNetClassifier, whose module__ keyword arguments set
+// the Brevitas network of sklearn/qnn_module.py) and of the training fhetune ran.
+type TrainingConfig struct {
+	// Method is "qat".
+	Method string `json:"method"`
+	// Epochs is the epochs of quantization-aware training from the (pruned) float
+	// network (NeuralNetClassifier's max_epochs trains from scratch instead).
+	Epochs int `json:"epochs"`
+	// Module holds NeuralNetClassifier's module__ arguments: module__n_w_bits,
+	// module__n_a_bits, module__n_accum_bits (Concrete ML's default 32 when the trial
+	// set no bound) and module__power_of_two_scaling.
+	Module map[string]any `json:"module_params"`
+	// NInputBits is the trial's n_input_bits; Concrete ML's built-in networks quantize
+	// their inputs with module__n_a_bits, so a trial whose inputs differ needs a
+	// Brevitas network of its own (compile_brevitas_qat_model).
+	NInputBits int `json:"n_input_bits"`
 }
 
 // PruningConfig describes the pruning of a trial and how to reproduce it with
@@ -121,6 +142,15 @@ func ConcreteConfigOf(st studies.Study, t studies.Trial, base *model.Network) (C
 	case k.PError > 0:
 		p := k.PError
 		c.CompileArgs.PError = &p
+	}
+	if k.qat() {
+		accum := k.NAccumBits
+		if accum == 0 {
+			accum = 32 // Concrete ML's default: no pruning for the accumulators
+		}
+		c.Training = &TrainingConfig{Method: TrainingQAT, Epochs: k.qatEpochs(), NInputBits: in, Module: map[string]any{
+			"module__n_w_bits": k.NWBits, "module__n_a_bits": k.NABits, "module__n_accum_bits": accum,
+			"module__power_of_two_scaling": k.PowerOfTwoScaling}}
 	}
 	c.Pruning = PruningConfig{Structured: k.Pruning, Norm: PruneNorm.String(), Unstructured: k.Sparsity,
 		FineTuneEpochs: *spec.Training.FineTuneEpochs}

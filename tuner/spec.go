@@ -279,8 +279,19 @@ func parseDuration(s string) (Duration, error) {
 	return Duration(v), err
 }
 
-// DefaultSpec returns the built-in default study's spec, unresolved (Resolve fills it).
-func DefaultSpec() Spec { return Spec{} }
+// DefaultSpec returns the built-in default study's spec, unresolved (Resolve fills it):
+// the defaults of every field, with n_input_bits searched over [2, 8] and both
+// trainings (ptq, qat) and both power_of_two_scaling settings of qat in the space, so
+// that the front reaches the 2–4-bit networks only quantization-aware training makes
+// accurate. A spec file that leaves those knobs out searches post-training
+// quantization with n_input_bits equal to n_a_bits.
+func DefaultSpec() Spec {
+	return Spec{Space: SpaceSpec{
+		NInputBits:        &Range{Low: 2, High: 8},
+		Training:          &Choices{Values: []string{TrainingPTQ, TrainingQAT}},
+		PowerOfTwoScaling: &Choices{Values: []string{"false", "true"}},
+	}}
+}
 
 // LoadSpec reads and parses the spec file at path (see ParseSpec).
 func LoadSpec(path string) (Spec, error) {

@@ -120,8 +120,19 @@ func TestSpecDefaults(t *testing.T) {
 			t.Errorf("default %s = %v, want %s", c.name, c.r, c.want)
 		}
 	}
-	if sp.NInputBits != nil || sp.GlobalPError != nil {
-		t.Errorf("n_input_bits and global_p_error must stay unset: %+v", sp)
+	if sp.NInputBits == nil || sp.NInputBits.String() != "[2, 8]" || sp.GlobalPError != nil {
+		t.Errorf("n_input_bits must be [2, 8] and global_p_error unset: %+v", sp)
+	}
+	if sp.Training == nil || sp.Training.String() != "[ptq, qat]" || sp.PowerOfTwoScaling == nil || sp.PowerOfTwoScaling.String() != "[false, true]" {
+		t.Errorf("the default study searches training [ptq, qat] and power_of_two_scaling [false, true]: %v, %v", sp.Training, sp.PowerOfTwoScaling)
+	}
+	// A spec that leaves them out searches post-training quantization only.
+	plain, err := tuner.Spec{}.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Space.NInputBits != nil || plain.Space.Training != nil {
+		t.Errorf("a spec without them: n_input_bits %v, training %v", plain.Space.NInputBits, plain.Space.Training)
 	}
 	// Resolving again changes nothing, and the stored JSON form reads back equal.
 	again, err := r.Resolve()
@@ -181,6 +192,12 @@ func TestSpecBadInput(t *testing.T) {
 		{"bad model spec", "model: {spec: \"mlp:0\"}\n", 1, "model.spec"},
 		{"two documents", "name: a\n---\nname: b\n", 2, "one YAML document"},
 		{"drop", "constraint: {max_accuracy_drop: 2}\n", 1, "constraint.max_accuracy_drop"},
+		{"unknown training", "space:\n  training: fp8\n", 2, `unknown training "fp8"`},
+		{"training twice", "space:\n  training: [qat, QAT]\n", 2, "a value is given twice"},
+		{"qat_epochs 0", "space:\n  training: qat\n  qat_epochs: [0, 5]\n", 3, "qat_epochs must lie in 1.."},
+		{"n_accum_bits without qat", "space:\n  n_accum_bits: 8\n", 2, "needs training qat"},
+		{"n_accum_bits 1", "space:\n  training: [ptq, qat]\n  n_accum_bits: 1\n", 3, "n_accum_bits must lie in 2..62"},
+		{"power_of_two_scaling", "space:\n  training: qat\n  power_of_two_scaling: maybe\n", 3, `unknown power_of_two_scaling "maybe"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := tuner.ParseSpec([]byte(c.yaml), "bad.yaml")

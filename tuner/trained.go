@@ -13,8 +13,9 @@ import (
 )
 
 // DefaultQATEpochs is the number of quantization-aware training epochs when the
-// qat_epochs knob is not set.
-const DefaultQATEpochs = 10
+// qat_epochs knob is not set: on the digits MLP, 5 epochs reach what 10 and 20 reach
+// at 2 and 3 bits within a point, at half the cost of a trial.
+const DefaultQATEpochs = 5
 
 // Training methods, the values of the training knob.
 const (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -146,8 +147,28 @@ func knobHelp(knob string) string {
 		return "range of " + knob + " (default: equal to n_a_bits)"
 	case tuner.KnobPruning, tuner.KnobSparsity:
 		return "range of " + knob + " (a share in [0, 1)), e.g. 0,0.7, or a fixed value"
+	case tuner.KnobTraining:
+		return "training: ptq (default), qat, or ptq,qat (searched)"
+	case tuner.KnobPowerOfTwoScaling:
+		return "power_of_two_scaling of qat trials: false (default), true, or false,true (searched)"
+	case tuner.KnobQATEpochs:
+		return fmt.Sprintf("range of qat_epochs (≥ 1), e.g. 5,20, or a fixed value (default %d)", tuner.DefaultQATEpochs)
+	case tuner.KnobNAccumBits:
+		return "range of n_accum_bits (2..62) of qat trials, e.g. 8,16, or a fixed value (default: no bound)"
 	}
 	return "range of " + knob + ", e.g. 2,8, or a fixed value"
+}
+
+// clearKnob removes a knob of quantization-aware training from the space.
+func clearKnob(sp *tuner.SpaceSpec, knob string) {
+	switch knob {
+	case tuner.KnobPowerOfTwoScaling:
+		sp.PowerOfTwoScaling = nil
+	case tuner.KnobQATEpochs:
+		sp.QATEpochs = nil
+	case tuner.KnobNAccumBits:
+		sp.NAccumBits = nil
+	}
 }
 
 // apply overrides the spec with the flags that were set.
@@ -212,6 +233,27 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 			}
 			continue
 		}
+		if tuner.KnobChoices(k) != nil {
+			ch, err := tuner.ParseChoices(k, *f.ranges[k])
+			if err != nil {
+				return badInput("--%s: %v", name, err)
+			}
+			if k == tuner.KnobTraining {
+				sp.Training = &ch
+				if !slices.Contains(ch.Values, tuner.TrainingQAT) {
+					// Without qat the spec's (or the default study's) knobs of
+					// quantization-aware training go too, unless given as flags.
+					for _, q := range []string{tuner.KnobPowerOfTwoScaling, tuner.KnobQATEpochs, tuner.KnobNAccumBits} {
+						if !set(flagName(q)) {
+							clearKnob(sp, q)
+						}
+					}
+				}
+			} else {
+				sp.PowerOfTwoScaling = &ch
+			}
+			continue
+		}
 		r, err := tuner.ParseRange(*f.ranges[k])
 		if err != nil {
 			return badInput("--%s: %v", name, err)
@@ -236,6 +278,10 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 			sp.PError, sp.GlobalPError = &r, nil
 		case tuner.KnobGlobalPError:
 			sp.GlobalPError, sp.PError = &r, nil
+		case tuner.KnobQATEpochs:
+			sp.QATEpochs = &r
+		case tuner.KnobNAccumBits:
+			sp.NAccumBits = &r
 		}
 	}
 	if set("p-error") && set("global-p-error") {

@@ -170,7 +170,7 @@ func TestStudyStartResumeBestExport(t *testing.T) {
 		t.Fatalf("export csv: exit %d, %v, %d rows", code, err, len(rows))
 	}
 	head := strings.Join(rows[0], ",")
-	for _, col := range []string{"number,state,accuracy,latency_ms,n_w_bits,n_a_bits,pruning,sparsity,rounding_threshold_bits,rounding_method,p_error,error",
+	for _, col := range []string{"number,state,accuracy,latency_ms,n_w_bits,n_a_bits,n_input_bits,pruning,sparsity,rounding_threshold_bits,rounding_method,p_error,training,power_of_two_scaling,error",
 		"float_accuracy", "pbs_count", "layers", "eval_ms"} {
 		if !strings.Contains(head, col) {
 			t.Fatalf("csv header lacks %q: %s", col, head)
@@ -218,8 +218,8 @@ func TestStudyStartRoundingMethod(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "s.db")
 	code, out, errOut := studyCLI(t, "--db", db, "study", "start", "--name", "methods", "--sampler", "grid", "--trials", "10",
-		"--n-w-bits", "4", "--n-a-bits", "4", "--pruning", "0", "--p-error", "0.01", "--rounding-threshold-bits", "5,6",
-		"--rounding-method", "both")
+		"--n-w-bits", "4", "--n-a-bits", "4", "--n-input-bits", "4", "--training", "ptq", "--pruning", "0", "--p-error", "0.01",
+		"--rounding-threshold-bits", "5,6", "--rounding-method", "both")
 	if code != 0 {
 		t.Fatalf("study start: exit %d\n%s\n%s", code, out, errOut)
 	}
