@@ -180,6 +180,11 @@ func TestPowerOfTwoRoundingIsLossless(t *testing.T) {
 		}
 		r := rounded.Layers[i]
 		if r.PowerOfTwo {
+			// The accumulator's encoding holds the rounded values (the executor encodes
+			// it at AccumulatorBits and reads the TLU index from its top bits).
+			if b, _ := circuit.BitWidth(circuit.RoundLSBs(r.AccMin, r.LSBsRemoved), circuit.RoundLSBs(r.AccMax, r.LSBsRemoved)); b > r.AccumulatorBits {
+				t.Errorf("layer %s: rounded accumulators need %d bits, the layer encodes %d", l.Name, b, r.AccumulatorBits)
+			}
 			if r.TLUBits >= l.TLUBits {
 				t.Errorf("layer %s: rounded TLU has %d bits, unrounded %d", l.Name, r.TLUBits, l.TLUBits)
 			}
@@ -282,6 +287,14 @@ func TestStudyWithQAT(t *testing.T) {
 		}
 		if err := db.PutArtifact(context.Background(), st.ID, name, b); err != nil {
 			t.Fatal(err)
+		}
+		cfg, err := tuner.ConcreteConfigOf(st, tr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := cfg.Training; m == nil || m.Method != "qat" || m.Epochs != 2 || m.Module["module__n_w_bits"] != 3 ||
+			m.Module["module__n_accum_bits"] != 32 || m.Module["module__power_of_two_scaling"] != k.PowerOfTwoScaling {
+			t.Errorf("export-config of qat trial %d: %+v", tr.Number, cfg.Training)
 		}
 		net, _, err := tuner.TrialNetwork(context.Background(), db, tuner.DefaultStudyName, tr.Number)
 		if err != nil {

@@ -408,11 +408,13 @@ func (b *builder) close(act activation, fixed *Quantizer) error {
 		shift = prec - p
 	} else if t := b.powerOfTwoShift(act, fixed); t > 0 && p == 0 {
 		// Unlike rounding_threshold_bits (and Concrete ML's pass, which rounds with
-		// overflow_protection off), keep the bit that an accumulator rounded up past the
-		// top of its range needs, so that the rounding stays lossless there too.
+		// overflow_protection off), give the accumulator the bit that a value rounded
+		// up past the top of its range needs (Concrete's overflow protection), so that
+		// the rounding stays lossless there too.
 		shift = min(t, prec-1)
 		rb, _ := BitWidth(RoundLSBs(info.AccMin, shift), RoundLSBs(info.AccMax, shift))
-		prec = max(prec, rb)
+		info.AccumulatorBits = max(info.AccumulatorBits, rb)
+		prec = info.AccumulatorBits
 		info.PowerOfTwo = true
 	}
 	if shift > 0 {

@@ -153,35 +153,51 @@ type WeightQuant struct {
 // 2^(⌈log2(max|w|/(2^(Bits−1) − 1))⌉ − i), i = 0..4 (Int8WeightPerTensorPoT's
 // restriction). Ties keep the larger scale. All-zero weights get scale 1.
 func QATWeights(w []float64, wq WeightQuant) ([]int64, WeightQuantizer) {
-	n := wq.Bits
+	return QATWeightsAt(w, wq, QATWeightScale(w, wq))
+}
+
+// qatLevels returns the largest and smallest integer weight of n bits.
+func qatLevels(n int) (levels, lowest float64) {
+	if n == 1 {
+		return 1, -1
+	}
+	return float64(int64(1)<<(n-1) - 1), -float64(int64(1) << (n - 1))
+}
+
+// QATWeightScale returns the scale [QATWeights] quantizes w at: the candidate of least
+// squared quantization error.
+func QATWeightScale(w []float64, wq WeightQuant) float64 {
 	m := 0.0
 	for _, v := range w {
 		m = max(m, math.Abs(v))
 	}
-	levels, lowest := float64(int64(1)<<(n-1)-1), -float64(int64(1)<<(n-1))
-	if n == 1 {
-		levels, lowest = 1, -1
+	if m == 0 {
+		return 1
 	}
-	round := func(v, scale float64) float64 { return max(lowest, min(levels, math.RoundToEven(v/scale))) }
-	scale := 1.0
-	if m > 0 {
-		best := math.Inf(1)
-		for _, s := range weightScales(m/levels, wq.PowerOfTwo) {
-			e := 0.0
-			for _, v := range w {
-				d := v - s*round(v, s)
-				e += d * d
-			}
-			if e < best {
-				best, scale = e, s
-			}
+	levels, lowest := qatLevels(wq.Bits)
+	scale, best := 1.0, math.Inf(1)
+	for _, s := range weightScales(m/levels, wq.PowerOfTwo) {
+		inv, e := 1/s, 0.0
+		for _, v := range w {
+			d := v - s*max(lowest, min(levels, math.RoundToEven(v*inv)))
+			e += d * d
+		}
+		if e < best {
+			best, scale = e, s
 		}
 	}
+	return scale
+}
+
+// QATWeightsAt quantizes w as [QATWeights] does at the given scale. A training can keep
+// a scale for a few steps; what it compiles is quantized at QATWeightScale's.
+func QATWeightsAt(w []float64, wq WeightQuant, scale float64) ([]int64, WeightQuantizer) {
+	levels, lowest := qatLevels(wq.Bits)
 	q := make([]int64, len(w))
 	for i, v := range w {
-		q[i] = int64(round(v, scale))
+		q[i] = int64(max(lowest, min(levels, math.RoundToEven(v/scale))))
 	}
-	return q, WeightQuantizer{Bits: n, Scale: scale, Symmetric: true}
+	return q, WeightQuantizer{Bits: wq.Bits, Scale: scale, Symmetric: true}
 }
 
 // weightScales returns the candidate scales of [QATWeights], largest first, for the

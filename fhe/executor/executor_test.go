@@ -28,10 +28,33 @@ func smallNet(rng *rand.Rand) *circuit.Network {
 	return &circuit.Network{InSize: 6, Layers: []circuit.Layer{lin(5, 6), circuit.ReLU{}, lin(4, 5), circuit.ReLU{}, lin(3, 4)}}
 }
 
+// powerOfTwo gives smallNet the quantizers of a power-of-two quantization-aware
+// training: 3-bit power-of-two input, weight and activation scales and integer biases,
+// so that Compile rounds the accumulators before the ReLUs.
+func powerOfTwo(net *circuit.Network) *circuit.Network {
+	in := circuit.PowerOfTwoQuantizer(3, -3, 3)
+	net.Input = &in
+	for i, l := range net.Layers {
+		switch l := l.(type) {
+		case *circuit.Linear:
+			l.Quant = &circuit.WeightQuant{Bits: 3, PowerOfTwo: true, IntBias: true}
+		case circuit.ReLU:
+			out := circuit.PowerOfTwoQuantizer(3, 0, 2)
+			net.Layers[i] = circuit.ReLU{Out: &out}
+		}
+	}
+	return net
+}
+
 func compileSmall(t *testing.T, cfg circuit.Config, pc circuit.ParamsConfig) (*circuit.Circuit, *circuit.Solution, *mat.Dense) {
 	t.Helper()
+	return compileNet(t, smallNet, cfg, pc)
+}
+
+func compileNet(t *testing.T, build func(*rand.Rand) *circuit.Network, cfg circuit.Config, pc circuit.ParamsConfig) (*circuit.Circuit, *circuit.Solution, *mat.Dense) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(81, 82))
-	net := smallNet(rng)
+	net := build(rng)
 	x := mat.NewDense(200, 6, nil)
 	for i := range x.RawMatrix().Data {
 		x.RawMatrix().Data[i] = rng.NormFloat64()
@@ -55,16 +78,26 @@ func TestEncryptedInferenceMatchesCircuit(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  circuit.Config
+		pot  bool
 	}{
-		{"exact rounding", circuit.Config{NWBits: 3, NABits: 3, NInputBits: 3, RoundingThresholdBits: 3}},
-		{"approximate rounding", circuit.Config{NWBits: 3, NABits: 3, NInputBits: 3, RoundingThresholdBits: 3, RoundingMethod: circuit.Approximate}},
-		{"no rounding", circuit.Config{NWBits: 2, NABits: 2, NInputBits: 2}},
+		{"exact rounding", circuit.Config{NWBits: 3, NABits: 3, NInputBits: 3, RoundingThresholdBits: 3}, false},
+		{"approximate rounding", circuit.Config{NWBits: 3, NABits: 3, NInputBits: 3, RoundingThresholdBits: 3, RoundingMethod: circuit.Approximate}, false},
+		{"no rounding", circuit.Config{NWBits: 2, NABits: 2, NInputBits: 2}, false},
 		// 4-bit inputs make fc1's TLUs wider than fc2's: two partitions, and fc2's
 		// TLUs keyswitch from fc1's key to their own.
-		{"two partitions", circuit.Config{NWBits: 2, NABits: 2, NInputBits: 4}},
+		{"two partitions", circuit.Config{NWBits: 2, NABits: 2, NInputBits: 4}, false},
+		// Integer biases in the accumulators and the power-of-two pass's exact rounding.
+		{"power of two", circuit.Config{NWBits: 3, NABits: 3}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, sol, x := compileSmall(t, tc.cfg, circuit.ParamsConfig{PError: 1e-9})
+			build := smallNet
+			if tc.pot {
+				build = func(rng *rand.Rand) *circuit.Network { return powerOfTwo(smallNet(rng)) }
+			}
+			c, sol, x := compileNet(t, build, tc.cfg, circuit.ParamsConfig{PError: 1e-9})
+			if tc.pot && !c.Layers[0].PowerOfTwo {
+				t.Fatalf("the power-of-two pass did not round fc1: %+v", c.Layers[0])
+			}
 			cross := false
 			for _, l := range sol.Layers[:c.TLULayers()] {
 				cross = cross || l.InputPartition != l.Partition

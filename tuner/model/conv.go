@@ -198,6 +198,7 @@ type conv2dState struct {
 	wView, dWView  []float64
 	in             *circuit.Quantizer // the input's quantizer, set before each forward
 	il             *intLayer          // the last forward's integer form (quantized layers)
+	scale          trainScale
 }
 
 func (l *Conv2d) newState() layerState {
@@ -213,7 +214,7 @@ func (s *conv2dState) forward(x *mat.Dense) *mat.Dense {
 	n, _ := x.Dims()
 	if l.Quant != nil {
 		s.n = n
-		s.il = newIntLayer(l.W, l.B, *l.Quant, *s.in)
+		s.il = newIntLayer(l.W, l.B, *l.Quant, *s.in, s.scale.next(l.W, *l.Quant))
 		s.out = l.applyInt(x, s.il, s.cols)
 		return s.out
 	}

@@ -119,10 +119,28 @@ type linearState struct {
 	dB     []float64
 	wView  []float64
 	dWView []float64
-	// in is the quantizer of the input (set before each forward) and il the integer
-	// form of the last forward of a quantized layer.
-	in *circuit.Quantizer
-	il *intLayer
+	// in is the quantizer of the input (set before each forward), il the integer form
+	// of the last forward of a quantized layer, and scale its weights' scale, searched
+	// every scaleEvery steps.
+	in    *circuit.Quantizer
+	il    *intLayer
+	scale trainScale
+}
+
+// trainScale is a quantized layer's weight scale during training, searched again every
+// scaleEvery steps.
+type trainScale struct {
+	scale float64
+	steps int
+}
+
+// next returns the scale of this step for weights w.
+func (t *trainScale) next(w *mat.Dense, wq circuit.WeightQuant) float64 {
+	if t.steps%scaleEvery == 0 {
+		t.scale = circuit.QATWeightScale(denseData(w), wq)
+	}
+	t.steps++
+	return t.scale
 }
 
 func (l *Linear) newState() layerState {
@@ -138,7 +156,7 @@ func (s *linearState) forward(x *mat.Dense) *mat.Dense {
 	o, _ := s.l.W.Dims()
 	s.x = x
 	if s.l.Quant != nil {
-		s.il = newIntLayer(s.l.W, s.l.B, *s.l.Quant, *s.in)
+		s.il = newIntLayer(s.l.W, s.l.B, *s.l.Quant, *s.in, s.scale.next(s.l.W, *s.l.Quant))
 		s.out = s.l.applyInt(x, s.il)
 		return s.out
 	}

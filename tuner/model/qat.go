@@ -160,13 +160,24 @@ func (q *Quant) bestRange(x *mat.Dense) (lo, hi float64) {
 	for _, v := range vals {
 		lo, hi = min(lo, v), max(hi, v)
 	}
+	// The error is measured on at most rangeSample values, evenly strided.
+	step := max(1, len(vals)/rangeSample)
 	best, bl, bh := math.Inf(1), lo, hi
 	for _, f := range rangeFractions {
 		c := Quant{Bits: q.Bits, PowerOfTwo: q.PowerOfTwo, Lo: lo * f, Hi: hi * f}
 		qz := c.Quantizer()
+		qlo, qhi := float64(qz.Min()), float64(qz.Max())
+		inv, zp := 1/qz.Scale, float64(qz.ZeroPoint)
 		e := 0.0
-		for _, v := range vals {
-			d := v - qz.Real(qz.Quantize(v))
+		for i := 0; i < len(vals); i += step {
+			v := vals[i]
+			r := v*inv + zp
+			if qz.HalfUp {
+				r = math.Floor(r + 0.5)
+			} else {
+				r = math.RoundToEven(r)
+			}
+			d := v - qz.Scale*(max(qlo, min(qhi, r))-zp)
 			e += d * d
 		}
 		if e < best {
@@ -175,6 +186,14 @@ func (q *Quant) bestRange(x *mat.Dense) (lo, hi float64) {
 	}
 	return bl, bh
 }
+
+// rangeSample bounds the values [Quant.bestRange] measures the error on.
+const rangeSample = 4096
+
+// scaleEvery is the number of training steps a quantized layer keeps its weights' scale
+// before searching it again ([circuit.QATWeightScale] is a pass over the weights per
+// candidate); evaluation and compilation always search it.
+const scaleEvery = 16
 
 // passQuant returns the quantizer of the values after layer l, given in, the quantizer
 // of its input (nil: none): a Quant layer sets it, a Flatten and a max pool keep it (the
@@ -217,10 +236,14 @@ type intLayer struct {
 }
 
 // newIntLayer quantizes w (rows × cols) and b as Compile does with the weight quantizer
-// wq and input quantizer in (fhe/circuit/compile.go, builder.addDot).
-func newIntLayer(w *mat.Dense, b []float64, wq circuit.WeightQuant, in circuit.Quantizer) *intLayer {
+// wq and input quantizer in (fhe/circuit/compile.go, builder.addDot), at the weights'
+// scale, or at scale when it is not 0 (a training step's kept scale).
+func newIntLayer(w *mat.Dense, b []float64, wq circuit.WeightQuant, in circuit.Quantizer, scale float64) *intLayer {
 	rows, cols := w.Dims()
-	qw, wqz := circuit.QATWeights(denseData(w), wq)
+	if scale == 0 {
+		scale = circuit.QATWeightScale(denseData(w), wq)
+	}
+	qw, wqz := circuit.QATWeightsAt(denseData(w), wq, scale)
 	il := &intLayer{wi: mat.NewDense(rows, cols, nil), wf: mat.NewDense(rows, cols, nil),
 		ib: make([]float64, rows), fb: make([]float64, rows), a: in.Scale * wqz.Scale, in: in}
 	for o := 0; o < rows; o++ {
@@ -440,11 +463,11 @@ func applyLayer(l Layer, x *mat.Dense, in *circuit.Quantizer) *mat.Dense {
 		switch l := l.(type) {
 		case *Linear:
 			if l.Quant != nil {
-				return l.applyInt(x, newIntLayer(l.W, l.B, *l.Quant, *in))
+				return l.applyInt(x, newIntLayer(l.W, l.B, *l.Quant, *in, 0))
 			}
 		case *Conv2d:
 			if l.Quant != nil {
-				return l.applyInt(x, newIntLayer(l.W, l.B, *l.Quant, *in), nil)
+				return l.applyInt(x, newIntLayer(l.W, l.B, *l.Quant, *in, 0), nil)
 			}
 		case *AvgPool2d:
 			return l.applyInt(x, *in)

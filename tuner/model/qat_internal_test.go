@@ -55,7 +55,7 @@ func newSTESurrogate(net *Network, x *mat.Dense, labels []int) *steSurrogate {
 			for j := i - 1; j >= 0 && in == nil; j-- {
 				in, _ = net.Layers[j].(*Quant)
 			}
-			il := newIntLayer(l.W, l.B, *l.Quant, in.Quantizer())
+			il := newIntLayer(l.W, l.B, *l.Quant, in.Quantizer(), 0)
 			var d mat.Dense
 			d.Sub(il.wf, l.W)
 			s.wOff[i] = &d
