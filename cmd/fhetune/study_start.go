@@ -64,9 +64,12 @@ p_error, ...) whose accuracy comes from an exact simulation of the encrypted mod
 latency from the calibrated cost model, until the study has its number of trials. It shows
 progress on stderr and ends with the Pareto front and the command for the report.
 
-Without --spec it runs the built-in default study: digits, the default MLP, n_w_bits and
-n_a_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off (rounding method
-exact or approximate, both searched), p_error 1e-5..0.1, 60 NSGA-II trials. Every flag overrides the spec. A spec file (YAML):
+Without --spec it runs the built-in default study: digits, the default MLP, n_w_bits,
+n_a_bits and n_input_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off
+(rounding method exact or approximate, both searched), p_error 1e-5..0.1, training ptq or
+qat (quantization-aware, with power_of_two_scaling false or true), 60 NSGA-II trials.
+Every flag overrides the spec; --training ptq also drops the spec's qat knobs. A spec
+file (YAML):
 
   name: digits-mlp
   dataset: digits                 # digits, breast-cancer, fashion-mnist or csv:PATH
@@ -82,6 +85,10 @@ exact or approximate, both searched), p_error 1e-5..0.1, 60 NSGA-II trials. Ever
                                   # Concrete ML's dict {n_bits: [3, 8], method: approximate}
     rounding_method: [exact, approximate]  # the default: search both; or exact, or approximate
     p_error: [1e-5, 0.1]          # log-uniform; or global_p_error: [1e-3, 0.1]
+    training: [ptq, qat]          # left out: ptq (post-training quantization only)
+    qat_epochs: 5                 # the knobs of qat trials (ptq trials ignore them):
+    n_accum_bits: [8, 16]         #   epochs, accumulator bound (left out: none),
+    power_of_two_scaling: [false, true]  # and power-of-two scales (left out: false)
   objectives:                     # the default
     - {name: accuracy, direction: maximize}
     - {name: latency_ms, direction: minimize}
