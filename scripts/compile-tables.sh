@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the README's compilation tables (section "What a trial costs"):
-#   1. three trials of the default study (the `study best` picks within 1, 5 and 10
-#      points of float accuracy), evaluated by `fhetune eval` at the revision BEFORE
+#   1. three trials of the post-training default study (a spec without training: the
+#      `study best` picks within 1, 5 and 10 points of float accuracy), evaluated by `fhetune eval` at the revision BEFORE
 #      (default fcaccbc, the last one before the compilation followed Concrete ML) and at
 #      the working tree with exact and with approximate rounding: bootstraps, latency
 #      (working tree only: each revision prices with its own built-in profile) and
@@ -21,7 +21,10 @@ go build -o "$tmp/fhetune" ./cmd/fhetune
 export XDG_CACHE_HOME="$tmp/cache" # both revisions train and share the same eval model
 new=("$tmp/fhetune" --db "$tmp/new.db")
 old=("$tmp/fhetune-before" --db "$tmp/old.db")
-"${new[@]}" study start >/dev/null 2>&1
+# The post-training default study: a spec file without training searches what the
+# built-in default study searched before quantization-aware training joined it.
+printf 'name: default\n' >"$tmp/ptq.yaml"
+"${new[@]}" study start --spec "$tmp/ptq.yaml" >/dev/null 2>&1
 
 # The revision before carries the built-in profile of its day, so its milliseconds are
 # not comparable with today's: the before column gives bootstraps and accuracy only.

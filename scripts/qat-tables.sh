@@ -7,9 +7,10 @@
 #      each layer (accumulator bits → TLU bits where the power-of-two pass rounds),
 #      bootstraps and latency, by `fhetune eval` (p_error 1e-3, the built-in profile);
 #   2. the default study's front against the same study with post-training quantization
-#      only, drawn by `fhetune report default --compare ptq` into docs/pareto-qat.png.
+#      only, drawn by `fhetune report default --compare ptq` into docs/pareto-qat.png,
+#      and the default study's own plot, `fhetune report default`, into docs/pareto.png.
 # Prints Markdown on stdout; with --write, also replaces the table between the README's
-# "begin qat" and "end qat" markers and rewrites docs/pareto-qat.png. Needs go and jq;
+# "begin qat" and "end qat" markers and rewrites both plots. Needs go and jq;
 # takes about two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,8 @@ if [ "${1:-}" = --write ]; then
   "${f[@]}" study start --name ptq --training ptq >/dev/null 2>&1
   "${f[@]}" report default --compare ptq --format png --out "$tmp/report" >/dev/null
   cp "$tmp/report/pareto.png" docs/pareto-qat.png
+  "${f[@]}" report default --format png --out "$tmp/plain" >/dev/null
+  cp "$tmp/plain/pareto.png" docs/pareto.png
   begin='<!-- begin qat: scripts/qat-tables.sh --write -->'
   end='<!-- end qat -->'
   OUT="$out" python3 - "$begin" "$end" <<'PY'

@@ -489,8 +489,22 @@ func (ks knobSpace) internal(ps []studies.Param) (map[string]float64, bool) {
 	return m, len(m) == len(ks.space.Params)
 }
 
+// KnobApplies reports whether knob name matters to a trial whose knob values (by name)
+// are knobs: the knobs of quantization-aware training (qat_epochs, n_accum_bits,
+// power_of_two_scaling) do not to a post-training trial of a space that searches both
+// trainings, though the sampler drew them.
+func KnobApplies(name string, knobs map[string]float64) bool {
+	switch name {
+	case KnobQATEpochs, KnobNAccumBits, KnobPowerOfTwoScaling:
+		t, ok := knobs[KnobTraining]
+		return !ok || t == 1 // 1: qat (KnobChoices)
+	}
+	return true
+}
+
 // KnobValues returns a trial's knob values by name from its stored parameters; a
-// rounding_threshold_bits of 0 (no rounding) is left out, as the report expects.
+// rounding_threshold_bits of 0 (no rounding) is left out, as the report expects, and so
+// are knobs that do not apply to the trial ([KnobApplies]).
 // rounding_method is its index in RoundingMethods (see KnobLabel); a trial stored
 // before that knob existed rounds exactly, so it gets 0.
 func KnobValues(ps []studies.Param) map[string]float64 {
@@ -506,6 +520,11 @@ func KnobValues(ps []studies.Param) map[string]float64 {
 	}
 	if _, ok := m[KnobRoundingMethod]; !ok && len(m) > 0 {
 		m[KnobRoundingMethod] = 0
+	}
+	for name := range m {
+		if !KnobApplies(name, m) {
+			delete(m, name)
+		}
 	}
 	return m
 }

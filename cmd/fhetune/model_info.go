@@ -100,6 +100,11 @@ func describeModel(path string) (modelInfo, error) {
 	}
 	if tuner.IsONNX(path) {
 		info.Format, info.FormatVersion, info.Opset = "onnx", 0, info.Meta["opset"]
+	} else if b, err := os.ReadFile(path); err == nil {
+		// The version the file was written in, which Load may have read from an older one.
+		if v, err := model.FileVersion(b); err == nil {
+			info.FormatVersion = v
+		}
 	}
 	in := net.InShape
 	for i, l := range net.Layers {

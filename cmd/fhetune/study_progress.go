@@ -131,7 +131,7 @@ func trialLine(t *tuner.TrialReport, fixed map[string]float64) string {
 	}
 	knobs := map[string]float64{}
 	for k, v := range t.Knobs {
-		if _, ok := fixed[k]; !ok {
+		if _, ok := fixed[k]; !ok && tuner.KnobApplies(k, t.Knobs) {
 			knobs[k] = v
 		}
 	}
@@ -155,12 +155,14 @@ func knobsText(k map[string]float64, roundingOff bool) string {
 	return strings.Join(parts, " ")
 }
 
-// paramsKnobText formats a trial's stored knob parameters in the study order.
+// paramsKnobText formats a trial's stored knob parameters that apply to it in the study
+// order.
 func paramsKnobText(ps []studies.Param) string {
 	var parts []string
+	all := paramMap(ps)
 	for _, name := range tuner.KnobNames() {
 		for _, p := range ps {
-			if p.Name == name {
+			if p.Name == name && tuner.KnobApplies(name, all) {
 				parts = append(parts, name+"="+knobText(name, p.Value))
 			}
 		}
@@ -196,4 +198,13 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// paramMap returns stored parameters by name.
+func paramMap(ps []studies.Param) map[string]float64 {
+	m := make(map[string]float64, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p.Value
+	}
+	return m
 }

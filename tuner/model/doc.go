@@ -44,11 +44,20 @@
 // concurrently with anything else on the same network (pruning returns a new network and
 // leaves its input alone).
 //
+// # Quantization-aware training
+//
+// [PrepareQAT] sets a network up for quantization-aware training: [Quant] layers where
+// the compiled circuit quantizes and quantized weights on every [Linear] and [Conv2d].
+// Such a network computes in the circuit's own integers, with fhe/circuit's quantizers,
+// so that [Train] trains what the circuit will compute (see qat.go), and
+// [AccumulatorPrune] bounds its accumulators (n_accum_bits).
+//
 // # Files
 //
 // [Save] and [Load] use the versioned binary format documented at [FormatVersion]: magic,
 // version, body length, layer records with little-endian float64s, CRC-32.
 //
 // This package prints nothing and imports no other fhetune package but conv (the
-// shared im2col), act (the shared activation functions) and atomicfile.
+// shared im2col), act (the shared activation functions), atomicfile and fhe/circuit
+// (whose quantizers quantization-aware training shares with the compiler).
 package model

@@ -118,6 +118,15 @@ func lastKind(version int) int {
 // activationCodes numbers the activation functions in the file (index + 1).
 var activationCodes = []string{LeakyReLU, Sigmoid, Tanh, GELU}
 
+// FileVersion returns the format version written in the header of a model file's
+// bytes, or an error wrapping ErrFormat when they do not start like a model file.
+func FileVersion(data []byte) (int, error) {
+	if len(data) < headerSize || string(data[:len(Magic)]) != Magic {
+		return 0, fmt.Errorf("%w: no %s header", ErrFormat, Magic)
+	}
+	return int(binary.LittleEndian.Uint32(data[8:12])), nil
+}
+
 // MarshalBinary encodes the network in the model file format (see [FormatVersion]). The
 // network must pass [Network.Validate].
 func (n *Network) MarshalBinary() ([]byte, error) {
