@@ -3,6 +3,7 @@ package tuner
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors of the trial objective; check them with errors.Is.
@@ -65,8 +66,12 @@ func (e *SpecError) Error() string {
 	if e.Field != "" {
 		s += ": " + e.Field
 	}
-	return s + ": " + e.Why
+	// The reason may quote the spec's own text; its line breaks are escaped so that the
+	// error stays one line.
+	return s + ": " + oneLine.Replace(e.Why)
 }
+
+var oneLine = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`)
 
 // Unwrap returns ErrStudySpec.
 func (e *SpecError) Unwrap() error { return ErrStudySpec }
