@@ -137,6 +137,13 @@ func TestEvalBadInput(t *testing.T) {
 		{"missing file", []string{"--dataset", "digits", "--model-file", filepath.Join(cache, "nope.fhtm")}, []string{"nope.fhtm"}},
 		{"too wide", []string{"--dataset", "digits", "--n-w-bits", "8", "--n-a-bits", "8"}, []string{"layer fc1", "rounding_threshold_bits"}},
 		{"security", []string{"--dataset", "digits", "--security", "99"}, []string{"security"}},
+		{"training", []string{"--dataset", "digits", "--training", "int8"}, []string{`--training "int8"`}},
+		{"qat epochs 0", []string{"--dataset", "digits", "--training", "qat", "--qat-epochs", "0"}, []string{"--qat-epochs 0 below 1"}},
+		{"qat epochs without qat", []string{"--dataset", "digits", "--qat-epochs", "3"}, []string{"--qat-epochs needs --training qat"}},
+		{"accum bits too few", []string{"--dataset", "digits", "--training", "qat", "--n-w-bits", "4", "--n-a-bits", "4", "--n-accum-bits", "6"},
+			[]string{"n_accum_bits 6 is too small", "needs up to 8 bits"}},
+		{"accum bits without qat", []string{"--dataset", "digits", "--n-accum-bits", "8"}, []string{"--n-accum-bits needs --training qat"}},
+		{"power of two without qat", []string{"--dataset", "digits", "--power-of-two-scaling"}, []string{"--power-of-two-scaling needs --training qat"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := evalCLI(t, cache, append([]string{"eval"}, tc.args...)...)
