@@ -3,24 +3,19 @@ package studies_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the tests' own statements
 
 	"github.com/fhetune/fhetune/studies"
+	"github.com/fhetune/fhetune/studies/studiestest"
 )
 
 // pgEnv names the PostgreSQL server the tests use, as a URL of a role that may create
 // schemas in its database, e.g. postgres://fhetune_test:fhetune_test@localhost/fhetune_test.
 // .ci/run sets it; without it the PostgreSQL tests skip.
-const pgEnv = "FHETUNE_TEST_POSTGRES"
+const pgEnv = studiestest.PostgresEnv
 
 // backend is one kind of study database the tests run on.
 type backend struct {
@@ -59,36 +54,14 @@ func (b backend) open(t testing.TB, opts ...studies.Option) (*studies.Store, str
 // pgServer returns the server URL of pgEnv, or skips the test.
 func pgServer(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv(pgEnv)
-	if u == "" {
-		t.Skip("studies: " + pgEnv + " not set: no PostgreSQL server to test against (.ci/run starts one)")
-	}
-	return u
+	return studiestest.PostgresServer(t, "studies")
 }
-
-var schemaSeq atomic.Int64
 
 // pgURL creates an empty schema for the test and returns the server URL with
 // search_path set to it; the schema is dropped when the test ends.
 func pgURL(t testing.TB) string {
 	t.Helper()
-	server := pgServer(t)
-	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
-	if len(name) > 40 {
-		name = name[len(name)-40:]
-	}
-	schema := fmt.Sprintf("t%d_%d_%s", os.Getpid(), schemaSeq.Add(1), name)
-	admin := pgAdmin(t, server)
-	if _, err := admin.Exec(`CREATE SCHEMA "` + schema + `"`); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA "` + schema + `" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	return withParam(t, server, "search_path", schema)
+	return studiestest.PostgresURL(t, "studies")
 }
 
 // pgAdmin connects to the test server for the test's own statements.
@@ -107,14 +80,7 @@ func pgAdmin(t testing.TB, server string) *sql.DB {
 // withParam returns the URL with a query parameter set.
 func withParam(t testing.TB, raw, key, value string) string {
 	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("%s: %v", pgEnv, err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return studiestest.WithParam(t, raw, key, value)
 }
 
 // rawDB opens the store's database behind its back, for checks the API cannot make.

@@ -85,7 +85,7 @@ func runTrials(ctx context.Context, s *studies.Store, studyID int64, worker stri
 }
 
 // BenchmarkWorkers measures whole trials (start, set parameters, heartbeat, complete:
-// four transactions, the store's work in one trial of `fhetune study worker`) per
+// four calls, the store's work in one trial of `fhetune study worker`) per
 // second with 8 workers in 4 processes sharing one study, on each backend. Every
 // iteration runs 4000 trials; the processes open the database before the clock runs.
 func BenchmarkWorkers(b *testing.B) {

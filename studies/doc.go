@@ -44,9 +44,17 @@
 // UPDATE whose WHERE clause checks the state), the study's row before a trial is
 // numbered or the front changes (so numbers stay dense and front updates see each
 // other), and StartTrial takes a WAITING trial with FOR UPDATE SKIP LOCKED. Reads run
-// in a read-only REPEATABLE READ snapshot. A transaction that fails with a
-// serialization failure, a deadlock or a lost connection (the server restarted, a
-// terminated backend) runs again on a fresh connection, within the [LockWait] bound.
+// in a read-only REPEATABLE READ snapshot. What a worker does once or more per trial
+// (StartTrial, SetParams, Heartbeat, Complete of a trial that does not join the front)
+// is one round trip to the server: a single statement or a pipelined batch. Two writes
+// do not wait for their WAL flush: a heartbeat (a server crash may lose the last
+// fraction of a second of heartbeats, which only makes trials look older to ReapStale),
+// and StartTrial's transaction, which releases the study's lock without waiting and
+// then waits for a second, synchronous one, so that a returned trial is on disk and
+// the study can number more trials per second than the disk flushes. A transaction
+// that fails with a serialization failure, a deadlock or a lost connection (the server
+// restarted, a terminated backend) runs again on a fresh connection, within the
+// [LockWait] bound.
 // Errors name the URL without its password ([RedactURL]); a server that cannot be
 // reached gives [ErrConnect], a refused login [ErrLogin], both before anything is
 // written. Tables live in the connection's current schema (set search_path in the URL

@@ -3,6 +3,8 @@ package studies
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 )
 
 // dominates reports whether a Pareto-dominates b under dirs: a is no worse than b in
@@ -86,10 +88,11 @@ func (s *Store) updateFront(ctx context.Context, tx *txn, studyID, version, tria
 		return cur, err
 	}
 	if tx.d.lockRow != "" {
-		if err := s.lockStudy(ctx, tx, studyID); err != nil {
-			return nil, err
+		var locked int64 // lockStudy and frontVersion in one statement
+		err := tx.QueryRowContext(ctx, "SELECT front_version FROM studies WHERE id = ?"+tx.d.lockRow, studyID).Scan(&locked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%w: id %d in %s", ErrNoStudy, studyID, s.path)
 		}
-		locked, err := frontVersion(ctx, tx, studyID)
 		if err != nil {
 			return nil, err
 		}

@@ -71,6 +71,13 @@ func openPostgres(ctx context.Context, rawURL string, cfg config) (*Store, error
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = pgConnectTimeout
 	}
+	// The store's statements are short lookups by key whose best plan does not depend
+	// on the values bound; a generic plan spares the server from planning again at each
+	// execution (the hot-path statements take milliseconds to plan). A URL that sets
+	// plan_cache_mode keeps its own.
+	if _, ok := pc.RuntimeParams["plan_cache_mode"]; !ok {
+		pc.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	db := stdlib.OpenDB(*pc)
 	db.SetMaxOpenConns(pgPoolSize)
 	db.SetMaxIdleConns(pgPoolSize)

@@ -250,6 +250,15 @@ func copyParams(ps []Param) []Param {
 // trial.
 func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (Trial, error) {
 	var t Trial
+	if s.d == postgresDialect {
+		now := s.now()
+		t = Trial{StudyID: studyID, State: Running, Start: time.Unix(0, now.UnixNano()).UTC(), Worker: worker}
+		t.Heartbeat = t.Start
+		if err := s.pgStartTrial(ctx, &t); err != nil {
+			return Trial{}, fmt.Errorf("start a trial in study %d: %w", studyID, err)
+		}
+		return t, nil
+	}
 	err := s.write(ctx, func(tx *txn) error {
 		now := s.now()
 		t = Trial{StudyID: studyID, State: Running, Params: []Param{}, Start: time.Unix(0, now.UnixNano()).UTC(),
@@ -313,6 +322,14 @@ func (s *Store) SetParams(ctx context.Context, trialID int64, params []Param) er
 	if err := checkParams(params); err != nil {
 		return err
 	}
+	if s.d == postgresDialect && len(params) > 0 {
+		if done, err := s.pgSetParams(ctx, trialID, params); done || err != nil {
+			if err != nil {
+				return fmt.Errorf("set parameters of trial id %d: %w", trialID, err)
+			}
+			return nil
+		}
+	}
 	err := s.write(ctx, func(tx *txn) error {
 		h, err := s.lockHead(ctx, tx, trialID)
 		if err != nil {
@@ -332,7 +349,11 @@ func (s *Store) SetParams(ctx context.Context, trialID int64, params []Param) er
 // Heartbeat records that the worker running the trial is alive; [Store.ReapStale]
 // fails RUNNING trials whose heartbeat is too old.
 func (s *Store) Heartbeat(ctx context.Context, trialID int64) error {
-	n, err := s.exec(ctx, "UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'RUNNING'", s.now().UnixNano(), trialID)
+	query := "UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'RUNNING'"
+	if s.d == postgresDialect {
+		query = pgHeartbeat
+	}
+	n, err := s.exec(ctx, query, s.now().UnixNano(), trialID)
 	if err == nil && n != 1 {
 		err = s.read(ctx, func(tx *txn) error {
 			h, err := s.head(ctx, tx, trialID)
@@ -356,6 +377,15 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 	}
 	if err := checkJSON("trial attributes", attrs); err != nil {
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
+	}
+	if s.d == postgresDialect {
+		done, err := s.pgCompleteDominated(ctx, trialID, values, attrs)
+		if err != nil {
+			return fmt.Errorf("complete trial id %d: %w", trialID, err)
+		}
+		if done {
+			return nil
+		}
 	}
 	var snap *frontSnap
 	err := s.write(ctx, func(tx *txn) error {

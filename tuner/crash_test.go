@@ -14,14 +14,26 @@ import (
 	"time"
 
 	"github.com/fhetune/fhetune/studies"
+	"github.com/fhetune/fhetune/studies/studiestest"
 	"github.com/fhetune/fhetune/tuner"
 )
 
 const (
-	crashChildDB    = "FHETUNE_CRASH_CHILD_DB"
+	crashChildDB    = "FHETUNE_CRASH_CHILD_DB" // database path or PostgreSQL URL
 	crashChildModel = "FHETUNE_CRASH_CHILD_MODEL"
 	crashTrials     = 40
 )
+
+// crashBackends are the stores the crash test runs on: each gives the --db value of a
+// fresh, empty database for one test (on PostgreSQL a schema of its own, or a skip
+// without a server; see studiestest).
+var crashBackends = []struct {
+	name string
+	db   func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "crash.db") }},
+	{"postgres", func(t *testing.T) string { return studiestest.PostgresURL(t, "tuner") }},
+}
 
 // TestCrashChild is the process TestRunSurvivesSIGKILL starts and kills: it runs the
 // study of crashSpec (the real objective, two workers) and prints a line per finished
@@ -52,15 +64,20 @@ func crashSpec(modelFile string) tuner.Spec {
 // (after a random number of finished trials, then a random delay) and starts it again,
 // several times, then lets it finish. After every kill no complete trial is lost or
 // changed and trial numbers stay unique; at the end the study has exactly the trials
-// asked for, every abandoned trial failed and re-run.
+// asked for, every abandoned trial failed and re-run. It runs on an SQLite file and on
+// a PostgreSQL schema of its own (when studiestest.PostgresEnv names a server).
 func TestRunSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	dir := t.TempDir()
-	modelPath := filepath.Join(dir, "base.fhtm")
+	for _, b := range crashBackends {
+		t.Run(b.name, func(t *testing.T) { testRunSurvivesSIGKILL(t, b.db(t)) })
+	}
+}
+
+func testRunSurvivesSIGKILL(t *testing.T, dbPath string) {
+	modelPath := filepath.Join(t.TempDir(), "base.fhtm")
 	saveBaseModel(t, modelPath)
-	dbPath := filepath.Join(dir, "crash.db")
 	rng := rand.New(rand.NewPCG(2024, 11))
 	complete := map[int]string{} // complete trials seen so far, by number
 	kills := 0

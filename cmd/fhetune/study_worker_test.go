@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fhetune/fhetune/studies"
+	"github.com/fhetune/fhetune/studies/studiestest"
+)
+
+// TestStudyWorkerJoinsPostgres runs `study start` and a `study worker` process on one
+// PostgreSQL database: the worker joins once the study runs, both exit 0 when the
+// study has its trials, and both processes ran some of them, numbered densely.
+func TestStudyWorkerJoinsPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	db := studiestest.PostgresURL(t, "cmd/fhetune")
+	const trials = 40
+	start, startErr, _ := startCLI(t, "--db", db, "study", "start", "--trials", strconv.Itoa(trials), "--workers", "1")
+	waitTrials(t, startErr, 1) // the study exists, with its spec and base model
+	worker, workerErr, _ := startCLI(t, "--db", db, "study", "worker", "default", "--workers", "1")
+	startDone := drain(startErr)
+	workerDone := drain(workerErr)
+	for _, p := range []struct {
+		name   string
+		cmd    *exec.Cmd
+		stderr <-chan string
+	}{{"study start", start, startDone}, {"study worker", worker, workerDone}} {
+		rest := <-p.stderr
+		if err := p.cmd.Wait(); err != nil {
+			t.Fatalf("%s: %v\n%s", p.name, err, rest)
+		}
+	}
+
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db, studies.MustExist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Study(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := s.Trials(ctx, st.ID, studies.TrialFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byProcess := map[string]int{} // finished trials (complete, pruned or failed) by host:pid
+	for i, tr := range ts {
+		if tr.Number != i {
+			t.Fatalf("trial numbers not dense: position %d holds %d", i, tr.Number)
+		}
+		if !tr.State.Finished() {
+			t.Fatalf("trial %d left %s", tr.Number, tr.State)
+		}
+		byProcess[tr.Worker[:strings.LastIndex(tr.Worker, ":")]]++
+	}
+	if len(ts) != trials || len(byProcess) != 2 {
+		t.Fatalf("%d trials (want %d) by processes %v (want two)", len(ts), trials, byProcess)
+	}
+}
+
+// drain reads the rest of a child's stderr and sends it once the child closed it.
+func drain(sc *bufio.Scanner) <-chan string {
+	ch := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		for sc.Scan() {
+			b.WriteString(sc.Text())
+			b.WriteByte('\n')
+		}
+		ch <- b.String()
+	}()
+	return ch
+}
+
+// TestStudyCopyPostgresRoundTrip copies a study from SQLite to PostgreSQL and back:
+// `study show --json` prints the same document from all three databases.
+func TestStudyCopyPostgresRoundTrip(t *testing.T) {
+	pg := studiestest.PostgresURL(t, "cmd/fhetune")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	makeStudyDB(t, src)
+	back := filepath.Join(dir, "back.db")
+	want := showJSON(t, src, "mlp")
+	for _, c := range []struct{ from, to string }{{src, pg}, {pg, back}} {
+		code, out, errOut := studyCLI(t, "study", "copy", "mlp", "--from", c.from, "--to", c.to)
+		if code != 0 || errOut != "" {
+			t.Fatalf("copy %s -> %s: exit %d\n%s", studies.RedactURL(c.from), studies.RedactURL(c.to), code, errOut)
+		}
+		if !strings.HasPrefix(out, `copied study "mlp" (7 trials, front of 3) from `+studies.RedactURL(c.from)+" to "+studies.RedactURL(c.to)) ||
+			strings.Contains(out, ":fhetune_test@") {
+			t.Fatalf("copy printed %q", out)
+		}
+		if got := showJSON(t, c.to, "mlp"); got != want {
+			t.Fatalf("study show --json of the copy in %s differs:\n%s\nwant:\n%s", studies.RedactURL(c.to), got, want)
+		}
+	}
+	// A second copy into the same database is refused: the study exists there.
+	code, _, errOut := studyCLI(t, "study", "copy", "mlp", "--from", src, "--to", pg)
+	if code != 2 || !strings.Contains(errOut, "already exists") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("copy onto an existing study: exit %d, %q", code, errOut)
+	}
+}
+
+// showJSON returns `study show NAME --json` of the database.
+func showJSON(t *testing.T, db, name string) string {
+	t.Helper()
+	code, out, errOut := studyCLI(t, "--db", db, "study", "show", name, "--json")
+	if code != 0 {
+		t.Fatalf("study show %s in %s: exit %d, %s", name, studies.RedactURL(db), code, errOut)
+	}
+	return out
+}
+
+// TestStudyWorkerCopyBadInput: an unknown study (exit 2) and a server that cannot be
+// reached (exit 1) give one line that names the database without its password, and
+// nothing is written. These cases need no server (see the Postgres variant below).
+func TestStudyWorkerCopyBadInput(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	makeStudyDB(t, src)
+	const secret = "s3cret-pw"
+	unreachable := "postgres://fhetune_test:" + secret + "@127.0.0.1:1/fhetune_test?connect_timeout=5" // nothing listens on port 1
+	fresh := filepath.Join(dir, "fresh.db")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string // in the message
+	}{
+		{"worker: unknown study", []string{"--db", src, "study", "worker", "nosuch"}, 2, "no such study"},
+		{"worker: unreachable server", []string{"--db", unreachable, "study", "worker", "mlp"}, 1, studies.RedactURL(unreachable)},
+		{"copy: unknown study", []string{"study", "copy", "nosuch", "--from", src, "--to", fresh}, 2, "no such study"},
+		{"copy: unreachable destination", []string{"study", "copy", "mlp", "--from", src, "--to", unreachable}, 1, studies.RedactURL(unreachable)},
+		{"copy: unreachable source", []string{"study", "copy", "mlp", "--from", unreachable, "--to", fresh}, 1, studies.RedactURL(unreachable)},
+		{"copy: no destination", []string{"study", "copy", "mlp", "--from", src}, 2, "give both --from and --to"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkBadRun(t, c.args, c.code, c.want, secret)
+			if _, err := studies.Open(context.Background(), fresh, studies.MustExist()); !errors.Is(err, studies.ErrNoDatabase) {
+				t.Fatalf("%s was created (Open: %v)", fresh, err)
+			}
+		})
+	}
+}
+
+// checkBadRun runs the command line and checks its exit code and its one-line message,
+// which holds want and not the password.
+func checkBadRun(t *testing.T, args []string, code int, want, password string) {
+	t.Helper()
+	got, out, errOut := studyCLI(t, args...)
+	if got != code || out != "" || !strings.HasPrefix(errOut, "fhetune: ") || strings.Count(errOut, "\n") != 1 ||
+		!strings.Contains(errOut, want) || strings.Contains(errOut, password) {
+		t.Fatalf("exit %d (want %d), stdout %q, stderr %q (want one line with %q, without the password)",
+			got, code, out, errOut, want)
+	}
+}
+
+// TestStudyWorkerCopyBadInputPostgres: an unknown study on a PostgreSQL database, for
+// worker and for copy in both directions, exits 2 with one line that names the study
+// and not the password; copying it into an empty database creates nothing there.
+func TestStudyWorkerCopyBadInputPostgres(t *testing.T) {
+	withStudy := studiestest.PostgresURL(t, "cmd/fhetune")
+	src := filepath.Join(t.TempDir(), "src.db")
+	makeStudyDB(t, src)
+	if code, _, errOut := studyCLI(t, "study", "copy", "mlp", "--from", src, "--to", withStudy); code != 0 {
+		t.Fatalf("copy: exit %d, %s", code, errOut)
+	}
+	empty := studiestest.PostgresURL(t, "cmd/fhetune")
+	const password = ":fhetune_test@" // the test server's user:password@ (user and password alike)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"worker", []string{"--db", withStudy, "study", "worker", "nosuch"}},
+		{"copy from", []string{"study", "copy", "nosuch", "--from", withStudy, "--to", src}},
+		{"copy to", []string{"study", "copy", "nosuch", "--from", src, "--to", empty}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			checkBadRun(t, c.args, 2, `"nosuch"`, password)
+			if _, err := studies.Open(context.Background(), empty, studies.MustExist()); !errors.Is(err, studies.ErrNoDatabase) {
+				t.Fatalf("the empty database was written to (Open: %v)", err)
+			}
+		})
+	}
+}

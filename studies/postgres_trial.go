@@ -1,0 +1,261 @@
+package studies
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// The hot path of a trial on PostgreSQL: what a worker calls once or more per trial
+// (StartTrial, SetParams, Heartbeat, Complete) costs one round trip to the server in
+// the common case, instead of one per statement plus BEGIN and COMMIT. Each is a
+// single statement (its own transaction) or a pipelined batch; the general
+// transactions in trial.go remain the fallback for rare cases (an empty parameter
+// list, a trial that joins the front, and every error, which they diagnose).
+//
+// Durability is that of the rest of the store with one exception, and one change in
+// the order of things:
+//
+//   - A heartbeat commits asynchronously (synchronous_commit off for its transaction
+//     only): it does not wait for the WAL to reach the disk. A server crash may lose
+//     the heartbeats of its last moments (at most three times wal_writer_delay, 0.6 s
+//     by default); the trial then looks that much older to [Store.ReapStale], whose
+//     timeouts are many heartbeat intervals long. No state changes depend on it.
+//   - StartTrial releases the study's row lock before its commit is on disk: its
+//     transaction commits asynchronously, and the call then waits for a second,
+//     synchronous transaction ([pgFlush]) whose commit record follows the first one in
+//     the WAL, so the trial is on disk before StartTrial returns (early lock release).
+//     Without this every StartTrial of a study would hold the lock through one WAL
+//     flush, and a study could not number more trials per second than the disk
+//     flushes (a few hundred). A transaction that sees the new trial before it is on
+//     disk and commits itself flushes it first (its commit record comes later in the
+//     WAL), so nothing durable can depend on a trial that a server crash lost. If the
+//     connection breaks after the first commit, the call runs again and starts another
+//     trial; the first one, RUNNING without parameters, is failed by ReapStale and not
+//     run again, as when a worker dies right after StartTrial.
+
+// pgClaimOrCreate is StartTrial's statement: it marks the study's oldest WAITING trial
+// that no other transaction holds RUNNING, or (when there is none) inserts a RUNNING
+// trial with the next number, and returns it with its parameters. The caller holds the
+// study's row lock, taken in an earlier statement of the transaction, so that this
+// statement's snapshot sees every trial numbered before; a study that does not exist
+// gives no row.
+//
+// $1 study id, $2 start and heartbeat (Unix ns), $3 worker.
+const pgClaimOrCreate = `WITH w AS (
+	UPDATE trials SET state = 'RUNNING', started = $2, heartbeat = $2, worker = $3
+	WHERE id = (SELECT id FROM trials WHERE study_id = $1 AND state = 'WAITING' ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED)
+	RETURNING id, number, retry_of
+), n AS (
+	INSERT INTO trials (study_id, number, state, started, heartbeat, worker)
+	SELECT $1, coalesce(max(number) + 1, 0), 'RUNNING', $2, $2, $3 FROM trials WHERE study_id = $1
+	HAVING NOT EXISTS (SELECT 1 FROM w) AND EXISTS (SELECT 1 FROM studies WHERE id = $1)
+	RETURNING id, number, retry_of
+), t AS (
+	SELECT id, number, retry_of FROM w UNION ALL SELECT id, number, retry_of FROM n
+)
+SELECT t.id, t.number, t.retry_of,
+	coalesce((SELECT array_agg(name ORDER BY position) FROM trial_params WHERE trial_id = t.id), '{}'),
+	coalesce((SELECT array_agg(value ORDER BY position) FROM trial_params WHERE trial_id = t.id), '{}'),
+	coalesce((SELECT array_agg(coalesce(distribution, '') ORDER BY position) FROM trial_params WHERE trial_id = t.id), '{}')
+FROM t`
+
+// pgFlush is a transaction that returns once the WAL up to its commit is on disk, so
+// that a transaction committed asynchronously before it on the same connection is
+// durable. A transaction commits synchronously only if it has a transaction id and
+// wrote WAL before its commit record (txid_current alone would commit asynchronously),
+// so it writes a transactional logical-decoding message: a WAL record that changes no
+// table, which only a logical decoding consumer would see (prefix "fhetune.flush").
+// Any role may call pg_logical_emit_message, at any wal_level.
+const pgFlush = "SELECT pg_logical_emit_message(true, 'fhetune.flush', '')"
+
+// pgLockStudyAsync locks a study's row until the transaction ends (see
+// [Store.lockStudy]), returns its front_version and makes the transaction commit
+// asynchronously, so that the lock is released without waiting for the WAL flush; the
+// caller then runs [pgFlush] after the commit. No row: no such study. $1 study id.
+const pgLockStudyAsync = `SELECT front_version FROM studies, (SELECT set_config('synchronous_commit', 'off', true)) async
+	WHERE id = $1 FOR UPDATE OF studies`
+
+// pgStartTrial is [Store.StartTrial] on PostgreSQL: one pipelined batch (one round
+// trip) that locks the study, claims or creates the trial, commits asynchronously and
+// then waits for the WAL flush through a synchronous transaction (see the top of this
+// file). It fills t, whose StudyID, Worker and Start are set.
+func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
+	now := t.Start.UnixNano()
+	return s.pgBatch(ctx, func(ctx context.Context, c *pgx.Conn) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(pgLockStudyAsync, t.StudyID)
+		b.Queue(pgClaimOrCreate, t.StudyID, now, t.Worker)
+		b.Queue("COMMIT")
+		b.Queue(pgFlush)
+		br := c.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil { // BEGIN
+			return err
+		}
+		var version int64
+		studyFound := true
+		if err := br.QueryRow().Scan(&version); errors.Is(err, pgx.ErrNoRows) {
+			studyFound = false
+		} else if err != nil {
+			return err
+		}
+		var (
+			retryOf *int64
+			names   []string
+			values  []float64
+			dists   []string
+		)
+		err := br.QueryRow().Scan(&t.ID, &t.Number, &retryOf, &names, &values, &dists)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if _, err := br.Exec(); err != nil { // COMMIT
+			return err
+		}
+		if _, err := br.Exec(); err != nil { // the flush
+			return err
+		}
+		if !studyFound || !found {
+			return fmt.Errorf("%w: id %d in %s", ErrNoStudy, t.StudyID, s.path)
+		}
+		t.RetryOf = -1
+		if retryOf != nil {
+			t.RetryOf = int(*retryOf)
+		}
+		if len(names) != len(values) || len(names) != len(dists) {
+			return fmt.Errorf("studies: %s: trial id %d: %d parameter names for %d values and %d distributions",
+				s.path, t.ID, len(names), len(values), len(dists))
+		}
+		t.Params = make([]Param, len(names))
+		for i := range names {
+			t.Params[i] = Param{Name: names[i], Value: values[i]}
+			if dists[i] != "" {
+				t.Params[i].Distribution = []byte(dists[i])
+			}
+		}
+		return nil
+	})
+}
+
+// pgSetParams is SetParams' statement on PostgreSQL: it locks the trial's row if the
+// trial is RUNNING (a concurrent finish is waited for and then seen) and upserts the
+// parameters from arrays, new names after the existing ones. It changes one row per
+// parameter, none when the trial is not RUNNING or does not exist.
+//
+// $1 trial id, $2 names, $3 values, $4 distributions (an empty string for none).
+const pgSetParams = `WITH t AS (
+	SELECT id FROM trials WHERE id = $1 AND state = 'RUNNING' FOR UPDATE
+), base AS (
+	SELECT coalesce(max(position) + 1, 0) AS p FROM trial_params WHERE trial_id = $1
+)
+INSERT INTO trial_params (trial_id, name, position, value, distribution)
+SELECT t.id, x.name, (base.p + x.ord - 1)::integer, x.value, nullif(x.dist, '')
+FROM t, base, unnest($2::text[], $3::float8[], $4::text[]) WITH ORDINALITY AS x(name, value, dist, ord)
+ON CONFLICT (trial_id, name) DO UPDATE SET value = excluded.value, distribution = excluded.distribution`
+
+// pgSetParams is [Store.SetParams] on PostgreSQL in one statement. done is false when
+// the statement changed nothing (the trial is not RUNNING, or does not exist); the
+// caller then runs the general transaction, which says why.
+func (s *Store) pgSetParams(ctx context.Context, trialID int64, params []Param) (done bool, err error) {
+	names := make([]string, len(params))
+	values := make([]float64, len(params))
+	dists := make([]string, len(params))
+	for i, p := range params {
+		names[i], values[i], dists[i] = p.Name, p.Value, string(p.Distribution)
+	}
+	n, err := s.exec(ctx, pgSetParams, trialID, names, values, dists)
+	return n == int64(len(params)) && err == nil, err
+}
+
+// pgHeartbeat is Heartbeat's statement on PostgreSQL: its transaction commits
+// asynchronously (see the top of this file). $1 heartbeat (Unix ns), $2 trial id.
+const pgHeartbeat = `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
+UPDATE trials SET heartbeat = $1 FROM async WHERE id = $2 AND state = 'RUNNING'`
+
+// pgCompleteDominated is Complete's statement on PostgreSQL for the common case: a
+// RUNNING trial, with one value per objective of its study, that a member of the
+// study's stored front dominates. It finishes the trial and stores its values; the
+// front stays as it is. A member of any committed front that dominates the trial keeps
+// it off the front for good (see [Store.updateFront]), so the check needs no lock and
+// this statement's snapshot will do. Any other case (a trial that may join the front,
+// a wrong number of values, a trial that is not RUNNING) changes nothing and is left
+// to the general transaction.
+//
+// Dominance is the one of [dominates]: no worse in every objective and strictly better
+// in one, where better is lower for minimize and higher for maximize.
+//
+// $1 finish time (Unix ns), $2 attributes (NULL keeps them), $3 trial id, $4 values.
+const pgCompleteDominated = `WITH u AS (
+	UPDATE trials t SET state = 'COMPLETE', finished = $1, heartbeat = $1, attrs = coalesce($2, t.attrs)
+	WHERE t.id = $3 AND t.state = 'RUNNING'
+		AND (SELECT count(*) FROM study_objectives o WHERE o.study_id = t.study_id) = cardinality($4::float8[])
+		AND EXISTS (SELECT 1 FROM pareto_front f
+			WHERE f.study_id = t.study_id
+			AND NOT EXISTS (SELECT 1 FROM trial_values m
+				JOIN study_objectives o ON o.study_id = f.study_id AND o.position = m.objective
+				WHERE m.trial_id = f.trial_id AND CASE WHEN o.direction = 'maximize'
+					THEN m.value < ($4::float8[])[m.objective + 1] ELSE m.value > ($4::float8[])[m.objective + 1] END)
+			AND EXISTS (SELECT 1 FROM trial_values m
+				JOIN study_objectives o ON o.study_id = f.study_id AND o.position = m.objective
+				WHERE m.trial_id = f.trial_id AND CASE WHEN o.direction = 'maximize'
+					THEN m.value > ($4::float8[])[m.objective + 1] ELSE m.value < ($4::float8[])[m.objective + 1] END))
+	RETURNING t.id
+)
+INSERT INTO trial_values (trial_id, objective, value)
+SELECT u.id, (v.ord - 1)::integer, v.value FROM u, unnest($4::float8[]) WITH ORDINALITY AS v(value, ord)
+ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value`
+
+// pgCompleteDominated runs [pgCompleteDominated]; done reports whether it completed the
+// trial.
+func (s *Store) pgCompleteDominated(ctx context.Context, trialID int64, values []float64, attrs []byte) (done bool, err error) {
+	if len(values) == 0 {
+		return false, nil
+	}
+	now := s.now().UnixNano()
+	n, err := s.exec(ctx, pgCompleteDominated, now, nullJSON(attrs), trialID, values)
+	return n == int64(len(values)) && err == nil, err
+}
+
+// pgBatch runs fn on one connection of the store's pool, as the native pgx connection
+// (for pipelined batches), retried as [Store.write] is. fn must leave no transaction
+// open when it succeeds; when it fails, an open transaction is rolled back here.
+func (s *Store) pgBatch(ctx context.Context, fn func(ctx context.Context, c *pgx.Conn) error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: %s", ErrClosed, s.path)
+	}
+	return s.retry(ctx, func() error {
+		conn, err := s.w.Conn(ctx)
+		if err != nil {
+			return s.wrapSQL(err)
+		}
+		defer conn.Close()
+		err = conn.Raw(func(dc any) error {
+			sc, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("studies: %s: driver connection is a %T, not pgx", s.path, dc)
+			}
+			c := sc.Conn()
+			err := fn(ctx, c)
+			if err != nil && !c.IsClosed() && c.PgConn().TxStatus() != 'I' {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if _, rerr := c.Exec(rctx, "ROLLBACK"); rerr != nil {
+					return errors.Join(err, driver.ErrBadConn) // let the pool drop the connection
+				}
+			}
+			if err != nil && c.IsClosed() {
+				return errors.Join(err, driver.ErrBadConn)
+			}
+			return err
+		})
+		return s.wrapSQL(err)
+	})
+}
