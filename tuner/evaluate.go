@@ -347,6 +347,20 @@ type compiled struct {
 // compileTrial prunes and fine-tunes the base network, compiles it and chooses its
 // crypto sets.
 func compileTrial(ctx context.Context, env *Env, task Task, k Knobs) (*compiled, error) {
+	cp, err := compileCircuit(ctx, env, task, k)
+	if err != nil {
+		return nil, err
+	}
+	pc, _ := k.paramsConfig()
+	if cp.Solution, cp.Noise, err = cp.chooseParams(env.Optimizer, pc); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// compileCircuit prunes and fine-tunes the base network and compiles it, leaving the
+// crypto sets (Solution, Noise) to chooseParams.
+func compileCircuit(ctx context.Context, env *Env, task Task, k Knobs) (*compiled, error) {
 	fnet, err := env.trained.get(ctx, task, k.floatKnobs())
 	if err != nil {
 		return nil, err
@@ -373,14 +387,21 @@ func compileTrial(ctx context.Context, env *Env, task Task, k Knobs) (*compiled,
 	if cp.Circuit, err = circuit.Compile(cnet, net.Standardize(task.Calib.X), cc); err != nil {
 		return nil, classify(err)
 	}
-	pc, _ := k.paramsConfig()
-	if cp.Solution, err = cp.Circuit.ChooseParams(env.Optimizer, pc); err != nil {
-		return nil, classify(err)
-	}
-	if cp.Noise, err = cp.Circuit.Noise(cp.Solution); err != nil {
-		return nil, fmt.Errorf("tuner: %w", err)
-	}
 	return cp, nil
+}
+
+// chooseParams chooses the crypto sets of the compiled circuit for pc and returns them
+// with the noise of their decodings.
+func (cp *compiled) chooseParams(o *fhe.Optimizer, pc circuit.ParamsConfig) (*circuit.Solution, circuit.Noise, error) {
+	sol, err := cp.Circuit.ChooseParams(o, pc)
+	if err != nil {
+		return nil, circuit.Noise{}, classify(err)
+	}
+	noise, err := cp.Circuit.Noise(sol)
+	if err != nil {
+		return nil, circuit.Noise{}, fmt.Errorf("tuner: %w", err)
+	}
+	return sol, noise, nil
 }
 
 // classify wraps a circuit error as bad knobs or an infeasible circuit.

@@ -60,6 +60,7 @@ and its latency by a calibrated PBS cost model, and keeps studies in SQLite.`,
 		newCalibrateCmd(a),
 		newEvalCmd(a),
 		newVerifyCmd(a),
+		newSearchCmd(a),
 		newReportCmd(a),
 	)
 	return root
