@@ -247,6 +247,27 @@ done
 row "NSGA-II against random search on the post-training default study, mean hypervolume over 16 seeds" "\`$c\`" \
   "60 trials: ${hv[0]} vs ${hv[1]}; 180 trials: ${hv[2]} vs ${hv[3]}, $load" "NSGA-II ahead"
 
+# The PostgreSQL rows need a server: FHETUNE_TEST_POSTGRES as .ci/run sets it.
+if [ -z "${FHETUNE_TEST_POSTGRES:-}" ]; then
+  echo "perf-table: set FHETUNE_TEST_POSTGRES to a PostgreSQL URL (see .ci/run)" >&2
+  exit 1
+fi
+c="go test ./studies -run '^\$' -bench 'Workers|CopyStudy' -benchtime 3x"
+run "FHETUNE_TEST_POSTGRES=$FHETUNE_TEST_POSTGRES $c"
+get v BenchmarkWorkers/db=postgres trials/s
+pg=$(commas "$v")
+get v BenchmarkWorkers/db=sqlite trials/s
+sq=$(commas "$v")
+row "whole trials (start, knobs, heartbeat, complete) with 8 workers in 4 processes on one study, server on the same machine" \
+  "\`FHETUNE_TEST_POSTGRES=postgres://... $c\`" "PostgreSQL $pg/s, SQLite $sq/s, $load" "≥ 1,000/s on PostgreSQL"
+cp=()
+for k in sqlite-to-postgres postgres-to-sqlite sqlite-to-sqlite; do
+  get v "BenchmarkCopyStudy/$k" s/copy
+  cp+=("$(dur "$(awk -v x="$v" 'BEGIN { printf "%.0f", x * 1e9 }')")")
+done
+row "\`study copy\` of a 10,000-trial study" "(the same run)" \
+  "SQLite → PostgreSQL ${cp[0]}, PostgreSQL → SQLite ${cp[1]}, SQLite → SQLite ${cp[2]}" "—"
+
 c="go test ./tuner -run '^\$' -bench QATDigits -benchtime 1x -cpu 1"
 run "$c"
 get v BenchmarkQATDigits qat3_acc
@@ -260,7 +281,7 @@ ts=$(dur "$(awk -v x="$v" 'BEGIN { printf "%.0f", x * 1e9 }')")
 row "quantization-aware training, digits MLP, mean of 3 seeds: test accuracy; one 3-bit trial on one core" "\`$c\`" \
   "$q3 at 3 bits (post-training: $p3), $q2 at 2 bits; $ts a trial, $load" "≥ 90% at 3 bits, ≥ 80% at 2"
 
-c="go test ./tuner -run '^\$' -bench QATFashion -benchtime 1x -timeout 30m"
+c="go test ./tuner -run '^\$' -bench QATFashion -benchtime 1x -cpu 1 -timeout 30m"
 run "$c"
 get v BenchmarkQATFashion qat4_acc
 q4=$(pct "$v" 1)
@@ -268,7 +289,7 @@ get v BenchmarkQATFashion float_acc
 fl=$(pct "$v" 1)
 get v BenchmarkQATFashion qat4_trial_s
 ts=$(dur "$(awk -v x="$v" 'BEGIN { printf "%.0f", x * 1e9 }')")
-row "quantization-aware training, Fashion-MNIST MLP at 4 bits, mean of 3 seeds; one trial on 2 cores" "\`$c\`" \
+row "quantization-aware training, Fashion-MNIST MLP at 4 bits, mean of 3 seeds; one trial on one core" "\`$c\`" \
   "$q4 against $fl float; $ts a trial, $load" "within 2 points of float"
 
 c="go test ./search/nsga2 -run ZDT -v -count=1"
