@@ -113,7 +113,7 @@ row() { echo "| $1 | $2 | $3 | $4 |"; } # what, command, result, goal
 echo "| what | command | result | goal |"
 echo "| --- | --- | --- | --- |"
 
-c="go test -run '^\$' -bench . -benchtime 3000x -cpu 1 ./studies/"
+c="go test -run '^\$' -bench Complete -benchtime 3000x -cpu 1 ./studies/"
 run "$c"
 get v BenchmarkComplete/front=random completions/s
 rnd=$(commas "$v")

@@ -26,34 +26,7 @@ reused. --trials N sets the total number of trials the study ends with (resume a
 finished 60-trial study with --trials 100 for 40 more).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			store, err := a.openStore(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			st, err := store.Study(ctx, args[0])
-			if err != nil {
-				return storeError(err)
-			}
-			spec, err := tuner.ResumeSpec(st)
-			if err != nil {
-				return err
-			}
-			if err := applyRunFlags(cmd, &spec, trials, workers, timeout); err != nil {
-				return err
-			}
-			if rf.heartbeat <= 0 || rf.staleAfter <= 0 {
-				return badInput("--heartbeat and --stale-after must be positive")
-			}
-			plan, err := tuner.NewPlan(spec)
-			if err != nil {
-				return planError(err)
-			}
-			if store.ReadOnly() {
-				return fmt.Errorf("study %q: database %s is read-only", st.Name, a.dbName())
-			}
-			return runStudy(cmd, a, store, plan, rf)
+			return runStoredStudy(cmd, a, args[0], trials, workers, timeout, rf)
 		},
 	}
 	fl := c.Flags()
@@ -62,4 +35,37 @@ finished 60-trial study with --trials 100 for 40 more).`,
 	fl.DurationVar(&timeout, "timeout", 0, "stop starting trials after this long (default: the spec's)")
 	rf.register(fl)
 	return c
+}
+
+// runStoredStudy runs the named study of the database from the spec stored with it (as
+// study resume and study worker do), with the flags' trials, workers and timeout.
+func runStoredStudy(cmd *cobra.Command, a *app, name string, trials, workers int, timeout time.Duration, rf studyRunFlags) error {
+	ctx := cmd.Context()
+	store, err := a.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := store.Study(ctx, name)
+	if err != nil {
+		return storeError(err)
+	}
+	spec, err := tuner.ResumeSpec(st)
+	if err != nil {
+		return err
+	}
+	if err := applyRunFlags(cmd, &spec, trials, workers, timeout); err != nil {
+		return err
+	}
+	if rf.heartbeat <= 0 || rf.staleAfter <= 0 {
+		return badInput("--heartbeat and --stale-after must be positive")
+	}
+	plan, err := tuner.NewPlan(spec)
+	if err != nil {
+		return planError(err)
+	}
+	if store.ReadOnly() {
+		return fmt.Errorf("study %q: database %s is read-only", st.Name, a.dbName())
+	}
+	return runStudy(cmd, a, store, plan, rf)
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-
-	"github.com/fhetune/fhetune/tuner"
 )
 
 func newStudyWorkerCmd(a *app) *cobra.Command {
@@ -27,34 +23,7 @@ The study's data set must be readable where the worker runs (digits, breast-canc
 and fashion-mnist are built in; a csv:PATH must be the same file).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			store, err := a.openStore(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			st, err := store.Study(ctx, args[0])
-			if err != nil {
-				return storeError(err)
-			}
-			spec, err := tuner.ResumeSpec(st)
-			if err != nil {
-				return err
-			}
-			if err := applyRunFlags(cmd, &spec, 0, workers, 0); err != nil {
-				return err
-			}
-			if rf.heartbeat <= 0 || rf.staleAfter <= 0 {
-				return badInput("--heartbeat and --stale-after must be positive")
-			}
-			plan, err := tuner.NewPlan(spec)
-			if err != nil {
-				return planError(err)
-			}
-			if store.ReadOnly() {
-				return fmt.Errorf("study %q: database %s is read-only", st.Name, a.dbName())
-			}
-			return runStudy(cmd, a, store, plan, rf)
+			return runStoredStudy(cmd, a, args[0], 0, workers, 0, rf)
 		},
 	}
 	fl := c.Flags()
