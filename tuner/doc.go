@@ -9,10 +9,14 @@
 //  1. prunes the network (structured `pruning`: that share of hidden neurons and
 //     channels removed by L2 norm; unstructured `sparsity`: that share of the smallest
 //     weights of every layer pinned at zero) and fine-tunes it for
-//     [DefaultFineTuneEpochs] epochs (pruned networks are cached per Env, so trials that
-//     share their pruning knobs train once);
-//  2. converts it into fhe/circuit's network description ([CircuitNetwork]) and compiles
-//     it into an integer circuit with the quantization and rounding knobs;
+//     [DefaultFineTuneEpochs] epochs, and with `training` qat trains it
+//     quantization-aware for `qat_epochs` (model.PrepareQAT: `n_accum_bits`,
+//     `power_of_two_scaling`); trained networks are cached per Env and, through
+//     [Task.Artifacts], as study artifacts named by their training knobs, so trials
+//     that share them train once;
+//  2. converts it into fhe/circuit's network description ([CircuitNetwork], with a
+//     quantization-aware network's own quantizers) and compiles it into an integer
+//     circuit with the quantization and rounding knobs;
 //  3. asks fhe's optimizer for the crypto parameters of every TLU layer (p_error or
 //     global_p_error, multi- or mono-parameter);
 //  4. simulates the circuit exactly over the test split with each set's TLU errors
@@ -21,8 +25,9 @@
 //     ([ProfileTiming]) on the given cores.
 //
 // [Env] holds what the trials of a process share: the parameter optimizer (whose memo
-// makes repeated parameter queries free), the timing, and the pruned-network cache. It is
-// safe for concurrent use, so parallel workers share one.
+// makes repeated parameter queries free), the timing, and the trained-network cache. It
+// is safe for concurrent use, so parallel workers share one. [SearchPError] runs Concrete
+// ML's p_error search over one compiled trial.
 //
 // # Base models
 //
@@ -42,8 +47,10 @@
 // default, exact when rounding is off; a trial stores 0 for exact, 1 for approximate;
 // [KnobLabel] names them). A method given in the dict and a different rounding_method
 // are refused. [ParseSpec] reads it from YAML strictly (unknown keys, type
-// errors and bad ranges are [*SpecError]s with the line); the zero Spec is the built-in
-// default study (digits, the default MLP, the whole space, 60 NSGA-II trials).
+// errors and bad ranges are [*SpecError]s with the line); the zero Spec searches the
+// post-training space (digits, the default MLP, 60 NSGA-II trials), and [DefaultSpec],
+// the built-in default study, adds n_input_bits and the categorical knobs ([Choices])
+// training (ptq, qat) and power_of_two_scaling.
 // [NewPlan] resolves the spec, loads the data and any model file and builds the search
 // space, without touching a database, so that bad input is refused first.
 //
