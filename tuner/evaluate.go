@@ -277,16 +277,7 @@ func NewProfileEnv(pr calibration.Profile, source string) (*Env, error) {
 // when no FHE circuit exists for the knobs, ErrTask for a bad task, and ctx's error when
 // it is cancelled during fine-tuning.
 func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error) {
-	if env == nil {
-		return Result{}, fmt.Errorf("%w: no environment", ErrTask)
-	}
-	if err := k.Check(); err != nil {
-		return Result{}, err
-	}
-	if err := task.check(); err != nil {
-		return Result{}, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkTrial(ctx, env, task, k); err != nil {
 		return Result{}, err
 	}
 	cp, err := compileTrial(ctx, env, task, k)
@@ -326,6 +317,21 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 		res.Layers = append(res.Layers, lr)
 	}
 	return res, nil
+}
+
+// checkTrial returns the first reason not to run a trial: no environment, bad knobs, a
+// bad task, or ctx done.
+func checkTrial(ctx context.Context, env *Env, task Task, k Knobs) error {
+	if env == nil {
+		return fmt.Errorf("%w: no environment", ErrTask)
+	}
+	if err := k.Check(); err != nil {
+		return err
+	}
+	if err := task.check(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // compiled is a trial up to its crypto sets: what Evaluate simulates and estimates, and

@@ -167,13 +167,7 @@ func SearchPError(ctx context.Context, env *Env, task Task, k Knobs, opts PError
 	} else {
 		k.PError = o.Upper
 	}
-	if err := k.Check(); err != nil {
-		return PErrorResult{}, err
-	}
-	if err := task.check(); err != nil {
-		return PErrorResult{}, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkTrial(ctx, env, task, k); err != nil {
 		return PErrorResult{}, err
 	}
 	cp, err := compileCircuit(ctx, env, task, k)

@@ -103,10 +103,7 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	if opts.Samples < 1 {
 		return VerifyResult{}, fmt.Errorf("%w: %d samples: want at least 1", ErrTask, opts.Samples)
 	}
-	if err := k.Check(); err != nil {
-		return VerifyResult{}, err
-	}
-	if err := task.check(); err != nil {
+	if err := checkTrial(ctx, env, task, k); err != nil {
 		return VerifyResult{}, err
 	}
 	cp, err := compileTrial(ctx, env, task, k)
