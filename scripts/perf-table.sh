@@ -99,6 +99,7 @@ dur() {
   function sig(v) { return v >= 100 ? sprintf("%.0f", v) : v >= 10 ? sprintf("%.1f", v) : sprintf("%.2f", v) }'
 }
 ms() { dur "$(awk -v x="$1" 'BEGIN { printf "%.0f", x * 1e6 }')"; } # ms → text
+secs() { dur "$(awk -v x="$1" 'BEGIN { printf "%.0f", x * 1e9 }')"; } # s → text
 fix() { awk -v x="$1" -v d="$2" 'BEGIN { printf "%.*f", d, x }'; }   # X with D decimals
 pct() { awk -v x="$1" -v d="$2" 'BEGIN { printf "%.*f%%", d, 100 * x }'; }
 commas() { # X rounded, with thousands separators
@@ -263,7 +264,7 @@ row "whole trials (start, knobs, heartbeat, complete) with 8 workers in 4 proces
 cp=()
 for k in sqlite-to-postgres postgres-to-sqlite sqlite-to-sqlite; do
   get v "BenchmarkCopyStudy/$k" s/copy
-  cp+=("$(dur "$(awk -v x="$v" 'BEGIN { printf "%.0f", x * 1e9 }')")")
+  cp+=("$(secs "$v")")
 done
 row "\`study copy\` of a 10,000-trial study" "(the same run)" \
   "SQLite → PostgreSQL ${cp[0]}, PostgreSQL → SQLite ${cp[1]}, SQLite → SQLite ${cp[2]}" "—"
@@ -277,7 +278,7 @@ q2=$(pct "$v" 1)
 get v BenchmarkQATDigits ptq3_acc
 p3=$(pct "$v" 1)
 get v BenchmarkQATDigits qat3_trial_s
-ts=$(dur "$(awk -v x="$v" 'BEGIN { printf "%.0f", x * 1e9 }')")
+ts=$(secs "$v")
 row "quantization-aware training, digits MLP, mean of 3 seeds: test accuracy; one 3-bit trial on one core" "\`$c\`" \
   "$q3 at 3 bits (post-training: $p3), $q2 at 2 bits; $ts a trial, $load" "≥ 90% at 3 bits, ≥ 80% at 2"
 
@@ -288,7 +289,7 @@ q4=$(pct "$v" 1)
 get v BenchmarkQATFashion float_acc
 fl=$(pct "$v" 1)
 get v BenchmarkQATFashion qat4_trial_s
-ts=$(dur "$(awk -v x="$v" 'BEGIN { printf "%.0f", x * 1e9 }')")
+ts=$(secs "$v")
 row "quantization-aware training, Fashion-MNIST MLP at 4 bits, mean of 3 seeds; one trial on one core" "\`$c\`" \
   "$q4 against $fl float; $ts a trial, $load" "within 2 points of float"
 

@@ -438,11 +438,11 @@ func CircuitNetwork(net *model.Network) (*circuit.Network, error) {
 		switch l := l.(type) {
 		case *model.Linear:
 			o, in := l.Dims()
-			out.Layers = append(out.Layers, &circuit.Linear{Out: o, In: in, W: rowMajor(l.W), B: append([]float64(nil), l.B...), Quant: cloneWQ(l.Quant)})
+			out.Layers = append(out.Layers, &circuit.Linear{Out: o, In: in, W: rowMajor(l.W), B: append([]float64(nil), l.B...), Quant: l.Quant.Clone()})
 		case *model.Conv2d:
 			out.Layers = append(out.Layers, &circuit.Conv2d{OutC: l.OutC, InC: l.InC, KH: l.KH, KW: l.KW, Stride: l.Stride,
 				Pad: l.Pad, InH: l.InH, InW: l.InW, Dilation: l.Dil(), Groups: l.NumGroups(),
-				W: rowMajor(l.W), B: append([]float64(nil), l.B...), Quant: cloneWQ(l.Quant)})
+				W: rowMajor(l.W), B: append([]float64(nil), l.B...), Quant: l.Quant.Clone()})
 		case *model.AvgPool2d:
 			out.Layers = append(out.Layers, &circuit.AvgPool2d{K: l.K, Stride: l.Stride, C: l.C, InH: l.InH, InW: l.InW})
 		case *model.MaxPool2d:
@@ -491,14 +491,6 @@ func onlyFlatten(ls []circuit.Layer) bool {
 		}
 	}
 	return true
-}
-
-func cloneWQ(wq *circuit.WeightQuant) *circuit.WeightQuant {
-	if wq == nil {
-		return nil
-	}
-	c := *wq
-	return &c
 }
 
 func rowMajor(m *mat.Dense) []float64 {

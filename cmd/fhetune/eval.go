@@ -136,6 +136,16 @@ func (f evalFlags) check(c *cobra.Command, what string) error {
 	return nil
 }
 
+// trialError wraps an error of evaluating knobs for the command what: bad input (exit
+// 2) for bad knobs, a circuit that cannot run, or a bad task; else a failure at run
+// time.
+func trialError(what string, err error) error {
+	if errors.Is(err, tuner.ErrKnobs) || errors.Is(err, tuner.ErrInfeasible) || errors.Is(err, tuner.ErrTask) {
+		return badInput("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // flagNames rewrites knob names (n_w_bits) into flag names (--n-w-bits) in a message.
 func flagNames(err error) string {
 	msg := err.Error()
@@ -151,11 +161,8 @@ func runEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags) error {
 		return err
 	}
 	res, err := tuner.Evaluate(ctx, env, task, f.knobs)
-	switch {
-	case errors.Is(err, tuner.ErrKnobs), errors.Is(err, tuner.ErrInfeasible), errors.Is(err, tuner.ErrTask):
-		return badInput("eval: %w", err)
-	case err != nil:
-		return fmt.Errorf("eval: %w", err)
+	if err != nil {
+		return trialError("eval", err)
 	}
 	out.Result = res
 	if f.asJSON {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -96,11 +95,8 @@ func runSearchPError(ctx context.Context, a *app, c *cobra.Command, f searchPErr
 		fmt.Fprintf(a.stderr, "search p-error: step %d: %s %.3g: %s\n", step, knob, s.PError, stepOutcome(s))
 	}
 	res, err := tuner.SearchPError(ctx, env, task, f.knobs, tuner.PErrorSearch{MaxAccuracyDrop: f.drop, Global: f.global, Progress: progress})
-	switch {
-	case errors.Is(err, tuner.ErrKnobs), errors.Is(err, tuner.ErrInfeasible), errors.Is(err, tuner.ErrTask):
-		return badInput("search p-error: %w", err)
-	case err != nil:
-		return fmt.Errorf("search p-error: %w", err)
+	if err != nil {
+		return trialError("search p-error", err)
 	}
 	if !res.Converged {
 		// Concrete ML warns alike (ConvergenceWarning).

@@ -131,7 +131,7 @@ func printFrontTable(a *app, front []studies.Trial, objs []studies.Objective) er
 			}
 			row = append(row, objectiveText(o.Name, v))
 		}
-		all := paramMap(t.Params)
+		all := tuner.KnobValues(t.Params)
 		for _, k := range knobs {
 			if p, ok := t.Param(k); ok && tuner.KnobApplies(k, all) {
 				row = append(row, knobText(k, p.Value))

@@ -159,7 +159,7 @@ func knobsText(k map[string]float64, roundingOff bool) string {
 // order.
 func paramsKnobText(ps []studies.Param) string {
 	var parts []string
-	all := paramMap(ps)
+	all := tuner.KnobValues(ps)
 	for _, name := range tuner.KnobNames() {
 		for _, p := range ps {
 			if p.Name == name && tuner.KnobApplies(name, all) {
@@ -198,13 +198,4 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-}
-
-// paramMap returns stored parameters by name.
-func paramMap(ps []studies.Param) map[string]float64 {
-	m := make(map[string]float64, len(ps))
-	for _, p := range ps {
-		m[p.Name] = p.Value
-	}
-	return m
 }

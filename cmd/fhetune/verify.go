@@ -85,11 +85,10 @@ func runVerify(ctx context.Context, a *app, c *cobra.Command, f verifyFlags) err
 	}
 	res, err := tuner.Verify(ctx, env, task, f.knobs, tuner.VerifyOptions{Samples: f.samples, MaxKeyMB: maxMB, Progress: progress})
 	switch {
-	case errors.Is(err, tuner.ErrKnobs), errors.Is(err, tuner.ErrInfeasible), errors.Is(err, tuner.ErrTask),
-		errors.Is(err, executor.ErrKeysTooLarge):
+	case errors.Is(err, executor.ErrKeysTooLarge):
 		return badInput("verify: %w", err)
 	case err != nil:
-		return fmt.Errorf("verify: %w", err)
+		return trialError("verify", err)
 	}
 	out := verifyOutput{VerifyResult: res, Dataset: eo.Dataset, Model: eo.Model, ModelFile: eo.ModelFile, Seed: eo.Seed}
 	if f.asJSON {

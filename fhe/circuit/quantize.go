@@ -143,6 +143,15 @@ type WeightQuant struct {
 	BiasLimit  int64 `json:"bias_limit,omitempty"`
 }
 
+// Clone returns a copy of wq (nil for nil), for layers that own their quantizer.
+func (wq *WeightQuant) Clone() *WeightQuant {
+	if wq == nil {
+		return nil
+	}
+	c := *wq
+	return &c
+}
+
 // QATWeights quantizes weights as a quantization-aware training does, symmetric per
 // tensor (Brevitas' Int8WeightPerTensorFloat, with Concrete ML's built-in networks'
 // weight_narrow_range off): q = rint(w/scale) clipped to [−2^(Bits−1), 2^(Bits−1) − 1]

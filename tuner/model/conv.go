@@ -124,7 +124,7 @@ func (l *Conv2d) clone() Layer {
 	c.W = mat.DenseCopyOf(l.W)
 	c.B = slices.Clone(l.B)
 	c.Mask = slices.Clone(l.Mask)
-	c.Quant = cloneWQ(l.Quant)
+	c.Quant = l.Quant.Clone()
 	return &c
 }
 

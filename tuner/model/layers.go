@@ -68,7 +68,7 @@ func (l *Linear) apply(x *mat.Dense, _ bool) *mat.Dense {
 }
 
 func (l *Linear) clone() Layer {
-	return &Linear{W: mat.DenseCopyOf(l.W), B: slices.Clone(l.B), Mask: slices.Clone(l.Mask), Quant: cloneWQ(l.Quant)}
+	return &Linear{W: mat.DenseCopyOf(l.W), B: slices.Clone(l.B), Mask: slices.Clone(l.Mask), Quant: l.Quant.Clone()}
 }
 
 func (l *Linear) check() error {
@@ -290,11 +290,3 @@ func (flattenState) backward(dy *mat.Dense, needInput bool) *mat.Dense {
 	return dy
 }
 func (flattenState) params() []param { return nil }
-
-func cloneWQ(wq *circuit.WeightQuant) *circuit.WeightQuant {
-	if wq == nil {
-		return nil
-	}
-	c := *wq
-	return &c
-}

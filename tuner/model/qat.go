@@ -294,14 +294,7 @@ func (n *Network) Outputs(x *mat.Dense) []*mat.Dense {
 func (n *Network) checkQAT() error {
 	var in *circuit.Quantizer
 	for i, l := range n.Layers {
-		var wq *circuit.WeightQuant
-		switch l := l.(type) {
-		case *Linear:
-			wq = l.Quant
-		case *Conv2d:
-			wq = l.Quant
-		}
-		if wq != nil {
+		if wq := weightQuant(l); wq != nil {
 			if in == nil {
 				return shapeErr("layer %d (%s) has quantized weights but no quant layer before it", i, l.Kind())
 			}
@@ -314,20 +307,23 @@ func (n *Network) checkQAT() error {
 	return nil
 }
 
+// weightQuant returns the weight quantizer of a Linear or Conv2d layer (nil for a
+// float layer and for other layers).
+func weightQuant(l Layer) *circuit.WeightQuant {
+	switch l := l.(type) {
+	case *Linear:
+		return l.Quant
+	case *Conv2d:
+		return l.Quant
+	}
+	return nil
+}
+
 // Quantized reports whether the network has quantization-aware layers.
 func (n *Network) Quantized() bool {
 	for _, l := range n.Layers {
-		switch l := l.(type) {
-		case *Quant:
+		if _, ok := l.(*Quant); ok || weightQuant(l) != nil {
 			return true
-		case *Linear:
-			if l.Quant != nil {
-				return true
-			}
-		case *Conv2d:
-			if l.Quant != nil {
-				return true
-			}
 		}
 	}
 	return false
@@ -576,16 +572,7 @@ func AccumulatorPrune(net *Network, bits int) error {
 	limit := int64(1)<<(bits-1) - 1
 	var in *circuit.Quantizer
 	for _, l := range net.Layers {
-		var w *mat.Dense
-		var wq *circuit.WeightQuant
-		var mask *[]bool
-		switch l := l.(type) {
-		case *Linear:
-			w, wq, mask = l.W, l.Quant, &l.Mask
-		case *Conv2d:
-			w, wq, mask = l.W, l.Quant, &l.Mask
-		}
-		if wq != nil && in != nil {
+		if wq := weightQuant(l); wq != nil && in != nil {
 			maxW, maxX := int64(1)<<(wq.Bits-1), int64(1)<<in.Bits-1
 			k := limit / (maxW * maxX)
 			if wq.IntBias && k > 1 && limit-k*maxW*maxX == 0 {
@@ -595,7 +582,7 @@ func AccumulatorPrune(net *Network, bits int) error {
 				return pruneErr("n_accum_bits %d is too small: one %d-bit weight times one %d-bit input needs up to %d bits",
 					bits, wq.Bits, in.Bits, bitsFor(maxW*maxX))
 			}
-			keepLargest(w, mask, int(k))
+			keepLargest(l, int(k))
 			if wq.IntBias {
 				wq.BiasLimit = limit - k*maxW*maxX
 			}
@@ -615,8 +602,17 @@ func bitsFor(v int64) int {
 }
 
 // keepLargest zeroes and masks all but the k weights of largest magnitude of each row
-// of w (ties: the lower index first); masked weights stay masked.
-func keepLargest(w *mat.Dense, mask *[]bool, k int) {
+// of a Linear or Conv2d layer's weights (ties: the lower index first); masked weights
+// stay masked.
+func keepLargest(l Layer, k int) {
+	var mask *[]bool
+	switch l := l.(type) {
+	case *Linear:
+		mask = &l.Mask
+	case *Conv2d:
+		mask = &l.Mask
+	}
+	w := weightsOf(l)
 	r, c := w.Dims()
 	if *mask == nil {
 		*mask = make([]bool, r*c)
