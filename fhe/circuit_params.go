@@ -56,6 +56,8 @@ type CircuitQuery struct {
 	Strategy Strategy
 	// Security is the security level in bits; zero means [DefaultSecurity].
 	Security int
+	// Cost is what the sets minimize; empty means the optimizer's default.
+	Cost CostKind
 }
 
 // CircuitSolution holds the sets chosen for a circuit.
@@ -69,8 +71,11 @@ type CircuitSolution struct {
 	Groups []Solution
 	// TLUCount is the total number of TLUs.
 	TLUCount int
-	// Complexity is Σ count × complexity over the groups.
+	// Complexity is Σ count × complexity over the groups, and MS Σ count × [Solution.MS]
+	// (0 without a Timer); Cost is what the sets minimize.
 	Complexity float64
+	MS         float64
+	Cost       CostKind
 	// GlobalPError is the actual probability that at least one TLU fails,
 	// 1 − Π (1 − p_g)^count_g.
 	GlobalPError float64
@@ -109,23 +114,28 @@ func (q CircuitQuery) PerTLUTarget() (float64, int, error) {
 // Circuit chooses the parameter sets of a circuit: with MultiParameter the cheapest set
 // of each group ([Optimizer.Optimize], memoized), with MonoParameter the one set that
 // minimizes Σ count·(dot product + keyswitch + bootstrap) while meeting every group's
-// bound, found by the same exact search. Errors name the group that has no solution.
+// bound, found by the same exact search. Cheapest is by q.Cost. Errors name the group
+// that has no solution.
 func (o *Optimizer) Circuit(q CircuitQuery) (CircuitSolution, error) {
 	pErr, total, err := q.PerTLUTarget()
+	if err != nil {
+		return CircuitSolution{}, err
+	}
+	cost, err := o.resolveCost(q.Cost)
 	if err != nil {
 		return CircuitSolution{}, err
 	}
 	queries := make([]Query, len(q.Groups))
 	for i, g := range q.Groups {
 		nq, err := Query{Precision: g.Precision, Log2Norm2: g.Log2Norm2, PError: pErr,
-			Security: q.Security, SumSize: g.SumSize}.normalize()
+			Security: q.Security, SumSize: g.SumSize, Cost: cost}.normalize()
 		if err != nil {
 			return CircuitSolution{}, fmt.Errorf("TLU group %d: %w", i, err)
 		}
 		queries[i] = nq
 	}
 	out := CircuitSolution{Strategy: q.Strategy, PErrorPerTLU: pErr, TLUCount: total,
-		Groups: make([]Solution, len(q.Groups))}
+		Groups: make([]Solution, len(q.Groups)), Cost: cost}
 	switch q.Strategy {
 	case MultiParameter:
 		for i, nq := range queries {
@@ -141,7 +151,7 @@ func (o *Optimizer) Circuit(q CircuitQuery) (CircuitSolution, error) {
 			return CircuitSolution{}, err
 		}
 		for i, nq := range queries {
-			if out.Groups[i], err = newSolution(nq, p); err != nil {
+			if out.Groups[i], err = o.newSolution(nq, p); err != nil {
 				return CircuitSolution{}, fmt.Errorf("TLU group %d: %w", i, err)
 			}
 		}
@@ -152,6 +162,7 @@ func (o *Optimizer) Circuit(q CircuitQuery) (CircuitSolution, error) {
 	for i, s := range out.Groups {
 		c := float64(q.Groups[i].Count)
 		out.Complexity += c * s.Complexity
+		out.MS += c * s.MS
 		logOK += c * math.Log1p(-s.PError)
 	}
 	out.GlobalPError = -math.Expm1(logOK)
@@ -162,10 +173,11 @@ func (o *Optimizer) Circuit(q CircuitQuery) (CircuitSolution, error) {
 // cost as objective.
 func (o *Optimizer) mono(queries []Query, groups []TLUGroup) (Params, error) {
 	security := queries[0].Security
-	t, err := o.decompositions(security)
+	pr, err := o.pricing(queries[0].Cost, security)
 	if err != nil {
 		return Params{}, err
 	}
+	t := pr.t
 	cons := make([]constraint, len(queries))
 	levelled, atomic := 0.0, 0.0
 	for i, nq := range queries {
@@ -174,11 +186,14 @@ func (o *Optimizer) mono(queries []Query, groups []TLUGroup) (Params, error) {
 		atomic += float64(groups[i].Count)
 	}
 	best := noCandidate()
-	for _, g := range t.byLowerBound(levelled, atomic) {
+	for _, g := range t.byLowerBound(pr, levelled, atomic) {
 		if g.lowerBound > best.cost {
 			break
 		}
-		t.searchGLWE(g.glwe, cons, levelled, atomic, &best)
+		t.searchGLWE(g.glwe, pr, cons, levelled, atomic, &best)
+	}
+	if err := pr.failed(); err != nil {
+		return Params{}, fmt.Errorf("fhe: mono-parameter search: %w", err)
 	}
 	if !best.present {
 		return Params{}, fmt.Errorf("%w: no single set serves all %d TLU groups at p_error %g per TLU (%d bits)",

@@ -15,6 +15,9 @@
 //   - perror.go: κ, the variance bound of a precision and p_error, the actual p_error of
 //     a variance, global ↔ per-TLU p_error.
 //   - cost.go: Concrete's complexity model ([Params.Cost], [Params.Complexity]).
+//   - objective.go: what the optimizer minimizes ([CostKind]): Concrete's complexity, or
+//     calibrated milliseconds from a [Timer] ([CostMS], [WithTimer], [CheckTimer]), and
+//     the prices the search reads.
 //   - optimizer.go: [Optimizer], the exact, memoized search for the cheapest set of a
 //     [Query]; explain.go: [Solution.Explain].
 //   - circuit_params.go: sets for a whole circuit of TLU groups ([Optimizer.Circuit]),
@@ -26,8 +29,9 @@
 //
 // # The optimizer
 //
-// The cheapest set is the one of least complexity (dot product + keyswitch + bootstrap)
-// whose variance at decoding, norm2²·V_BR + V_KS + V_MS, stays within
+// The cheapest set is the one of least complexity (dot product + keyswitch + bootstrap;
+// with [CostMS], of least predicted milliseconds among the sets with n ≤ k·N) whose
+// variance at decoding, norm2²·V_BR + V_KS + V_MS, stays within
 // (2^(64−p−2)/κ)², with both keys at least as noisy as the security curve demands. The
 // search is exact over its space. It relies on the structure of the models rather than
 // on sampling: for each level only the base of least variance can be optimal; levels

@@ -99,6 +99,13 @@ type Graph struct {
 	GlobalPError float64
 	// Security is the security level in bits; zero means [DefaultSecurity].
 	Security int
+	// Cost is what the search minimizes; empty means the optimizer's default
+	// ([WithCost]). With [CostMS] the objective is the milliseconds of one inference on
+	// one core: Σ_p PBS[p]·bootstrap(p) + Σ_s KS[s]·keyswitch(s) + Σ_p Levelled[p]·
+	// multiply-add(p) at the Timer's prices (keyswitch s→s is the atomic pattern's,
+	// PBSMillis − BootstrapMillis; s→t, s ≠ t, KeySwitchMillis), and every partition
+	// keeps n ≤ k·N.
+	Cost CostKind
 }
 
 // KeySwitchDecomposition is the decomposition of one keyswitch.
@@ -136,8 +143,14 @@ type GraphSolution struct {
 	//
 	//	Σ_p PBS[p]·PBSComplexity(p) + Σ_s KS[s]·(kN·l + kN·l·(n+1) + (kN·l − 1)·(n+1) + 1) + Σ_p Levelled[p]·k_p·N_p
 	//
-	// with kN of the switch's source and n of its destination.
+	// with kN of the switch's source and n of its destination, whichever cost chose the
+	// sets.
 	Complexity float64
+	// MS is the milliseconds of one inference on one core at the optimizer's Timer's
+	// prices (see [Graph].Cost), whichever cost chose the sets; 0 without a Timer.
+	MS float64
+	// Cost is what the sets minimize.
+	Cost CostKind
 	// GlobalPError is the probability that some decoding of one inference fails,
 	// 1 − Π_d (1 − p_d)^Count_d.
 	GlobalPError float64
@@ -185,7 +198,8 @@ func KeySwitchBetween(from, to Params, level, logBase, security int) (variance, 
 }
 
 // normalized checks g and returns a copy with the defaults filled in: Security, nil
-// PBS, Levelled and Fresh as zeros, KS without zero counts. Errors wrap ErrInvalidQuery
+// PBS, Levelled and Fresh as zeros, KS without zero counts. The cost must be resolved
+// already ([Optimizer.resolveCost]). Errors wrap ErrInvalidQuery
 // (ErrUnsupportedSecurity for the level) and name the field and decoding.
 func (g Graph) normalized() (Graph, error) {
 	p := g.Partitions
@@ -197,6 +211,9 @@ func (g Graph) normalized() (Graph, error) {
 	}
 	if err := CheckSecurity(g.Security); err != nil {
 		return g, err
+	}
+	if g.Cost != CostMS && g.Cost != CostComplexity {
+		return g, fmt.Errorf("%w: graph: cost %q: want ms or complexity", ErrInvalidQuery, g.Cost)
 	}
 	switch {
 	case g.PError != 0 && g.GlobalPError != 0:
@@ -308,6 +325,8 @@ func (g *Graph) key() string {
 	f := func(v float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v+0)) }
 	u(g.Partitions)
 	u(g.Security)
+	u(len(g.Cost))
+	b = append(b, g.Cost...)
 	f(g.PError)
 	f(g.GlobalPError)
 	for i := range g.Partitions {

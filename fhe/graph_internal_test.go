@@ -35,8 +35,9 @@ func TestSearchGeneralMatchesSearchGLWE(t *testing.T) {
 			for i := range tables.glwe {
 				g := &tables.glwe[i]
 				want, got := noCandidate(), noCandidate()
-				tables.searchGLWE(g, c.cons, c.levelled, c.atomic, &want)
-				tables.searchGeneral(g, &constraintSet{list: c.cons}, objective{levelled: c.levelled, pbs: c.atomic, ks: c.atomic}, &got)
+				pr := &pricing{t: tables}
+				tables.searchGLWE(g, pr, c.cons, c.levelled, c.atomic, &want)
+				tables.searchGeneral(g, pr, &constraintSet{list: c.cons}, objective{levelled: c.levelled, pbs: c.atomic, ks: c.atomic}, &got)
 				if want != got {
 					t.Fatalf("k=%d N=2^%d: searchGLWE %+v, searchGeneral %+v", g.k, g.logN, want, got)
 				}

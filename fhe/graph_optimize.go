@@ -61,11 +61,20 @@ const maxGraphRounds = 11
 // PError and a few tens with GlobalPError on one core (BenchmarkGraph); graphs of many
 // partitions under a global budget may take a second.
 //
-// Answers are memoized by a canonical key of the graph. Graph is safe for concurrent
-// use. Errors wrap [ErrInvalidQuery] (or [ErrUnsupportedSecurity]) for a bad graph and
-// [ErrNoSolution], naming the decoding that cannot be met, when the search finds no
-// feasible point.
+// The cost is g.Cost: Concrete's complexity, or with [CostMS] the Timer's milliseconds,
+// searched the same way (the bounds that end each scan take the least price over every
+// larger n) over the sets with n ≤ k·N; the constraints are the same either way.
+//
+// Answers are memoized by a canonical key of the graph, its cost included. Graph is
+// safe for concurrent use. Errors wrap [ErrInvalidQuery] (or [ErrUnsupportedSecurity])
+// for a bad graph and [ErrNoSolution], naming the decoding that cannot be met, when the
+// search finds no feasible point.
 func (o *Optimizer) Graph(g Graph) (GraphSolution, error) {
+	c, err := o.resolveCost(g.Cost)
+	if err != nil {
+		return GraphSolution{}, err
+	}
+	g.Cost = c
 	ng, err := g.normalized()
 	if err != nil {
 		return GraphSolution{}, err
@@ -133,12 +142,15 @@ type graphEval struct {
 // graphSearch holds one graph's problem and the scratch space of its search. It serves
 // one solve at a time.
 type graphSearch struct {
-	g     Graph // normalized
-	t     *decompositionTables
-	parts int
-	decs  []graphDecoding
-	sw    []graphSwitch
-	swIdx map[Switch]int
+	g  Graph // normalized
+	t  *decompositionTables
+	pr *pricing // the objective's prices
+	// report prices the answer in milliseconds (direct), nil without a Timer.
+	report *pricing
+	parts  int
+	decs   []graphDecoding
+	sw     []graphSwitch
+	swIdx  map[Switch]int
 	// cs holds one constraint per decoding: its bound (at the per-decoding target), and
 	// for a global budget limit, count, accept and reject.
 	cs    constraintSet
@@ -153,8 +165,9 @@ type graphSearch struct {
 	// MinLWEDimension + j (+Inf where none is secure).
 	ksFloor []float64
 
-	// Terms of the point being evaluated, per partition and per switch.
-	kN, n          []int
+	// Terms of the point being evaluated, per partition and per switch; gi is each
+	// partition's index in t.glwe.
+	kN, n, gi      []int
 	vBR, vFresh    []float64
 	ms, pbsCost    []float64
 	choice         []int
@@ -186,10 +199,31 @@ func (o *Optimizer) solveGraph(g Graph) (GraphSolution, error) {
 	if err := w.precheck(); err != nil {
 		return GraphSolution{}, err
 	}
+	sol, err := w.solve(o)
+	if bad := w.pr.failed(); err == nil && bad != nil {
+		err = fmt.Errorf("fhe: graph: %w", bad)
+	}
+	return sol, err
+}
+
+// solve runs the search of a prechecked graph.
+func (w *graphSearch) solve(o *Optimizer) (GraphSolution, error) {
+	g := w.g
 	if g.Partitions == 1 {
 		return w.solveOne()
 	}
 	var starts []graphState
+	if w.pr.ms != nil {
+		// Concrete's answer (least complexity) is a start too, so that the milliseconds
+		// descent never ends above what Concrete's choice costs in milliseconds.
+		cg := g
+		cg.Cost = CostComplexity
+		if sol, err := o.Graph(cg); err == nil {
+			if st, ok := w.stateOf(sol); ok {
+				starts = append(starts, st)
+			}
+		}
+	}
 	if w.global {
 		// The answer at the even split is feasible for the budget: the uneven split
 		// starts from it and can only do better.
@@ -245,15 +279,22 @@ func (o *Optimizer) solveGraph(g Graph) (GraphSolution, error) {
 
 // newGraphSearch prepares the search of a normalized graph.
 func (o *Optimizer) newGraphSearch(g Graph) (*graphSearch, error) {
-	t, err := o.decompositions(g.Security)
+	pr, err := o.pricing(g.Cost, g.Security)
 	if err != nil {
 		return nil, err
 	}
+	t := pr.t
 	if len(t.glwe) == 0 {
 		return nil, fmt.Errorf("%w: the search space holds no secure (k, N) at %d bits", ErrNoSolution, g.Security)
 	}
 	p := g.Partitions
-	w := &graphSearch{g: g, t: t, parts: p, swIdx: make(map[Switch]int)}
+	w := &graphSearch{g: g, t: t, pr: pr, parts: p, swIdx: make(map[Switch]int)}
+	if o.timer != nil {
+		if w.report, err = o.pricing(CostMS, g.Security); err != nil {
+			return nil, err
+		}
+		w.report.direct = true
+	}
 	for _, s := range sortedSwitches(g.KS) {
 		w.swIdx[s] = len(w.sw)
 		w.sw = append(w.sw, graphSwitch{Switch: s, count: float64(g.KS[s])})
@@ -294,7 +335,7 @@ func (o *Optimizer) newGraphSearch(g Graph) (*graphSearch, error) {
 		}
 		w.ksFloor[j] = low
 	}
-	w.kN, w.n, w.choice = make([]int, p), make([]int, p), make([]int, len(w.sw))
+	w.kN, w.n, w.gi, w.choice = make([]int, p), make([]int, p), make([]int, p), make([]int, len(w.sw))
 	w.vBR, w.vFresh, w.ms, w.pbsCost = make([]float64, p), make([]float64, p), make([]float64, p), make([]float64, p)
 	nd := len(w.decs)
 	w.vs, w.pre, w.fr, w.msDec = make([]float64, nd), make([]float64, nd), make([]float64, nd), make([]float64, nd)
@@ -437,11 +478,11 @@ func (w *graphSearch) solveOne() (GraphSolution, error) {
 // exact runs the exact search of one set over the whole space.
 func (w *graphSearch) exact(cs *constraintSet, obj objective) (ParamsLiteral, bool) {
 	best := noCandidate()
-	for _, g := range w.t.byObjective(obj) {
+	for _, g := range w.t.byObjective(w.pr, obj) {
 		if g.lowerBound > best.cost {
 			break
 		}
-		w.t.searchSet(g.glwe, cs, obj, &best)
+		w.t.searchSet(g.glwe, w.pr, cs, obj, &best)
 	}
 	return best.lit, best.present
 }
@@ -509,28 +550,34 @@ func (w *graphSearch) sharedStart() (graphState, bool) {
 	return w.stateOfLiteral(lits)
 }
 
-// cheapestState puts every partition on the cheapest point of the first (k, N): a
-// start for the repair steps when nothing else exists.
+// cheapestState puts every partition on the cheapest point of the first (k, N) (the
+// first the pricing may search at that n): a start for the repair steps when nothing
+// else exists.
 func (w *graphSearch) cheapestState() graphState {
 	st := graphState{parts: make([]partChoice, w.parts), ks: make([]int, len(w.sw))}
 	n := w.t.space.MinLWEDimension
 	for n <= w.t.space.MaxLWEDimension && w.t.ks[n-w.t.space.MinLWEDimension] == nil {
 		n++
 	}
+	gi := 0
+	for gi < len(w.t.glwe)-1 && w.pr.nMax(&w.t.glwe[gi]) < n {
+		gi++
+	}
 	for p := range st.parts {
-		st.parts[p] = partChoice{g: 0, n: n, br: 0}
+		st.parts[p] = partChoice{g: gi, n: n, br: 0}
 	}
 	return st
 }
 
 // stateOfLiteral maps sets of the decomposition tables to a state, with the cheapest
-// feasible keyswitches for them (or the least noisy ones if none is feasible).
+// feasible keyswitches for them (or the least noisy ones if none is feasible); false
+// when a set is not one the search visits (with milliseconds, n > k·N).
 func (w *graphSearch) stateOfLiteral(lits []ParamsLiteral) (graphState, bool) {
 	st := graphState{parts: make([]partChoice, w.parts), ks: make([]int, len(w.sw))}
 	minN := w.t.space.MinLWEDimension
 	for p, lit := range lits {
 		gi := slices.IndexFunc(w.t.glwe, func(g glweTable) bool { return g.k == lit.GLWERank && g.logN == lit.LogPolyDegree })
-		if gi < 0 || lit.LWEDimension < minN || lit.LWEDimension > w.t.space.MaxLWEDimension || w.t.ks[lit.LWEDimension-minN] == nil {
+		if gi < 0 || lit.LWEDimension < minN || lit.LWEDimension > w.pr.nMax(&w.t.glwe[gi]) || w.t.ks[lit.LWEDimension-minN] == nil {
 			return graphState{}, false
 		}
 		bi := slices.IndexFunc(w.t.glwe[gi].br, func(d decomposition) bool { return d.level == lit.BRLevel && d.logBase == lit.BRLogBase })
@@ -571,10 +618,10 @@ func (w *graphSearch) load(st graphState) {
 // setPart sets partition p's terms for choice c.
 func (w *graphSearch) setPart(p int, c partChoice) {
 	g := &w.t.glwe[c.g]
-	w.kN[p], w.n[p] = g.kN, c.n
+	w.kN[p], w.n[p], w.gi[p] = g.kN, c.n, c.g
 	nf := float64(c.n)
 	w.vBR[p] = nf * g.br[c.br].variance
-	w.pbsCost[p] = nf * g.brCost[c.br]
+	w.pbsCost[p] = w.pr.boot(g, c.n, c.br)
 	w.vFresh[p] = g.vBSK
 	w.ms[p] = modulusSwitchVarianceScaled(c.n, g.msScale)
 }
@@ -596,10 +643,26 @@ func (w *graphSearch) ksLeast(s int) float64 {
 	return float64(w.kN[w.sw[s].From]) * l[len(l)-1].variance
 }
 
-// ksCost returns the complexity of one keyswitch of switch s at decomposition j.
-func (w *graphSearch) ksCost(s, j int) float64 {
+// ksCost returns the price of one keyswitch of switch s at decomposition j.
+func (w *graphSearch) ksCost(s, j int) float64 { return w.ksPrice(w.pr, s, j) }
+
+// ksPrice returns pr's price of one keyswitch of switch s at decomposition j: the
+// atomic pattern's keyswitch for s→s, a keyswitch between keys otherwise.
+func (w *graphSearch) ksPrice(pr *pricing, s, j int) float64 {
 	sw := &w.sw[s]
-	return keySwitchComplexity(w.kN[sw.From], w.n[sw.To], w.ksList(s)[j].level)
+	if sw.From == sw.To {
+		return pr.ks(&w.t.glwe[w.gi[sw.To]], w.n[sw.To], j)
+	}
+	return pr.between(&w.t.glwe[w.gi[sw.From]], w.n[sw.To], j)
+}
+
+// ksLevel1 returns the price of one keyswitch of switch s at level 1, its cheapest.
+func (w *graphSearch) ksLevel1(s int) float64 {
+	if w.pr.ms == nil {
+		sw := &w.sw[s]
+		return keySwitchComplexity(w.kN[sw.From], w.n[sw.To], 1)
+	}
+	return w.ksCost(s, 0)
 }
 
 // scope makes the next operations work on what partition p changes: the decodings
@@ -695,8 +758,9 @@ func (w *graphSearch) leastVariances() {
 	}
 }
 
-// cost returns the complexity of the loaded point with the switch choices w.choice:
-// Σ PBS·PBSComplexity, then Σ KS·keyswitch complexity, then Σ Levelled·kN.
+// cost returns the objective of the loaded point with the switch choices w.choice:
+// Σ PBS·bootstrap, then Σ KS·keyswitch, then Σ Levelled·multiply-add (complexity:
+// PBSComplexity, keyswitch complexity, kN).
 func (w *graphSearch) cost() float64 {
 	c := 0.0
 	for p := range w.parts {
@@ -706,7 +770,23 @@ func (w *graphSearch) cost() float64 {
 		c += w.sw[s].count * w.ksCost(s, w.choice[s])
 	}
 	for p := range w.parts {
-		c += w.lev[p] * float64(w.kN[p])
+		c += w.lev[p] * w.pr.lev(&w.t.glwe[w.gi[p]])
+	}
+	return c
+}
+
+// priceState returns the cost of the loaded state st, with the switch choices
+// w.choice, at pr's prices, summed as cost sums.
+func (w *graphSearch) priceState(st graphState, pr *pricing) float64 {
+	c := 0.0
+	for p, pc := range st.parts {
+		c += w.pbs[p] * pr.boot(&w.t.glwe[pc.g], pc.n, pc.br)
+	}
+	for s := range w.sw {
+		c += w.sw[s].count * w.ksPrice(pr, s, w.choice[s])
+	}
+	for p, pc := range st.parts {
+		c += w.lev[p] * pr.lev(&w.t.glwe[pc.g])
 	}
 	return c
 }
@@ -1077,7 +1157,7 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 	fixed, ksFixed, ksInactive := 0.0, 0.0, 0.0
 	for q := range w.parts {
 		if q != p {
-			fixed += w.pbs[q]*w.pbsCost[q] + w.lev[q]*float64(w.kN[q])
+			fixed += w.pbs[q]*w.pbsCost[q] + w.lev[q]*w.pr.lev(&t.glwe[w.gi[q]])
 		}
 	}
 	// Switches that p touches cost at least level 1, and so do the other active ones;
@@ -1090,27 +1170,68 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 			touch = append(touch, s)
 		case w.swAct[s]:
 			actOther = append(actOther, s)
-			ksFixed += sw.count * keySwitchComplexity(w.kN[sw.From], w.n[sw.To], 1)
+			ksFixed += sw.count * w.ksLevel1(s)
 		default: // keeps its entry: the cheapest feasible one, or with a global budget its own
 			c := sw.count * w.ksCost(s, w.choice[s])
 			ksFixed += c
 			ksInactive += c
 		}
 	}
-	// ksLB is the least cost of the switches with p at (kN, n): every level at 1.
-	ksLB := func() float64 {
+	// ksAt is the least cost of the switches with p at (kN, n): every level at 1 (n
+	// must have keyswitch decompositions).
+	ksAt := func() float64 {
 		c := ksFixed
 		for _, s := range touch {
-			sw := &w.sw[s]
-			c += sw.count * keySwitchComplexity(w.kN[sw.From], w.n[sw.To], 1)
+			c += w.sw[s].count * w.ksLevel1(s)
 		}
 		return c
+	}
+	// low returns fixed + own (p's levelled cost) + a lower bound of p's bootstraps and
+	// the switches' cost (ksAt) with p at (k, N) g and any n' ≥ n: complexity grows with
+	// n, so it is their cost at n; milliseconds take the least prices over every n' ≥ n
+	// (p's bootstraps and its own keyswitch together, the switches into p from other
+	// partitions, and those out of p at their price, which n does not change).
+	self := -1 // the index of switch p→p, if any
+	for _, s := range touch {
+		if w.sw[s].From == p && w.sw[s].To == p {
+			self = s
+		}
+	}
+	low := func(g *glweTable, n int, own float64) float64 {
+		if w.pr.ms == nil {
+			return fixed + own + w.pbs[p]*float64(n)*g.brCost[0] + ksAt()
+		}
+		wk := 0.0
+		if self >= 0 {
+			wk = w.sw[self].count
+		}
+		c := w.pr.atomLow(g, n, w.pbs[p], wk) + ksFixed
+		for _, s := range touch {
+			sw := &w.sw[s]
+			switch {
+			case s == self:
+			case sw.To == p:
+				c += sw.count * w.pr.betweenLow(&t.glwe[w.gi[sw.From]], n)
+			default: // from p to a fixed n
+				c += sw.count * w.ksLevel1(s)
+			}
+		}
+		return fixed + own + c
+	}
+	pbsAt := func(g *glweTable, n int) float64 {
+		if w.pr.ms == nil {
+			return w.pbs[p] * float64(n) * g.brCost[0]
+		}
+		return w.pbs[p] * w.pr.boot(g, n, 0)
 	}
 	order := w.order[:0]
 	for gi := range t.glwe {
 		g := &t.glwe[gi]
-		w.kN[p], w.n[p] = g.kN, minN
-		order = append(order, glweOrder{gi, fixed + w.lev[p]*float64(g.kN) + w.pbs[p]*float64(minN)*g.brCost[0] + ksLB()})
+		if w.pr.nMax(g) < minN {
+			continue
+		}
+		w.kN[p], w.n[p], w.gi[p] = g.kN, minN, gi
+		order = append(order, glweOrder{gi, low(g, minN, w.lev[p]*w.pr.lev(g))})
 	}
 	w.order = order
 	slices.SortStableFunc(order, func(a, b glweOrder) int { return cmp.Compare(a.lb, b.lb) })
@@ -1121,18 +1242,17 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 		}
 		gi := ob.g
 		g := &t.glwe[gi]
-		w.kN[p], w.vFresh[p] = g.kN, g.vBSK
+		w.kN[p], w.vFresh[p], w.gi[p] = g.kN, g.vBSK, gi
 		freshDone := false
 		lastBR := g.br[len(g.br)-1].variance
-		for n := minN; n <= t.space.MaxLWEDimension; n++ {
+		own := w.lev[p] * w.pr.lev(g)
+		for n, maxN := minN, w.pr.nMax(g); n <= maxN; n++ {
 			if t.ks[n-minN] == nil {
 				continue
 			}
 			w.n[p] = n
 			nf := float64(n)
-			own := w.lev[p] * float64(g.kN)
-			klb := ksLB()
-			if fixed+own+w.pbs[p]*nf*g.brCost[0]+klb > bestEv.cost {
+			if low(g, n, own) > bestEv.cost {
 				break
 			}
 			w.ms[p] = modulusSwitchVarianceScaled(n, g.msScale)
@@ -1164,7 +1284,7 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 			}
 			// A tighter cost bound at n: every active switch at its smallest entry
 			// within the caps, given p's least noisy blind rotation.
-			klbN := klb
+			klbN := ksAt()
 			for _, list := range [2][]int{touch, actOther} {
 				for _, s := range list {
 					j := w.minEntry(s)
@@ -1172,16 +1292,15 @@ func (w *graphSearch) stepCost(st *graphState, p int, cur *graphEval) bool {
 						klbN = math.Inf(1)
 						break
 					}
-					sw := &w.sw[s]
-					klbN += sw.count * (w.ksCost(s, j) - keySwitchComplexity(w.kN[sw.From], w.n[sw.To], 1))
+					klbN += w.sw[s].count * (w.ksCost(s, j) - w.ksLevel1(s))
 				}
 			}
-			if fixed+own+w.pbs[p]*nf*g.brCost[0]+klbN > bestEv.cost {
+			if fixed+own+pbsAt(g, n)+klbN > bestEv.cost {
 				continue
 			}
-			klb = klbN
+			klb := klbN
 			for i := range g.br {
-				w.pbsCost[p] = nf * g.brCost[i]
+				w.pbsCost[p] = w.pr.boot(g, n, i)
 				if fixed+own+w.pbs[p]*w.pbsCost[p]+klb > bestEv.cost {
 					break
 				}
@@ -1251,7 +1370,7 @@ func (w *graphSearch) stepRepair(st *graphState, p int, cur *graphEval) bool {
 		g := &t.glwe[gi]
 		bi := len(g.br) - 1
 		fresh := true
-		for n := minN; n <= t.space.MaxLWEDimension; n++ {
+		for n, maxN := minN, w.pr.nMax(g); n <= maxN; n++ {
 			if t.ks[n-minN] == nil {
 				continue
 			}
@@ -1294,6 +1413,13 @@ func (w *graphSearch) solution(st graphState) (GraphSolution, error) {
 		Switches:   make(map[Switch]KeySwitchDecomposition, len(w.sw)),
 		Decodings:  make([]DecodingSolution, len(w.decs)),
 		Complexity: ev.cost,
+		Cost:       w.g.Cost,
+	}
+	if w.pr.ms != nil {
+		out.Complexity = w.priceState(st, &pricing{t: w.t})
+	}
+	if w.report != nil {
+		out.MS = w.priceState(st, w.report)
 	}
 	for s := range w.sw {
 		d := w.ksList(s)[w.choice[s]]

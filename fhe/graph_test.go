@@ -873,13 +873,22 @@ func ExampleOptimizer_Graph() {
 //   - chain3 and chain2: a new graph each iteration (the target moves by 1e-12
 //     relative), with a per-decoding p_error or a global one (global includes the
 //     answer at the even split, which it starts from);
-//   - cached: a graph answered before.
+//   - cached: a graph answered before;
+//   - ms/…: the same graphs by the milliseconds of the built-in calibration profile, on
+//     an optimizer whose price tables are built.
 func BenchmarkGraph(b *testing.B) {
 	o, err := fhe.NewOptimizer()
 	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := o.Optimize(fhe.Query{Precision: 1, PError: 0.5}); err != nil {
+		b.Fatal(err)
+	}
+	om, err := fhe.NewOptimizer(fhe.WithTimer(defaultTimer(b)), fhe.WithCost(fhe.CostMS))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := om.Optimize(fhe.Query{Precision: 1, PError: 0.5}); err != nil {
 		b.Fatal(err)
 	}
 	i := 0
@@ -899,6 +908,15 @@ func BenchmarkGraph(b *testing.B) {
 				i++
 				f := 1 - 1e-12*float64(i)
 				if _, err := o.Graph(c.g(c.pe*f, c.gpe*f)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("ms/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				i++
+				f := 1 - 1e-12*float64(i)
+				if _, err := om.Graph(c.g(c.pe*f, c.gpe*f)); err != nil {
 					b.Fatal(err)
 				}
 			}

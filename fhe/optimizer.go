@@ -50,12 +50,16 @@ type Query struct {
 	// SumSize is the number of terms of the dot product, which only adds cost; zero
 	// means [DefaultSumSize].
 	SumSize int
+	// Cost is what the search minimizes; empty means the optimizer's default
+	// ([WithCost]). [CostMS] needs an optimizer made [WithTimer].
+	Cost CostKind
 }
 
 // maxLog2Norm2 bounds Query.Log2Norm2: a larger norm2 leaves no room in 64 bits.
 const maxLog2Norm2 = 64
 
-// normalize fills the defaults and checks every field.
+// normalize fills the defaults and checks every field; the cost must be resolved
+// ([Optimizer.resolveCost]).
 func (q Query) normalize() (Query, error) {
 	if q.Security == 0 {
 		q.Security = DefaultSecurity
@@ -80,6 +84,9 @@ func (q Query) normalize() (Query, error) {
 	}
 	if err := CheckSecurity(q.Security); err != nil {
 		return q, err
+	}
+	if q.Cost != CostMS && q.Cost != CostComplexity {
+		return q, fmt.Errorf("%w: cost %q: want ms or complexity", ErrInvalidQuery, q.Cost)
 	}
 	return q, nil
 }
@@ -106,17 +113,22 @@ type Solution struct {
 	// Noise and Cost are the variance and complexity terms of the set.
 	Noise Noise
 	Cost  Cost
+	// MS is the predicted milliseconds of one TLU on one core by the optimizer's
+	// [Timer] (dot product of SumSize terms, keyswitch and bootstrap), whichever cost
+	// chose the set: what [CostMS] minimizes. It is 0 for an optimizer without a Timer.
+	MS float64
 }
 
-// newSolution evaluates p for q through the public Params methods.
-func newSolution(q Query, p Params) (Solution, error) {
+// newSolution evaluates p for q through the public Params methods, and prices it with
+// the optimizer's Timer when it has one.
+func (o *Optimizer) newSolution(q Query, p Params) (Solution, error) {
 	z, err := p.Noise(q.Security)
 	if err != nil {
 		return Solution{}, err
 	}
 	c := p.Cost(q.SumSize)
 	v := z.AtDecoding(q.Log2Norm2)
-	return Solution{
+	s := Solution{
 		Query:         q,
 		Params:        p,
 		Complexity:    c.Total(),
@@ -125,26 +137,59 @@ func newSolution(q Query, p Params) (Solution, error) {
 		PError:        PErrorOfVariance(q.Precision, v),
 		Noise:         z,
 		Cost:          c,
-	}, nil
+	}
+	if o.timer != nil {
+		s.MS = o.predictTLU(p, q.SumSize, q.Security)
+	}
+	return s, nil
 }
 
-// Optimizer finds the cheapest secure parameter set of a TLU: the set of least
-// complexity whose variance at decoding stays within the bound that the precision and
-// p_error give. The search is exact over its [Space] (no set of the space is cheaper);
-// among sets of equal complexity it prefers the least noise relative to the bound, then
+// predictTLU returns the Timer's milliseconds of one TLU of p after a dot product of
+// sumSize terms, priced as the milliseconds objective prices it, or as the Timer says
+// when the objective cannot price it (a set outside the tables, a Timer that breaks its
+// contract).
+func (o *Optimizer) predictTLU(p Params, sumSize, security int) float64 {
+	if pr, err := o.pricing(CostMS, security); err == nil {
+		pr.direct = true
+		if ms, ok := pr.tluCost(p, sumSize); ok {
+			return ms
+		}
+	}
+	return float64(sumSize)*o.timer.LevelledMillis(p, 1) + o.timer.PBSMillis(p)
+}
+
+// Optimizer finds the cheapest secure parameter set of a TLU: the set of least cost
+// whose variance at decoding stays within the bound that the precision and p_error
+// give. The cost is Concrete's complexity or, with a [Timer], calibrated milliseconds
+// ([CostKind]; the default is [WithCost]'s). The search is exact over its [Space] (no
+// set of the space is cheaper; with milliseconds, no set with n ≤ k·N, the sets the
+// calibrated library runs); among sets of equal cost it prefers the least noise
+// relative to the bound, then
 // the smaller CMux and keyswitch variances, then the smaller parameters in the order k,
 // log2 N, n, br level, br base, ks level, ks base.
 //
-// Answers are memoized per query (and per graph, [Optimizer.Graph]), and the per-(k, N)
-// and per-n decomposition tables per security level, so an Optimizer is best kept for
-// the life of a program. It is safe for concurrent use.
+// Answers are memoized per query (and per graph, [Optimizer.Graph]), the cost kind
+// included, and the per-(k, N) and per-n decomposition tables (and the Timer's prices of
+// them) per security level, so an Optimizer is best kept for the life of a program. It
+// is safe for concurrent use.
 type Optimizer struct {
 	space Space
+	// timer prices sets in milliseconds (nil: complexity only); cost is the default
+	// objective of queries and graphs that name none.
+	timer Timer
+	cost  CostKind
 
-	mu     sync.Mutex // protects memo, tables and graphs
+	mu     sync.Mutex // protects memo, tables, ms and graphs
 	memo   map[Query]*memoEntry
 	tables map[int]*tablesEntry
+	ms     map[int]*msEntry       // the Timer's prices per security level, made on first use
 	graphs map[string]*graphEntry // Graph answers by canonical key, made on first use
+}
+
+type msEntry struct {
+	once sync.Once
+	m    *msTables
+	err  error
 }
 
 type memoEntry struct {
@@ -173,17 +218,50 @@ func WithSpace(s Space) OptimizerOption {
 	}
 }
 
-// NewOptimizer returns an optimizer over [DefaultSpace] unless an option says otherwise.
+// WithTimer lets the optimizer price sets in milliseconds with t, for queries and graphs
+// whose cost is [CostMS], and fills [Solution.MS] and [GraphSolution.MS]. It does not
+// change the default cost ([WithCost]). The Timer should keep to its contract (see
+// [Timer]).
+func WithTimer(t Timer) OptimizerOption {
+	return func(o *Optimizer) error {
+		if t == nil {
+			return fmt.Errorf("%w: nil timer", ErrInvalidQuery)
+		}
+		o.timer = t
+		return nil
+	}
+}
+
+// WithCost sets the cost of queries and graphs that name none (default
+// [CostComplexity]); [CostMS] needs [WithTimer] too.
+func WithCost(c CostKind) OptimizerOption {
+	return func(o *Optimizer) error {
+		k, err := ParseCostKind(string(c))
+		if err != nil {
+			return err
+		}
+		o.cost = k
+		return nil
+	}
+}
+
+// NewOptimizer returns an optimizer over [DefaultSpace] that minimizes Concrete's
+// complexity unless an option says otherwise.
 func NewOptimizer(opts ...OptimizerOption) (*Optimizer, error) {
 	o := &Optimizer{
 		space:  DefaultSpace(),
+		cost:   CostComplexity,
 		memo:   make(map[Query]*memoEntry),
 		tables: make(map[int]*tablesEntry),
+		ms:     make(map[int]*msEntry),
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, fmt.Errorf("fhe: new optimizer: %w", err)
 		}
+	}
+	if o.cost == CostMS && o.timer == nil {
+		return nil, fmt.Errorf("fhe: new optimizer: %w: cost ms needs a timer (WithTimer)", ErrInvalidQuery)
 	}
 	return o, nil
 }
@@ -191,11 +269,60 @@ func NewOptimizer(opts ...OptimizerOption) (*Optimizer, error) {
 // Space returns the optimizer's search space.
 func (o *Optimizer) Space() Space { return o.space }
 
+// Cost returns the cost of queries and graphs that name none.
+func (o *Optimizer) Cost() CostKind { return o.cost }
+
+// resolveCost returns c, or the optimizer's default when c is empty, and checks that the
+// optimizer can price it.
+func (o *Optimizer) resolveCost(c CostKind) (CostKind, error) {
+	if c == "" {
+		return o.cost, nil
+	}
+	k, err := ParseCostKind(string(c))
+	if err != nil {
+		return "", err
+	}
+	if k == CostMS && o.timer == nil {
+		return "", fmt.Errorf("%w: cost ms needs an optimizer with a timer (WithTimer)", ErrInvalidQuery)
+	}
+	return k, nil
+}
+
+// pricing returns a pricing of the cost kind for one search at a security level.
+func (o *Optimizer) pricing(c CostKind, security int) (*pricing, error) {
+	t, err := o.decompositions(security)
+	if err != nil {
+		return nil, err
+	}
+	pr := &pricing{t: t}
+	if c != CostMS {
+		return pr, nil
+	}
+	o.mu.Lock()
+	e, ok := o.ms[security]
+	if !ok {
+		e = &msEntry{}
+		o.ms[security] = e
+	}
+	o.mu.Unlock()
+	e.once.Do(func() { e.m, e.err = buildMSTables(o.timer, t) })
+	if e.err != nil {
+		return nil, fmt.Errorf("fhe: price sets in ms: %w", e.err)
+	}
+	pr.ms = e.m
+	return pr, nil
+}
+
 // Optimize returns the cheapest set for q. Errors wrap [ErrInvalidQuery] or
 // [ErrUnsupportedSecurity] for bad values and [ErrNoSolution] when no set of the
 // space meets q; the message names the precision, norm2 and p_error.
 func (o *Optimizer) Optimize(q Query) (Solution, error) {
-	q, err := q.normalize()
+	c, err := o.resolveCost(q.Cost)
+	if err != nil {
+		return Solution{}, err
+	}
+	q.Cost = c
+	q, err = q.normalize()
 	if err != nil {
 		return Solution{}, err
 	}
@@ -211,17 +338,21 @@ func (o *Optimizer) Optimize(q Query) (Solution, error) {
 }
 
 func (o *Optimizer) optimize(q Query) (Solution, error) {
-	t, err := o.decompositions(q.Security)
+	pr, err := o.pricing(q.Cost, q.Security)
 	if err != nil {
 		return Solution{}, err
 	}
+	t := pr.t
 	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
 	best := noCandidate()
-	for _, g := range t.byLowerBound(float64(q.SumSize), 1) {
+	for _, g := range t.byLowerBound(pr, float64(q.SumSize), 1) {
 		if g.lowerBound > best.cost {
 			break
 		}
-		t.searchGLWE(g.glwe, cons, float64(q.SumSize), 1, &best)
+		t.searchGLWE(g.glwe, pr, cons, float64(q.SumSize), 1, &best)
+	}
+	if err := pr.failed(); err != nil {
+		return Solution{}, fmt.Errorf("fhe: optimize %v: %w", q, err)
 	}
 	if !best.present {
 		return Solution{}, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
@@ -230,26 +361,35 @@ func (o *Optimizer) optimize(q Query) (Solution, error) {
 	if err != nil {
 		return Solution{}, fmt.Errorf("fhe: optimize %v: %w", q, err)
 	}
-	return newSolution(q, p)
+	return o.newSolution(q, p)
 }
 
 // Alternatives returns, for every (k, N) of the space that has a solution, the cheapest
-// set with that k and N, cheapest first. The first one is [Optimizer.Optimize]'s answer;
-// the others show what the choice saves.
+// set with that k and N (by the query's cost), cheapest first. The first one is
+// [Optimizer.Optimize]'s answer; the others show what the choice saves.
 func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
-	q, err := q.normalize()
+	c, err := o.resolveCost(q.Cost)
 	if err != nil {
 		return nil, err
 	}
-	t, err := o.decompositions(q.Security)
+	q.Cost = c
+	q, err = q.normalize()
 	if err != nil {
 		return nil, err
 	}
+	pr, err := o.pricing(q.Cost, q.Security)
+	if err != nil {
+		return nil, err
+	}
+	t := pr.t
 	cons := []constraint{{f: norm2Squared(q.Log2Norm2), bound: VarianceBound(q.Precision, q.PError)}}
 	var out []Solution
 	for i := range t.glwe {
 		best := noCandidate()
-		t.searchGLWE(&t.glwe[i], cons, float64(q.SumSize), 1, &best)
+		t.searchGLWE(&t.glwe[i], pr, cons, float64(q.SumSize), 1, &best)
+		if err := pr.failed(); err != nil {
+			return nil, fmt.Errorf("fhe: alternatives for %v: %w", q, err)
+		}
 		if !best.present {
 			continue
 		}
@@ -257,7 +397,7 @@ func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fhe: alternatives for %v: %w", q, err)
 		}
-		s, err := newSolution(q, p)
+		s, err := o.newSolution(q, p)
 		if err != nil {
 			return nil, err
 		}
@@ -266,11 +406,17 @@ func (o *Optimizer) Alternatives(q Query) ([]Solution, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: %v, sum size %d", ErrNoSolution, q, q.SumSize)
 	}
+	cost := func(s Solution) float64 {
+		if q.Cost == CostMS {
+			return s.MS
+		}
+		return s.Complexity
+	}
 	slices.SortStableFunc(out, func(a, b Solution) int {
 		switch {
-		case a.Complexity < b.Complexity:
+		case cost(a) < cost(b):
 			return -1
-		case a.Complexity > b.Complexity:
+		case cost(a) > cost(b):
 			return 1
 		}
 		return 0
@@ -504,19 +650,20 @@ func (s *constraintSet) ratioGlobal(nCMux, ks, ms float64) float64 {
 	return s.ratioVariances(s.variances(nCMux, ks, ms))
 }
 
-// objective weighs the costs of a set: levelled·kN + pbs·PBS + ks·KS. A TLU of sum size
-// s is {s, 1, 1}; a circuit adds its counts.
+// objective weighs the costs of a set: levelled·lev + pbs·PBS + ks·KS. A TLU of sum
+// size s is {s, 1, 1}; a circuit adds its counts.
 type objective struct {
 	levelled, pbs, ks float64
 }
 
-// cost returns the objective of a set with the given kN and PBS and KS complexities.
-// With equal PBS and KS weights it is atomCost, bit for bit.
-func (w objective) cost(kN int, pbs, ks float64) float64 {
+// cost returns the objective of a set with the given price of a levelled multiply-add
+// (k·N for complexity) and PBS and KS prices. With equal PBS and KS weights it is
+// atomCost, bit for bit.
+func (w objective) cost(lev, pbs, ks float64) float64 {
 	if w.pbs == w.ks {
-		return atomCost(kN, w.levelled, w.pbs, pbs, ks)
+		return atomCost(lev, w.levelled, w.pbs, pbs, ks)
 	}
-	return w.levelled*float64(kN) + (w.pbs*pbs + w.ks*ks)
+	return w.levelled*lev + (w.pbs*pbs + w.ks*ks)
 }
 
 // decomposition is one (level, log2 base) with its variance: per CMux for the blind
@@ -530,6 +677,7 @@ type decomposition struct {
 // optimal: for each level the base of least CMux variance, kept only when its variance
 // is below that of every lower level (cost grows with the level).
 type glweTable struct {
+	idx         int // index in decompositionTables.glwe
 	k, logN, kN int
 	vBSK        float64 // σ_min(kN)²: the bootstrapping key's and a fresh encryption's noise
 	br          []decomposition
@@ -561,7 +709,7 @@ func buildDecompositionTables(s Space, security int) (*decompositionTables, erro
 			if err != nil {
 				continue // insecure GLWE key
 			}
-			g := glweTable{k: k, logN: logN, kN: kN, vBSK: vBSK}
+			g := glweTable{idx: len(t.glwe), k: k, logN: logN, kN: kN, vBSK: vBSK}
 			g.br = paretoDecompositions(func(level, logBase int) float64 {
 				return cmuxVariance(k, logN, level, logBase, vBSK)
 			})
@@ -680,13 +828,19 @@ type glweBound struct {
 }
 
 // byLowerBound returns the (k, N) tables in increasing order of the cost of their
-// cheapest conceivable set: smallest n, first blind-rotation level, keyswitch level 1.
-func (t *decompositionTables) byLowerBound(levelled, atomic float64) []glweBound {
+// cheapest conceivable set: smallest n, first blind-rotation level, keyswitch level 1
+// (with milliseconds, the least prices over every n). A (k, N) that the pricing cannot
+// search comes last, at +Inf.
+func (t *decompositionTables) byLowerBound(pr *pricing, levelled, atomic float64) []glweBound {
 	out := make([]glweBound, len(t.glwe))
 	n := t.space.MinLWEDimension
 	for i := range t.glwe {
 		g := &t.glwe[i]
-		out[i] = glweBound{g, atomCost(g.kN, levelled, atomic, float64(n)*g.brCost[0], keySwitchComplexity(g.kN, n, 1))}
+		lb := math.Inf(1)
+		if pr.nMax(g) >= n {
+			lb = pr.lowCost(g, n, levelled, atomic, atomic)
+		}
+		out[i] = glweBound{g, lb}
 	}
 	slices.SortStableFunc(out, func(a, b glweBound) int {
 		switch {
@@ -701,12 +855,16 @@ func (t *decompositionTables) byLowerBound(levelled, atomic float64) []glweBound
 }
 
 // byObjective is byLowerBound for any objective.
-func (t *decompositionTables) byObjective(w objective) []glweBound {
+func (t *decompositionTables) byObjective(pr *pricing, w objective) []glweBound {
 	out := make([]glweBound, len(t.glwe))
 	n := t.space.MinLWEDimension
 	for i := range t.glwe {
 		g := &t.glwe[i]
-		out[i] = glweBound{g, w.cost(g.kN, float64(n)*g.brCost[0], keySwitchComplexity(g.kN, n, 1))}
+		lb := math.Inf(1)
+		if pr.nMax(g) >= n {
+			lb = pr.lowCost(g, n, w.levelled, w.pbs, w.ks)
+		}
+		out[i] = glweBound{g, lb}
 	}
 	slices.SortStableFunc(out, func(a, b glweBound) int {
 		switch {
@@ -720,10 +878,11 @@ func (t *decompositionTables) byObjective(w objective) []glweBound {
 	return out
 }
 
-// atomCost is the objective: levelled·kN + atomic·(KS + PBS). With levelled = sum size
-// and atomic = 1 it is [Params.Complexity], exactly (integers below 2^53).
-func atomCost(kN int, levelled, atomic, pbs, ks float64) float64 {
-	return levelled*float64(kN) + atomic*(ks+pbs)
+// atomCost is the objective: levelled·lev + atomic·(KS + PBS), lev the price of one
+// levelled multiply-add (k·N for complexity). With levelled = sum size and atomic = 1 it
+// is [Params.Complexity], exactly (integers below 2^53).
+func atomCost(lev, levelled, atomic, pbs, ks float64) float64 {
+	return levelled*lev + atomic*(ks+pbs)
 }
 
 // candidate is one set met during the search, with its comparison keys.
@@ -802,36 +961,41 @@ func ratio(cons []constraint, nCMux, ks, ms float64) float64 {
 	return r
 }
 
-// searchGLWE improves best with the sets of one (k, N). Exactness rests on these facts:
-//   - for fixed levels the cost strictly grows with n, so once the cheapest levels at n
-//     cost more than best, no larger n can do better;
+// searchGLWE improves best with the sets of one (k, N), priced by pr. Exactness rests
+// on these facts:
+//   - for fixed levels the complexity strictly grows with n, so once the cheapest levels
+//     at n cost more than best, no larger n can do better (with milliseconds, whose
+//     keyswitch may not grow with n, the bound is the least price of any n' ≥ n:
+//     pricing.lowCost);
 //   - V_ms grows with n and every variance term is non-negative, so once V_ms alone
 //     breaks a bound, no larger n is feasible; likewise once n·(least V_cmux)·norm2²
 //     plus the least keyswitch and modulus-switch variance of any n' ≥ n (g.floor)
 //     breaks it, since n·V_cmux grows with n;
-//   - at fixed n and blind-rotation level i the cost strictly grows with the keyswitch
-//     level, and the variance falls along both Pareto lists, so the only candidate is
-//     the smallest feasible keyswitch entry (found by bisection), and that entry never
-//     moves up as i grows;
+//   - at fixed n and blind-rotation level i the cost grows with the keyswitch level
+//     (strictly for complexity; a Timer's prices do not fall, see [Timer]), and the
+//     variance falls along both Pareto lists, so the only candidate is the smallest
+//     feasible keyswitch entry (found by bisection), and that entry never moves up as i
+//     grows;
 //   - floating-point rounding is monotone, so these orderings hold for the computed
 //     values too, and the same expression (decodingVariance) decides feasibility here
 //     and in Params.
 //
 // Pruning uses strict comparisons so that equal-cost sets still meet the tie-break.
-func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levelled, atomic float64, best *candidate) {
+func (t *decompositionTables) searchGLWE(g *glweTable, pr *pricing, cons []constraint, levelled, atomic float64, best *candidate) {
 	kN := float64(g.kN)
 	lastBR := g.br[len(g.br)-1].variance
 	minN := t.space.MinLWEDimension
-	for n := minN; n <= t.space.MaxLWEDimension; n++ {
+	lev := pr.lev(g)
+	for n, maxN := minN, pr.nMax(g); n <= maxN; n++ {
 		ksl := t.ks[n-minN]
 		if ksl == nil {
 			continue
 		}
 		nf := float64(n)
-		ks1Cost := keySwitchComplexity(g.kN, n, ksl[0].level)
-		if atomCost(g.kN, levelled, atomic, nf*g.brCost[0], ks1Cost) > best.cost {
+		if pr.lowCost(g, n, levelled, atomic, atomic) > best.cost {
 			return
 		}
+		ks1Cost := pr.ks(g, n, 0)
 		ms := modulusSwitchVarianceScaled(n, g.msScale)
 		if !feasible(cons, 0, 0, ms) || !reachable(cons, nf*lastBR, g.floor[n-minN]) {
 			return
@@ -841,8 +1005,8 @@ func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levell
 		}
 		jHi := len(ksl) - 1
 		for i, br := range g.br {
-			pbs := nf * g.brCost[i]
-			if atomCost(g.kN, levelled, atomic, pbs, ks1Cost) > best.cost {
+			pbs := pr.boot(g, n, i)
+			if atomCost(lev, levelled, atomic, pbs, ks1Cost) > best.cost {
 				break
 			}
 			nCMux := nf * br.variance
@@ -860,8 +1024,8 @@ func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levell
 			}
 			jHi = lo
 			ks := ksl[lo]
-			c := atomCost(g.kN, levelled, atomic, pbs, keySwitchComplexity(g.kN, n, ks.level))
-			if c > best.cost {
+			c := atomCost(lev, levelled, atomic, pbs, pr.ks(g, n, lo))
+			if c > best.cost || math.IsInf(c, 1) {
 				continue
 			}
 			cand := candidate{
@@ -888,12 +1052,12 @@ func (t *decompositionTables) searchGLWE(g *glweTable, cons []constraint, levell
 // ones are inlined. Constraints of TLUs alone with the atomic objective take searchGLWE,
 // the same loop without the general terms (Optimize's speed depends on it; a test
 // checks that both loops agree).
-func (t *decompositionTables) searchSet(g *glweTable, cs *constraintSet, w objective, best *candidate) {
+func (t *decompositionTables) searchSet(g *glweTable, pr *pricing, cs *constraintSet, w objective, best *candidate) {
 	if cs.plain() && w.pbs == w.ks {
-		t.searchGLWE(g, cs.list, w.levelled, w.pbs, best)
+		t.searchGLWE(g, pr, cs.list, w.levelled, w.pbs, best)
 		return
 	}
-	t.searchGeneral(g, cs, w, best)
+	t.searchGeneral(g, pr, cs, w, best)
 }
 
 // plain reports whether every constraint is a TLU's: per-decoding bounds, no output,
@@ -911,22 +1075,23 @@ func (s *constraintSet) plain() bool {
 }
 
 // searchGeneral is searchSet's loop for any constraint set.
-func (t *decompositionTables) searchGeneral(g *glweTable, cs *constraintSet, w objective, best *candidate) {
+func (t *decompositionTables) searchGeneral(g *glweTable, pr *pricing, cs *constraintSet, w objective, best *candidate) {
 	cs.atGLWE(g)
 	cons, global := cs.list, cs.global
 	kN := float64(g.kN)
 	lastBR := g.br[len(g.br)-1].variance
 	minN := t.space.MinLWEDimension
-	for n := minN; n <= t.space.MaxLWEDimension; n++ {
+	lev := pr.lev(g)
+	for n, maxN := minN, pr.nMax(g); n <= maxN; n++ {
 		ksl := t.ks[n-minN]
 		if ksl == nil {
 			continue
 		}
 		nf := float64(n)
-		ks1Cost := keySwitchComplexity(g.kN, n, ksl[0].level)
-		if w.cost(g.kN, nf*g.brCost[0], ks1Cost) > best.cost {
+		if pr.lowCost(g, n, w.levelled, w.pbs, w.ks) > best.cost {
 			return
 		}
+		ks1Cost := pr.ks(g, n, 0)
 		ms := modulusSwitchVarianceScaled(n, g.msScale)
 		var ok bool
 		if global {
@@ -943,8 +1108,8 @@ func (t *decompositionTables) searchGeneral(g *glweTable, cs *constraintSet, w o
 		}
 		jHi := len(ksl) - 1
 		for i, br := range g.br {
-			pbs := nf * g.brCost[i]
-			if w.cost(g.kN, pbs, ks1Cost) > best.cost {
+			pbs := pr.boot(g, n, i)
+			if w.cost(lev, pbs, ks1Cost) > best.cost {
 				break
 			}
 			nCMux := nf * br.variance
@@ -964,8 +1129,8 @@ func (t *decompositionTables) searchGeneral(g *glweTable, cs *constraintSet, w o
 			}
 			jHi = lo
 			ks := ksl[lo]
-			c := w.cost(g.kN, pbs, keySwitchComplexity(g.kN, n, ks.level))
-			if c > best.cost {
+			c := w.cost(lev, pbs, pr.ks(g, n, lo))
+			if c > best.cost || math.IsInf(c, 1) {
 				continue
 			}
 			var r float64

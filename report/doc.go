@@ -12,7 +12,10 @@
 //   - layers: where the chosen trial spends its time, per layer (KS+PBS against levelled
 //     work);
 //   - index.html: a summary (with a line per compared study), the plots as inline SVG,
-//     the picks, the front as a table, the chosen trial's layers; inline CSS only, no scripts, fonts, stylesheets or links to fetch.
+//     the picks, the front as a table, the chosen trial's layers, and the pruned trials
+//     (PRUNED: a study's pruner stopped their training; [Trial].Pruned says why) as a
+//     table, never plotted; inline CSS only, no scripts, fonts, stylesheets or links to
+//     fetch.
 //
 // Conventions: accuracy is a fraction in [0, 1]; times are milliseconds; knob values are
 // float64 under Concrete ML's names (n_w_bits, n_a_bits, pruning, sparsity,

@@ -28,6 +28,15 @@ type page struct {
 	KnobNames [][]string // knob names split at underscores, to let headers wrap there
 	Front     []frontRow
 	Chosen    *chosenInfo
+	Pruned    []prunedRow
+}
+
+// prunedRow is a pruned trial: its knobs and why its training stopped ("–" where
+// unknown).
+type prunedRow struct {
+	Trial                                               int
+	Rule, Epoch, ValAccuracy, Threshold, Comparable, As string
+	Knobs                                               string
 }
 
 type pickRow struct {
@@ -121,6 +130,7 @@ func indexHTML(v *view, figs []figure, svgs [][]byte) ([]byte, error) {
 		}
 		pg.Chosen = c
 	}
+	pg.Pruned = prunedRows(v)
 	var buf bytes.Buffer
 	if err := indexTmpl.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render index.html: %w", err)
@@ -203,4 +213,46 @@ func cryptoSets(t *Trial) []string {
 		out = []string{"–"}
 	}
 	return out
+}
+
+// prunedRows lists the pruned trials by number, with their knobs as "name=value" in
+// the order of the front table (then the rest by name).
+func prunedRows(v *view) []prunedRow {
+	var out []prunedRow
+	for _, t := range v.pruned {
+		row := prunedRow{Trial: t.Number, Rule: "–", Epoch: "–", ValAccuracy: "–", Threshold: "–", Comparable: "–", As: "–",
+			Knobs: v.knobsText(t)}
+		if p := t.Pruned; p != nil {
+			row.Epoch, row.Comparable = strconv.Itoa(p.Epoch), strconv.Itoa(p.Comparable)
+			row.ValAccuracy, row.Threshold = formatAcc(p.ValAccuracy), formatAcc(p.Threshold)
+			if p.Rule != "" {
+				row.Rule = p.Rule
+			}
+			if p.AsTrial != t.Number {
+				row.As = "#" + strconv.Itoa(p.AsTrial)
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// knobsText formats a trial's knobs as "n_w_bits=3 n_a_bits=4 ...": the shown knobs in
+// their order, then the others by name.
+func (v *view) knobsText(t *Trial) string {
+	names := slices.Clone(v.knobs)
+	var rest []string
+	for k := range t.Knobs {
+		if !slices.Contains(names, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	var parts []string
+	for _, k := range append(names, rest...) {
+		if x, ok := t.Knobs[k]; ok {
+			parts = append(parts, k+"="+v.knobText(k, x))
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -19,6 +19,10 @@ const (
 // are plotted. Other states (FAIL, RUNNING, PRUNED, ...) are counted in the summary.
 const StateComplete = "COMPLETE"
 
+// StatePruned is the state of a trial whose training a study's pruner stopped early. It
+// is never plotted; index.html lists pruned trials with their Pruning in a table.
+const StatePruned = "PRUNED"
+
 // defaultKnobs is the order in which knobs are shown when Study.Knobs is empty.
 var defaultKnobs = []string{
 	"n_w_bits", "n_a_bits", "n_input_bits", "pruning", "sparsity",
@@ -116,6 +120,23 @@ type Trial struct {
 	Layers     []Layer `json:"layers,omitempty"`
 	// Verified is the trial's run under real encryption (`fhetune study verify`), or nil.
 	Verified *Verification `json:"verified,omitempty"`
+	// Pruned says why a PRUNED trial's training was stopped; nil for other states (and
+	// for a pruned trial whose reason is unknown).
+	Pruned *Pruning `json:"pruned,omitempty"`
+}
+
+// Pruning is why a study's pruner stopped a trial's training: after Epoch, its best
+// validation accuracy (ValAccuracy) was below Threshold, what Comparable trainings of
+// networks costing no more had reached at that epoch (their best with the rule
+// "dominated", their median with "median"). AsTrial is the trial whose training was
+// judged: this one, or an earlier one with the same training whose verdict it shares.
+type Pruning struct {
+	Rule        string  `json:"rule"`
+	Epoch       int     `json:"epoch"`
+	ValAccuracy float64 `json:"val_accuracy"`
+	Threshold   float64 `json:"threshold"`
+	Comparable  int     `json:"comparable"`
+	AsTrial     int     `json:"as_trial"`
 }
 
 // Verification is what a trial measured under real encryption: the Pareto plot marks it
@@ -150,6 +171,7 @@ type view struct {
 	maxAcc     bool     // accuracy is maximized (else minimized)
 	minLat     bool     // latency is minimized (else maximized)
 	complete   []*Trial // complete trials by number
+	pruned     []*Trial // pruned trials by number
 	front      []*Trial // front trials by latency, then accuracy
 	byNumber   map[int]*Trial
 	knobs      []string    // knobs shown, in order; each held by some complete trial
@@ -235,6 +257,18 @@ func newView(s *Study) (*view, error) {
 				}
 			}
 		}
+		if pr := t.Pruned; pr != nil {
+			if t.State != StatePruned {
+				return nil, invalid("trial %d: pruned but state is %s", t.Number, t.State)
+			}
+			if pr.Epoch < 0 || pr.Comparable < 0 || !finite(pr.ValAccuracy) || !finite(pr.Threshold) ||
+				pr.ValAccuracy < 0 || pr.ValAccuracy > 1 || pr.Threshold < 0 || pr.Threshold > 1 {
+				return nil, invalid("trial %d: pruning %+v: want epoch and comparable ≥ 0, accuracies in [0, 1]", t.Number, *pr)
+			}
+		}
+		if t.State == StatePruned {
+			v.pruned = append(v.pruned, t)
+		}
 		if t.State != StateComplete {
 			if t.OnFront {
 				return nil, invalid("trial %d: on_front but state is %s", t.Number, t.State)
@@ -269,6 +303,7 @@ func newView(s *Study) (*view, error) {
 		}
 	}
 	slices.SortFunc(v.complete, func(a, b *Trial) int { return cmp.Compare(a.Number, b.Number) })
+	slices.SortFunc(v.pruned, func(a, b *Trial) int { return cmp.Compare(a.Number, b.Number) })
 	slices.SortFunc(v.front, func(a, b *Trial) int {
 		return cmp.Or(cmp.Compare(a.LatencyMs, b.LatencyMs), cmp.Compare(a.Accuracy, b.Accuracy), cmp.Compare(a.Number, b.Number))
 	})

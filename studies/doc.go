@@ -17,11 +17,14 @@
 //
 //	Enqueue ─► WAITING ─┐
 //	                    ├─ StartTrial ─► RUNNING ─┬─ Complete ─► COMPLETE
-//	      (no WAITING) ─┘   Heartbeat, SetParams  ├─ Fail ─────► FAIL
-//	                                              ├─ Prune ────► PRUNED
+//	      (no WAITING) ─┘   Heartbeat, SetParams, ├─ Fail ─────► FAIL
+//	                        Report                ├─ Prune ────► PRUNED
 //	                                              └─ ReapStale ► FAIL, and its params
 //	                                                             enqueued again as WAITING
 //
+// A RUNNING trial may report intermediate values by step ([Store.Report], an epoch's
+// validation accuracy, say); they stay with the trial whatever its end
+// ([Trial].Intermediate), for pruners to compare trials by.
 // COMPLETE, FAIL and PRUNED are final: writes to such a trial return [ErrTrialFinished],
 // as database/sql returns ErrTxDone after a commit.
 //

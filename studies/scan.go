@@ -7,8 +7,8 @@ import (
 )
 
 // loadTrials reads the trials whose ids the sub-query ids (with args) selects, with
-// their parameters and values, ordered by study and number. Three queries, no matter
-// how many trials.
+// their parameters, values and intermediate values, ordered by study and number. Four
+// queries, no matter how many trials.
 func loadTrials(ctx context.Context, q querier, ids string, args ...any) ([]Trial, error) {
 	var out []Trial
 	pos := map[int64]int{}
@@ -87,6 +87,30 @@ func loadTrials(ctx context.Context, q querier, ids string, args ...any) ([]Tria
 				out[i].Values = append(out[i].Values, 0)
 			}
 			out[i].Values[obj] = v
+			return nil
+		}, args...)
+	if err != nil {
+		return nil, err
+	}
+	err = eachRow(ctx, q, `SELECT trial_id, step, value FROM trial_intermediate
+		WHERE trial_id IN (`+ids+`) ORDER BY trial_id, step`,
+		func(r *sql.Rows) error {
+			var (
+				id   int64
+				step int
+				v    float64
+			)
+			if err := r.Scan(&id, &step, &v); err != nil {
+				return err
+			}
+			i, ok := pos[id]
+			if !ok {
+				return nil
+			}
+			if out[i].Intermediate == nil {
+				out[i].Intermediate = map[int]float64{}
+			}
+			out[i].Intermediate[step] = v
 			return nil
 		}, args...)
 	if err != nil {

@@ -466,6 +466,36 @@ func (s *Store) finish(ctx context.Context, verb string, trialID int64, state St
 	return nil
 }
 
+// Report records value as what a RUNNING trial reached at step (an epoch of its
+// training, say), replacing a value reported earlier at that step; pruners compare
+// these intermediate values across trials ([Trial.Intermediate]). step must be 0 or
+// more and value finite ([ErrInvalid]); a finished trial refuses it with
+// [ErrTrialFinished], a WAITING one with [ErrTrialNotRunning].
+func (s *Store) Report(ctx context.Context, trialID int64, step int, value float64) error {
+	switch {
+	case step < 0:
+		return fmt.Errorf("report for trial id %d: %w", trialID, invalidf("step %d below 0", step))
+	case math.IsNaN(value) || math.IsInf(value, 0):
+		return fmt.Errorf("report for trial id %d: %w", trialID, invalidf("value %v at step %d, want a finite number", value, step))
+	}
+	err := s.write(ctx, func(tx *txn) error {
+		h, err := s.lockHead(ctx, tx, trialID)
+		if err != nil {
+			return err
+		}
+		if err := s.needState(h, Running); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO trial_intermediate (trial_id, step, value) VALUES (?, ?, ?)
+			ON CONFLICT (trial_id, step) DO UPDATE SET value = excluded.value`, trialID, step, value)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("report step %d of trial id %d: %w", step, trialID, err)
+	}
+	return nil
+}
+
 // ReapStale fails the study's RUNNING trials whose last heartbeat is timeout or more
 // ago (all RUNNING trials when timeout is 0) and enqueues their parameters again as new
 // WAITING trials (Trial.RetryOf names the failed one; a trial that had no parameters

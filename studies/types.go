@@ -201,6 +201,9 @@ type Trial struct {
 	Worker    string          `json:"worker,omitempty"`
 	// RetryOf is the number of the trial this one re-runs after [Store.ReapStale], or -1.
 	RetryOf int `json:"retry_of"`
+	// Intermediate holds the values the trial reported while it ran ([Store.Report]),
+	// by step (an epoch, say); nil when it reported none. Pruners compare them.
+	Intermediate map[int]float64 `json:"intermediate,omitempty"`
 }
 
 // Param returns the named parameter and whether the trial has it.

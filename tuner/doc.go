@@ -18,7 +18,8 @@
 //     quantization-aware network's own quantizers) and compiles it into an integer
 //     circuit with the quantization and rounding knobs;
 //  3. asks fhe's optimizer for the crypto parameters of every TLU layer (p_error or
-//     global_p_error, multi- or mono-parameter);
+//     global_p_error, multi- or mono-parameter): the sets of least calibrated
+//     milliseconds, or Concrete's choice of least complexity with [WithCost];
 //  4. simulates the circuit exactly over the test split with each set's TLU errors
 //     injected, for the accuracy with errors, without errors and in float;
 //  5. estimates the latency of one encrypted inference from a calibration profile
@@ -65,6 +66,24 @@
 // cancelling Run's context queues the running trials' knobs again, so a study always
 // resumes ([ResumeSpec]). [Best], [DefaultPicks], [Hypervolume] and [ConcreteConfigOf]
 // read a finished study.
+//
+// # Pruning trainings
+//
+// A study whose space has training qat watches each quantization-aware training it
+// runs ([PrunerSpec], the spec's pruner: dominated by default, median or none): after
+// every epoch the trial records the network's validation accuracy as an intermediate
+// value (studies.Store.Report; epoch 0 is the network set up for training), and the
+// pruner compares it with the trainings of networks that cost no more (no more bits
+// anywhere, at least as pruned and sparse, the same power_of_two_scaling), never with
+// dearer ones, so that cheap, less accurate networks stay in a multi-objective study.
+// dominated stops a training that one of them had already beaten at that epoch, median
+// one below their median (goptuna's percentile pruners over those trainings; startup
+// trainings and warm-up epochs as Optuna's). A stopped training returns [ErrPruned]
+// (a [*PrunedError]) from [Evaluate] through [Task].OnQATEpoch; Run stores the trial
+// PRUNED with the verdict ([TrialPruning]), keeps no trained network for it, and prunes
+// a later trial with the same training knobs before it trains. PRUNED trials count
+// towards the study's trials, have no values and are never on the front;
+// [Summary].Pruned, Trainings and PrunedTrainings count them.
 //
 // # Imports
 //

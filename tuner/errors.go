@@ -22,6 +22,10 @@ var (
 	// ErrSpec marks a model spec that names no known default ("mlp", "cnn") and does not
 	// parse.
 	ErrSpec = errors.New("tuner: bad model spec")
+	// ErrPruned marks a trial whose quantization-aware training the study's pruner
+	// stopped (Task.OnQATEpoch); the error is a *PrunedError that says at which epoch
+	// and why.
+	ErrPruned = errors.New("tuner: training pruned")
 )
 
 // Sentinel errors of the study driver (spec, plan and run); check them with errors.Is.

@@ -128,6 +128,13 @@ type Task struct {
 	FineTuneEpochs int
 	// Artifacts, when not nil, keeps quantization-aware networks (a study's artifacts).
 	Artifacts Artifacts
+	// OnQATEpoch, when not nil, watches each quantization-aware training the evaluation
+	// runs (not a network it finds trained in the cache or the artifacts), when Val has
+	// samples: it is called with epoch 0 and the validation accuracy of the network set
+	// up for training, then after each epoch with that epoch's validation accuracy. An
+	// error it returns stops the training, which is then neither cached nor stored, and
+	// Evaluate returns it wrapped. A study's pruner sets it per trial (QATEpochFunc).
+	OnQATEpoch func(epoch int, valAccuracy float64) error
 	// Seed drives fine-tuning and the error injection.
 	Seed uint64
 }
@@ -227,9 +234,12 @@ type Result struct {
 	PErrorPerTLU   float64 `json:"p_error_per_tlu"`
 	GlobalPError   float64 `json:"global_p_error_actual"`
 	ExpectedErrors float64 `json:"expected_errors"`
-	// Cores and Strategy are the ones used; Knobs echoes the knobs.
+	// Cores and Strategy are the ones used; Cost is what chose the crypto sets: "ms"
+	// (the calibrated milliseconds of the Env's timing) or "complexity" (Concrete's
+	// complexity model, Concrete's choice). Knobs echoes the knobs.
 	Cores    int    `json:"cores"`
 	Strategy string `json:"strategy"`
+	Cost     string `json:"cost"`
 	// TestSamples is the size of the test split; Changed the predictions the errors
 	// changed; Weights and ZeroWeights describe the pruned network.
 	TestSamples int   `json:"test_samples"`
@@ -242,7 +252,9 @@ type Result struct {
 // Env holds what the trials of a process share. It is safe for concurrent use; make it
 // with NewEnv or NewProfileEnv and keep it for the life of the process.
 type Env struct {
-	// Optimizer chooses the crypto sets; its memo is shared by every trial.
+	// Optimizer chooses the crypto sets; its memo is shared by every trial. It
+	// minimizes its cost ([Env.Cost]): by default the calibrated milliseconds of Timing,
+	// or Concrete's complexity with WithCost(fhe.CostComplexity).
 	Optimizer *fhe.Optimizer
 	// Timing turns sets into milliseconds.
 	Timing circuit.Timing
@@ -252,12 +264,54 @@ type Env struct {
 	trained netCache
 }
 
-// NewEnv returns an Env with a fresh optimizer over fhe's default search space.
-func NewEnv(t circuit.Timing, defaultCores int) (*Env, error) {
+// Cost returns what the Env's optimizer minimizes when it chooses crypto sets:
+// fhe.CostMS or fhe.CostComplexity.
+func (e *Env) Cost() fhe.CostKind { return e.Optimizer.Cost() }
+
+// EnvOption configures NewEnv and NewProfileEnv.
+type EnvOption func(*envConfig) error
+
+type envConfig struct {
+	cost fhe.CostKind
+}
+
+// WithCost sets what the optimizer minimizes: fhe.CostMS, the calibrated milliseconds of
+// the Env's timing (the default), or fhe.CostComplexity, Concrete's complexity model
+// (Concrete's choice of sets). Both meet the same noise and security constraints. An
+// empty cost keeps the default; an unknown one makes NewEnv fail with ErrKnobs.
+func WithCost(c fhe.CostKind) EnvOption {
+	return func(cfg *envConfig) error {
+		if c == "" {
+			return nil
+		}
+		k, err := fhe.ParseCostKind(string(c))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrKnobs, err)
+		}
+		cfg.cost = k
+		return nil
+	}
+}
+
+// specEnvOptions returns the Env options that a resolved study spec's fhe section sets:
+// its cost. Study runs and `study verify` make their Env with them.
+func specEnvOptions(f FHESpec) []EnvOption {
+	return []EnvOption{WithCost(fhe.CostKind(f.Cost))}
+}
+
+// NewEnv returns an Env with a fresh optimizer over fhe's default search space, which
+// prices sets with t and minimizes their milliseconds unless an option says otherwise.
+func NewEnv(t circuit.Timing, defaultCores int, opts ...EnvOption) (*Env, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: no timing", ErrTask)
 	}
-	o, err := fhe.NewOptimizer()
+	cfg := envConfig{cost: fhe.CostMS}
+	for _, opt := range opts {
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	o, err := fhe.NewOptimizer(fhe.WithTimer(t), fhe.WithCost(cfg.cost))
 	if err != nil {
 		return nil, fmt.Errorf("tuner: %w", err)
 	}
@@ -265,17 +319,19 @@ func NewEnv(t circuit.Timing, defaultCores int) (*Env, error) {
 }
 
 // NewProfileEnv returns an Env timed by a calibration profile (source names it, as
-// calibration.Latest returns it), whose default core count is the profile's.
-func NewProfileEnv(pr calibration.Profile, source string) (*Env, error) {
-	return NewEnv(ProfileTiming{Profile: pr, Name: source}, pr.Workers())
+// calibration.Latest returns it), whose default core count is the profile's. Its
+// optimizer minimizes the profile's milliseconds unless WithCost says otherwise.
+func NewProfileEnv(pr calibration.Profile, source string, opts ...EnvOption) (*Env, error) {
+	return NewEnv(ProfileTiming{Profile: pr, Name: source}, pr.Workers(), opts...)
 }
 
 // Evaluate runs one trial: prune and fine-tune the base network, compile it into an
 // integer circuit, choose the crypto sets, simulate it over the test split with TLU
 // errors injected, and estimate its latency (see the package doc). Errors wrap ErrKnobs
 // for knobs out of range, ErrInfeasible (with a *circuit.LayerError naming the layer)
-// when no FHE circuit exists for the knobs, ErrTask for a bad task, and ctx's error when
-// it is cancelled during fine-tuning.
+// when no FHE circuit exists for the knobs, ErrTask for a bad task, ctx's error when
+// it is cancelled during fine-tuning, and whatever Task.OnQATEpoch returned when it
+// stopped a training (ErrPruned for a study's pruner).
 func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error) {
 	if err := checkTrial(ctx, env, task, k); err != nil {
 		return Result{}, err
@@ -299,7 +355,7 @@ func Evaluate(ctx context.Context, env *Env, task Task, k Knobs) (Result, error)
 	res.LatencyMS, res.PBSCount, res.TLUCount, res.MaxTLUBits, res.Calibration = lat.TotalMS, lat.PBSCount, lat.TLUCount, lat.MaxTLUBits, lat.Source
 	res.BootstrapKeyMB, res.KeySwitchKeyMB = lat.BootstrapKeyMB, lat.KeySwitchKeyMB
 	res.PErrorPerTLU, res.GlobalPError, res.ExpectedErrors = sol.PError, sol.GlobalPError, sol.ExpectedErrors
-	res.Cores, res.Strategy = cores, sol.Strategy.String()
+	res.Cores, res.Strategy, res.Cost = cores, sol.Strategy.String(), string(sol.Cost)
 	for i, l := range c.Layers {
 		ll, lp := lat.Layers[i], sol.Layers[i]
 		lit := lp.Params.Literal()

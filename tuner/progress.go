@@ -11,11 +11,11 @@ import (
 type Progress struct {
 	// Study names the study.
 	Study string
-	// Done counts the study's finished trials (complete or failed, all processes), Total
-	// the number it ends with.
+	// Done counts the study's finished trials (complete, failed or pruned, all
+	// processes), Total the number it ends with.
 	Done, Total int
-	// Complete, Failed and Running count the study's trials in those states.
-	Complete, Failed, Running int
+	// Complete, Failed, Pruned and Running count the study's trials in those states.
+	Complete, Failed, Pruned, Running int
 	// BestAccuracy is the highest accuracy of a complete trial (NaN when the study has no
 	// accuracy objective or no complete trial).
 	BestAccuracy float64
@@ -33,13 +33,13 @@ type Progress struct {
 // TrialReport describes a trial that just ended.
 type TrialReport struct {
 	Number int
-	// State is COMPLETE or FAIL.
+	// State is COMPLETE, FAIL or PRUNED.
 	State studies.State
 	// Values holds the objective values of a complete trial.
 	Values []float64
 	// Knobs holds the trial's knob values (rounding off: absent).
 	Knobs map[string]float64
-	// Err is a failed trial's error.
+	// Err is a failed trial's error, or why a pruned trial's training was stopped.
 	Err string
 	// EvalTime is the time the objective took.
 	EvalTime time.Duration

@@ -30,11 +30,15 @@ type Summary struct {
 	// Study is the study as stored (with its spec and attributes).
 	Study studies.Study
 	// Target is the number of trials the study ends with; Done the trials finished so far
-	// (complete or failed), Complete and Failed those in each state, Running the trials
-	// other processes are still running.
-	Target, Done, Complete, Failed, Running int
+	// (complete, failed or pruned), Complete, Failed and Pruned those in each state,
+	// Running the trials other processes are still running.
+	Target, Done, Complete, Failed, Pruned, Running int
 	// Ran counts the trials this call finished.
 	Ran int
+	// Trainings counts the quantization-aware trainings this call's trials started (not
+	// the networks they found trained), PrunedTrainings those of them the study's
+	// pruner stopped: the trainings a pruner saves show as trials pruned without one.
+	Trainings, PrunedTrainings int
 	// Interrupted is set when Run stopped before the target because its context was
 	// cancelled or the WithStop channel closed; TimedOut when the spec's timeout ran out.
 	Interrupted, TimedOut bool
@@ -125,13 +129,17 @@ func Run(ctx context.Context, db *studies.Store, p *Plan, opts ...Option) (Summa
 		if err != nil {
 			return Summary{}, err
 		}
-		env, err := NewProfileEnv(pr, src)
+		env, err := NewProfileEnv(pr, src, specEnvOptions(spec.FHE)...)
 		if err != nil {
 			return Summary{}, err
 		}
 		task := p.task
 		task.Base, task.Artifacts = base, studyArtifacts{db, st.ID}
-		eval = func(ctx context.Context, k Knobs) (Result, error) { return Evaluate(ctx, env, task, k) }
+		eval = func(ctx context.Context, k Knobs) (Result, error) {
+			t := task
+			t.OnQATEpoch = QATEpochFunc(ctx)
+			return Evaluate(ctx, env, t, k)
+		}
 	}
 	if st, err = db.StudyByID(ctx, st.ID); err != nil {
 		return Summary{}, fmt.Errorf("tuner: %w", err)
@@ -298,6 +306,9 @@ type runner struct {
 	trialTime time.Duration
 	timedOut  bool
 	fatal     error
+	// trainings and prunedTrainings count this process's quantization-aware trainings
+	// and those the pruner stopped (see Summary).
+	trainings, prunedTrainings int
 }
 
 func (r *runner) run(ctx context.Context) (Summary, error) {
@@ -520,6 +531,7 @@ type trialCounts struct {
 	done          int // of which finished
 	complete      int
 	failed        int
+	pruned        int
 	waiting       int
 	running       int
 	runningOthers int // running, not in this process
@@ -553,8 +565,11 @@ func (r *runner) counts() trialCounts {
 		case studies.Complete:
 			c.complete++
 			c.done++
-		case studies.Fail, studies.Pruned:
+		case studies.Fail:
 			c.failed++
+			c.done++
+		case studies.Pruned:
+			c.pruned++
 			c.done++
 		case studies.Waiting:
 			c.waiting++
@@ -671,16 +686,24 @@ func (r *runner) deadLocal(worker string) bool {
 	return processGone(pid)
 }
 
-// runTrial evaluates a claimed trial and stores its outcome.
+// runTrial evaluates a claimed trial and stores its outcome. A trial that trains
+// quantization-aware is watched by the study's pruner (trialWatch) and stored as
+// PRUNED when the pruner stops it.
 func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 	knobs := KnobsOf(c.params, r.spec.FHE)
 	wctx := context.WithoutCancel(ctx) // outcomes are stored even when interrupted
+	evalCtx := ctx
+	var watch *trialWatch
+	if knobs.qat() {
+		watch = r.newTrialWatch(c, knobs)
+		evalCtx = withQATEpoch(ctx, watch.hook(ctx))
+	}
 	hbDone := make(chan struct{})
 	hbExit := make(chan struct{})
 	var paramsErr error
 	go r.heartbeat(wctx, c, &paramsErr, hbDone, hbExit)
 	t0 := time.Now()
-	res, evalErr := r.eval(ctx, knobs)
+	res, evalErr := r.eval(evalCtx, knobs)
 	evalDur := time.Since(t0)
 	close(hbDone)
 	<-hbExit
@@ -731,6 +754,9 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		r.mu.Unlock()
 		r.cfg.log.Info("trial interrupted", "number", c.number, "requeued", err == nil)
 		return storeErr
+	case errors.Is(evalErr, ErrPruned):
+		rep.State, rep.Err = studies.Pruned, evalErr.Error()
+		storeErr = r.storePruned(wctx, c, knobs, evalErr, evalDur)
 	default:
 		rep.State, rep.Err = studies.Fail, evalErr.Error()
 		storeErr = r.db.Fail(wctx, c.id, rep.Err)
@@ -747,9 +773,12 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		r.ran++
 		r.evalTime += evalDur
 		r.trialTime += time.Since(c.began)
-		if rep.State == studies.Fail {
-			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Fail, hasParams: true,
+		if rep.State == studies.Fail || rep.State == studies.Pruned {
+			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: rep.State, hasParams: true,
 				retryOf: c.retryOf, key: paramsKey(c.params)}
+		}
+		if rep.State == studies.Pruned && watch != nil && watch.stopped {
+			r.prunedTrainings++
 		}
 	}
 	r.mu.Unlock()
@@ -757,9 +786,12 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		return fmt.Errorf("tuner: store trial %d: %w", c.number, storeErr)
 	}
 	if rep != nil {
-		if rep.State == studies.Fail {
+		switch rep.State {
+		case studies.Fail:
 			r.cfg.log.Info("trial failed", "number", c.number, "error", rep.Err)
-		} else {
+		case studies.Pruned:
+			r.cfg.log.Info("trial pruned", "number", c.number, "reason", rep.Err)
+		default:
 			r.cfg.log.Debug("trial complete", "number", c.number, "values", rep.Values)
 		}
 		r.report(rep)
@@ -819,7 +851,7 @@ func (r *runner) report(last *TrialReport) {
 func (r *runner) progressLocked() Progress {
 	c := r.counts()
 	pr := Progress{Study: r.st.Name, Done: c.done, Total: r.target, Complete: c.complete, Failed: c.failed,
-		Running: c.running, BestAccuracy: math.NaN(), Elapsed: time.Since(r.began)}
+		Pruned: c.pruned, Running: c.running, BestAccuracy: math.NaN(), Elapsed: time.Since(r.began)}
 	if pr.Total < pr.Done {
 		pr.Total = pr.Done
 	}
@@ -854,7 +886,8 @@ func (r *runner) summary(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	c := r.counts()
-	sum.Done, sum.Complete, sum.Failed, sum.Running = c.done, c.complete, c.failed, c.runningOthers
+	sum.Done, sum.Complete, sum.Failed, sum.Pruned, sum.Running = c.done, c.complete, c.failed, c.pruned, c.runningOthers
+	sum.Trainings, sum.PrunedTrainings = r.trainings, r.prunedTrainings
 	if sum.Done < sum.Target && !sum.TimedOut && r.fatal == nil {
 		sum.Interrupted = true
 	}

@@ -67,6 +67,9 @@ type Spec struct {
 	Constraint ConstraintSpec `yaml:"constraint" json:"constraint"`
 	// Sampler chooses the knobs of each trial.
 	Sampler SamplerSpec `yaml:"sampler" json:"sampler"`
+	// Pruner stops quantization-aware trainings that cannot win (default: dominated
+	// when the space searches training qat, none otherwise; see PrunerSpec).
+	Pruner PrunerSpec `yaml:"pruner" json:"pruner"`
 	// Trials is the number of trials the study ends with (default 60).
 	Trials int `yaml:"trials" json:"trials"`
 	// Timeout stops starting new trials after this long (0: no limit), as "90s" or "10m".
@@ -174,6 +177,10 @@ type FHESpec struct {
 	Cores int `yaml:"cores" json:"cores"`
 	// Strategy is "multi" (one crypto set per TLU layer, the default) or "mono".
 	Strategy string `yaml:"strategy" json:"strategy"`
+	// Cost is what chooses the crypto sets: "ms" (the calibration profile's
+	// milliseconds, the default) or "complexity" (Concrete's complexity model). A spec
+	// stored before the field existed resolves to "ms" too, so its study still resumes.
+	Cost string `yaml:"cost" json:"cost"`
 }
 
 // SamplerSpec chooses the sampler and its options. In YAML it is either a name
@@ -478,6 +485,9 @@ func (s Spec) Resolve() (Spec, error) {
 	if err := r.resolveSampler(); err != nil {
 		return Spec{}, err
 	}
+	if err := r.resolvePruner(); err != nil {
+		return Spec{}, err
+	}
 	return r, nil
 }
 
@@ -651,6 +661,14 @@ func (r *Spec) resolveFHE() error {
 		f.Strategy = strings.ToLower(f.Strategy)
 	default:
 		return r.errf("fhe.strategy", "%q: want multi or mono", f.Strategy)
+	}
+	switch strings.ToLower(f.Cost) {
+	case "": // the default, also of specs stored before the field existed
+		f.Cost = "ms"
+	case "ms", "complexity": // fhe.CostMS, fhe.CostComplexity
+		f.Cost = strings.ToLower(f.Cost)
+	default:
+		return r.errf("fhe.cost", "%q: want ms or complexity", f.Cost)
 	}
 	return nil
 }

@@ -187,6 +187,7 @@ func TestSpecBadInput(t *testing.T) {
 		{"bad timeout", "timeout: soon\n", 1, "want a duration"},
 		{"security", "fhe: {security: 80}\n", 1, "fhe.security: 80 bits"},
 		{"strategy", "fhe:\n  strategy: best\n", 2, `fhe.strategy: "best"`},
+		{"cost", "fhe:\n  cost: fast\n", 2, `fhe.cost: "fast": want ms or complexity`},
 		{"unknown data set", "dataset: mnist\n", 1, `unknown data set "mnist"`},
 		{"model file and spec", "model: {file: m.fhtm, spec: mlp}\n", 1, "not both"},
 		{"bad model spec", "model: {spec: \"mlp:0\"}\n", 1, "model.spec"},

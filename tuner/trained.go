@@ -183,6 +183,8 @@ func prune(ctx context.Context, t Task, pruning, sparsity float64, epochs int) (
 // when there is one, else the float network of k's pruning set up for it
 // ([model.PrepareQAT], quantizer ranges from the calibration split) and trained for
 // qat_epochs on the training split (the best validation epoch kept), then stored.
+// Task.OnQATEpoch watches the training; when it stops it, nothing is stored and get
+// drops the cache entry with the error, so a pruned network is never reused.
 func (nc *netCache) trainQAT(ctx context.Context, t Task, k Knobs, key netKey) (*model.Network, error) {
 	name := qatArtifactName(key)
 	if t.Artifacts != nil {
@@ -210,6 +212,16 @@ func (nc *netCache) trainQAT(ctx context.Context, t Task, k Knobs, key netKey) (
 		return nil, fmt.Errorf("tuner: %w", err)
 	}
 	cfg := model.TrainConfig{Epochs: key.qat.epochs, Patience: -1, Seed: t.Seed}
+	if t.OnQATEpoch != nil && t.Val.Len() > 0 {
+		_, acc, err := net.Loss(t.Val)
+		if err != nil {
+			return nil, fmt.Errorf("%w: validation data: %w", ErrTask, err)
+		}
+		if err := t.OnQATEpoch(0, acc); err != nil {
+			return nil, fmt.Errorf("tuner: quantization-aware training: %w", err)
+		}
+		cfg.AfterEpoch = func(s model.EpochStats) error { return t.OnQATEpoch(s.Epoch, s.ValAccuracy) }
+	}
 	if _, err := model.Train(ctx, net, t.Train, t.Val, cfg); err != nil {
 		return nil, fmt.Errorf("tuner: quantization-aware training: %w", err)
 	}

@@ -318,7 +318,7 @@ func openTrial(ctx context.Context, db *studies.Store, name string, number int) 
 	if err != nil {
 		return trialSetup{}, err
 	}
-	env, err := NewProfileEnv(pr, src)
+	env, err := NewProfileEnv(pr, src, specEnvOptions(spec.FHE)...)
 	if err != nil {
 		return trialSetup{}, err
 	}

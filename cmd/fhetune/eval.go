@@ -37,6 +37,7 @@ type evalOutput struct {
 
 type evalFlags struct {
 	dataset, spec, modelFile, dataDir, labelColumn string
+	cost                                           string
 	knobs                                          tuner.Knobs
 	fineTune                                       int
 	seed                                           uint64
@@ -59,7 +60,8 @@ quantization-aware from there (--training qat, --qat-epochs; --n-accum-bits prun
 accumulator to a width, --power-of-two-scaling lets the compiler round accumulators before
 ReLUs for free), rounds each accumulator to
 --rounding-threshold-bits, chooses the TFHE parameters of every TLU layer for --p-error or
---global-p-error (--strategy multi: one set per layer; mono: one for all), simulates the
+--global-p-error (--strategy multi: one set per layer; mono: one for all; --cost ms: the
+sets of least calibrated milliseconds, complexity: Concrete's choice), simulates the
 integer circuit over the test split with each set's TLU errors injected, and estimates the
 latency from the newest calibration profile in --db (the built-in default without one).
 
@@ -102,6 +104,7 @@ func addEvalFlags(c *cobra.Command, f *evalFlags) {
 	fl.IntVar(&f.knobs.Cores, "cores", 0, "cores of the latency estimate (default: the cores the calibration measured)")
 	fl.StringVar(&f.knobs.Strategy, "strategy", "multi", "crypto parameters: multi (one set per TLU layer) or mono (one set)")
 	fl.IntVar(&f.knobs.Security, "security", fhe.DefaultSecurity, "security level in bits")
+	fl.StringVar(&f.cost, "cost", string(fhe.CostMS), "what chooses the crypto sets: ms (the calibration profile's milliseconds) or complexity (Concrete's cost model)")
 	fl.StringVar(&f.knobs.Training, "training", tuner.TrainingPTQ, "training: ptq (quantize the trained float network) or qat (quantization-aware training from it)")
 	fl.IntVar(&f.knobs.QATEpochs, "qat-epochs", 0, fmt.Sprintf("qat_epochs: epochs of quantization-aware training, ≥ 1 (default %d; with --training qat)", tuner.DefaultQATEpochs))
 	fl.IntVar(&f.knobs.NAccumBits, "n-accum-bits", 0, "n_accum_bits: prune so that every accumulator fits this many bits, 2..62 (with --training qat; default: no bound)")
@@ -132,6 +135,9 @@ func (f evalFlags) check(c *cobra.Command, what string) error {
 	}
 	if err := f.knobs.Check(); err != nil {
 		return badInput("%s: %s", what, flagNames(err))
+	}
+	if _, err := fhe.ParseCostKind(f.cost); err != nil {
+		return badInput("%s: --cost %q: want ms or complexity", what, f.cost)
 	}
 	return nil
 }
@@ -225,7 +231,7 @@ func prepareEval(ctx context.Context, a *app, c *cobra.Command, f evalFlags, wha
 	if err != nil {
 		return fail(fmt.Errorf("%s: calibration profile: %w", what, err))
 	}
-	env, err := tuner.NewProfileEnv(cal.profile, cal.source)
+	env, err := tuner.NewProfileEnv(cal.profile, cal.source, tuner.WithCost(fhe.CostKind(f.cost)))
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", what, err))
 	}
@@ -346,8 +352,8 @@ func writeEval(w io.Writer, o evalOutput) error {
 	fmt.Fprintf(tw, "quantized accuracy\t%.4f without errors\n", r.QuantizedAccuracy)
 	fmt.Fprintf(tw, "float accuracy\t%.4f (%d of %d weights zero)\n", r.FloatAccuracy, r.ZeroWeights, r.Weights)
 	fmt.Fprintf(tw, "latency\t%.1f ms per sample on %d cores (calibration %s)\n", r.LatencyMS, r.Cores, r.Calibration)
-	fmt.Fprintf(tw, "bootstraps\t%d (%d TLUs, %d rounding extractions), widest TLU %d bits, %s-parameter\n", r.PBSCount, r.TLUCount,
-		r.PBSCount-r.TLUCount, r.MaxTLUBits, r.Strategy)
+	fmt.Fprintf(tw, "bootstraps\t%d (%d TLUs, %d rounding extractions), widest TLU %d bits, %s-parameter, sets by %s\n", r.PBSCount, r.TLUCount,
+		r.PBSCount-r.TLUCount, r.MaxTLUBits, r.Strategy, r.Cost)
 	if r.PErrorPerTLU > 0 {
 		fmt.Fprintf(tw, "p_error\t%.3g per decoding, %.3g that one inference has any error\n", r.PErrorPerTLU, r.GlobalPError)
 	} else {

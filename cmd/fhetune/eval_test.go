@@ -132,6 +132,7 @@ func TestEvalBadInput(t *testing.T) {
 		{"both", []string{"--dataset", "digits", "--p-error", "0.1", "--global-p-error", "0.1"}, []string{"both"}},
 		{"pruning", []string{"--dataset", "digits", "--pruning", "1"}, []string{"--pruning 1"}},
 		{"strategy", []string{"--dataset", "digits", "--strategy", "duo"}, []string{`"duo"`}},
+		{"cost", []string{"--dataset", "digits", "--cost", "seconds"}, []string{`--cost "seconds"`, "want ms or complexity"}},
 		{"spec", []string{"--dataset", "digits", "--model", "rnn:4"}, []string{"--model"}},
 		{"model and file", []string{"--dataset", "digits", "--model", "mlp", "--model-file", "x"}, []string{"both"}},
 		{"missing file", []string{"--dataset", "digits", "--model-file", filepath.Join(cache, "nope.fhtm")}, []string{"nope.fhtm"}},

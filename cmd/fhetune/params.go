@@ -9,6 +9,7 @@ import (
 
 	"github.com/fhetune/fhetune/fhe"
 	"github.com/fhetune/fhetune/fhe/circuit"
+	"github.com/fhetune/fhetune/tuner"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,11 @@ type paramsResult struct {
 	// Calibration names (its id, or "default").
 	PredictedMS float64 `json:"predicted_ms"`
 	Calibration string  `json:"calibration"`
+	// Cost is what chose the set (--cost: "complexity" or "ms"), and TLUMS the profile's
+	// milliseconds of the whole TLU on one core, the dot product of sum-size terms
+	// included: what --cost ms minimizes.
+	Cost  string  `json:"cost"`
+	TLUMS float64 `json:"tlu_ms"`
 	// AccumulatorBits is the accumulator that the TLU's input is rounded from
 	// (Precision: no rounding), RoundingMethod how, Bootstraps the bootstraps of the
 	// whole rounded TLU (the TLU and, with exact rounding, one extraction per removed
@@ -52,6 +58,8 @@ type paramsPart struct {
 
 func newParamsResult(s fhe.Solution, cal calibrationRef) paramsResult {
 	return paramsResult{
+		Cost:          string(s.Query.Cost),
+		TLUMS:         s.MS,
 		Precision:     s.Query.Precision,
 		Log2Norm2:     s.Query.Log2Norm2,
 		PErrorTarget:  s.Query.PError,
@@ -75,6 +83,7 @@ type paramsTable struct {
 	Security     int              `json:"security"`
 	PErrorTarget float64          `json:"p_error_target"`
 	SumSize      int              `json:"sum_size"`
+	Cost         string           `json:"cost"`
 	Rows         []paramsTableRow `json:"rows"`
 }
 
@@ -99,6 +108,7 @@ type paramsFlags struct {
 	alternatives int
 	accBits      int
 	method       string
+	cost         string
 }
 
 func newParamsCmd(a *app) *cobra.Command {
@@ -110,6 +120,9 @@ func newParamsCmd(a *app) *cobra.Command {
 noise keeps a TLU of the given input precision correct with probability 1 − p_error, after
 a dot product whose integer weights have 2-norm 2^L. The search is exact over k 1..6,
 log2 N 8..17, n 512..2047 and every decomposition with level·log2base ≤ 64.
+With --cost ms it picks the set of least milliseconds on this machine instead (the newest
+calibration profile's: dot product, keyswitch and bootstrap, n ≤ k·N as tfhe-go needs),
+under the same noise and security constraints; "tlu_ms" is what it minimizes.
 The output explains the choice: the variance terms at decoding against the bound that
 precision and p_error allow, the cost terms, and the cheapest set of other (k, N).
 In --json output "variance" is the variance at decoding in modular units (q² = 2^128)
@@ -119,17 +132,19 @@ With --table it prints one row per precision 1..--max-precision and log2 norm2
 0..--max-log2-norm2 ("no solution" where none exists), like Concrete's v0 tables.`,
 		Example: `  fhetune params --precision 4 --log2-norm2 0 --p-error 6.3e-5
   fhetune params --precision 6 --log2-norm2 3.5 --p-error 1e-3 --json
-  fhetune params --table --max-precision 8 --p-error 9.1e-13   # about 2^-40, Concrete ML's default`,
+  fhetune params --table --max-precision 8 --p-error 9.1e-13   # about 2^-40, Concrete ML's default
+  fhetune params --precision 1 --log2-norm2 10 --p-error 6.334e-5 --cost ms`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := f.check(c); err != nil {
 				return err
 			}
-			o, err := fhe.NewOptimizer()
+			cal, err := a.latestCalibration(c.Context())
 			if err != nil {
 				return fmt.Errorf("params: %w", err)
 			}
-			cal, err := a.latestCalibration(c.Context())
+			o, err := fhe.NewOptimizer(fhe.WithTimer(tuner.ProfileTiming{Profile: cal.profile, Name: cal.source}),
+				fhe.WithCost(fhe.CostKind(f.cost)))
 			if err != nil {
 				return fmt.Errorf("params: %w", err)
 			}
@@ -152,6 +167,7 @@ With --table it prints one row per precision 1..--max-precision and log2 norm2
 	fl.IntVar(&f.alternatives, "alternatives", 5, "without --json: how many runner-up (k, N) to list, 0 for none")
 	fl.IntVar(&f.accBits, "accumulator-bits", 0, "accumulator bit-width L the TLU input is rounded from, precision..32 (default: --precision, no rounding)")
 	fl.StringVar(&f.method, "rounding-method", "exact", "with --accumulator-bits: exact (one bit-extraction bootstrap per removed bit) or approximate")
+	fl.StringVar(&f.cost, "cost", string(fhe.CostComplexity), "what chooses the set: complexity (Concrete's cost model, Concrete's choice) or ms (the calibration profile's milliseconds)")
 	return c
 }
 
@@ -206,6 +222,9 @@ func (f paramsFlags) check(c *cobra.Command) error {
 	if f.alternatives < 0 {
 		return badInput("params: --alternatives %d below 0", f.alternatives)
 	}
+	if _, err := fhe.ParseCostKind(f.cost); err != nil {
+		return badInput("params: --cost %q: want ms or complexity", f.cost)
+	}
 	return nil
 }
 
@@ -252,7 +271,8 @@ func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts 
 		p.GLWERank(), p.LogPolyDegree(), p.LWEDimension(), p.BRLevel(), p.BRLogBase(), p.KSLevel(), p.KSLogBase())
 	fmt.Fprintf(tw, "p_error\t%.4g (target %.4g)\n", s.PError, q.PError)
 	fmt.Fprintf(tw, "complexity\t%.6g per TLU\n", s.Complexity)
-	fmt.Fprintf(tw, "predicted\t%.3g ms per keyswitch + bootstrap on one core (calibration %s)\n\n", cal.profile.PredictMS(p), cal.source)
+	fmt.Fprintf(tw, "predicted\t%.3g ms per keyswitch + bootstrap on one core (calibration %s)\n", cal.profile.PredictMS(p), cal.source)
+	fmt.Fprintf(tw, "chosen by\t%s (--cost); the whole TLU, dot product included, %.3g ms\n\n", q.Cost, s.MS)
 
 	fmt.Fprintf(tw, "variance at decoding\tformula\tmodular\tshare\t\n")
 	for i, t := range e.Variance {
@@ -270,7 +290,11 @@ func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts 
 	}
 	fmt.Fprintf(tw, "  total\t\t%.4g\t\t\n", s.Complexity)
 	if len(alts) > 1 && maxAlts > 0 {
-		fmt.Fprintf(tw, "\ncheapest set per (k, N)\t\tcomplexity\tvs chosen\t\n")
+		cost := func(s fhe.Solution) float64 { return s.Complexity }
+		if q.Cost == fhe.CostMS {
+			cost = func(s fhe.Solution) float64 { return s.MS }
+		}
+		fmt.Fprintf(tw, "\ncheapest set per (k, N)\t\t%s\tvs chosen\t\n", q.Cost)
 		for i, alt := range alts {
 			if i > maxAlts {
 				fmt.Fprintf(tw, "  … %d more\t\t\t\t\n", len(alts)-i)
@@ -278,16 +302,16 @@ func writeExplanation(w io.Writer, s fhe.Solution, alts []fhe.Solution, maxAlts 
 			}
 			rel := "chosen"
 			if i > 0 {
-				rel = fmt.Sprintf("+%.1f%%", 100*(alt.Complexity/s.Complexity-1))
+				rel = fmt.Sprintf("+%.1f%%", 100*(cost(alt)/cost(s)-1))
 			}
-			fmt.Fprintf(tw, "  %v\t\t%.4g\t%s\t\n", alt.Params, alt.Complexity, rel)
+			fmt.Fprintf(tw, "  %v\t\t%.4g\t%s\t\n", alt.Params, cost(alt), rel)
 		}
 	}
 	return tw.Flush()
 }
 
 func runParamsTable(w io.Writer, o *fhe.Optimizer, f paramsFlags, cal calibrationRef) error {
-	out := paramsTable{Security: f.security, PErrorTarget: f.pError, SumSize: f.sumSize}
+	out := paramsTable{Security: f.security, PErrorTarget: f.pError, SumSize: f.sumSize, Cost: string(o.Cost())}
 	for prec := 1; prec <= f.maxPrecision; prec++ {
 		for l := 0; l <= f.maxLog2Norm2; l++ {
 			row := paramsTableRow{Precision: prec, Log2Norm2: float64(l)}
@@ -308,17 +332,18 @@ func runParamsTable(w io.Writer, o *fhe.Optimizer, f paramsFlags, cal calibratio
 		return writeJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "security %d bits, p_error %.4g, sum size %d\n", out.Security, out.PErrorTarget, out.SumSize)
-	fmt.Fprintf(tw, "precision\tlog2_norm2\tk\tlog2_N\tn\tbr_l\tbr_b\tks_l\tks_b\tcomplexity\tp_error\t\n")
+	fmt.Fprintf(w, "security %d bits, p_error %.4g, sum size %d, sets by %s (ms: the whole TLU on one core, calibration %s)\n",
+		out.Security, out.PErrorTarget, out.SumSize, out.Cost, cal.source)
+	fmt.Fprintf(tw, "precision\tlog2_norm2\tk\tlog2_N\tn\tbr_l\tbr_b\tks_l\tks_b\tcomplexity\tms\tp_error\t\n")
 	for _, r := range out.Rows {
 		if r.Solution == nil {
-			fmt.Fprintf(tw, "%d\t%g\t-\t-\t-\t-\t-\t-\t-\t-\tno solution\t\n", r.Precision, r.Log2Norm2)
+			fmt.Fprintf(tw, "%d\t%g\t-\t-\t-\t-\t-\t-\t-\t-\t-\tno solution\t\n", r.Precision, r.Log2Norm2)
 			continue
 		}
 		s := r.Solution
-		fmt.Fprintf(tw, "%d\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2g\t\n", r.Precision, r.Log2Norm2,
+		fmt.Fprintf(tw, "%d\t%g\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.1f\t%.2g\t\n", r.Precision, r.Log2Norm2,
 			s.GLWERank, s.LogPolyDegree, s.LWEDimension, s.BRLevel, s.BRLogBase, s.KSLevel, s.KSLogBase,
-			s.Complexity, s.PError)
+			s.Complexity, s.TLUMS, s.PError)
 	}
 	return tw.Flush()
 }

@@ -55,8 +55,8 @@ func roundedResult(o *fhe.Optimizer, f paramsFlags, cal calibrationRef) (paramsR
 	ms := cal.profile.PredictMS(p)
 	r := paramsResult{Precision: f.precision, Log2Norm2: f.log2Norm2, PErrorTarget: f.pError, PError: tluDec.PError,
 		ParamsLiteral: p.Literal(), Complexity: sol.Complexity, Variance: tluDec.Variance,
-		PredictedMS: float64(1+ext) * ms, Calibration: cal.source, AccumulatorBits: f.accBits, RoundingMethod: m.String(),
-		Bootstraps: 1 + ext}
+		PredictedMS: float64(1+ext) * ms, Calibration: cal.source, Cost: string(sol.Cost), TLUMS: sol.MS,
+		AccumulatorBits: f.accBits, RoundingMethod: m.String(), Bootstraps: 1 + ext}
 	if ext > 0 {
 		worst := 0.0
 		for _, d := range sol.Decodings[:ext] {
@@ -85,7 +85,8 @@ func runRoundedQuery(w io.Writer, o *fhe.Optimizer, f paramsFlags, cal calibrati
 	fmt.Fprintf(tw, "set\t%v\n", r.ParamsLiteral)
 	fmt.Fprintf(tw, "bootstraps\t%d\n", r.Bootstraps)
 	fmt.Fprintf(tw, "complexity\t%.6g\n", r.Complexity)
-	fmt.Fprintf(tw, "predicted\t%.3g ms on one core (calibration %s)\n\n", r.PredictedMS, r.Calibration)
+	fmt.Fprintf(tw, "predicted\t%.3g ms on one core (calibration %s)\n", r.PredictedMS, r.Calibration)
+	fmt.Fprintf(tw, "chosen by\t%s (--cost); the whole rounded TLU, dot product included, %.3g ms\n\n", r.Cost, r.TLUMS)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

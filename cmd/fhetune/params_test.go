@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -31,9 +32,9 @@ func TestParamsJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"accumulator_bits", "bootstraps", "br_level", "br_log2_base", "calibration", "complexity", "glwe_dimension", "ks_level", "ks_log2_base",
+	want := []string{"accumulator_bits", "bootstraps", "br_level", "br_log2_base", "calibration", "complexity", "cost", "glwe_dimension", "ks_level", "ks_log2_base",
 		"log2_norm2", "log2_polynomial_size", "lwe_dimension", "p_error", "p_error_target", "parts", "precision", "predicted_ms",
-		"rounding_method", "variance"}
+		"rounding_method", "tlu_ms", "variance"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("JSON fields %v, want %v", keys, want)
 	}
@@ -50,6 +51,48 @@ func TestParamsJSON(t *testing.T) {
 	}
 	if r.Complexity != 79854814 || !(r.Variance > 0) {
 		t.Errorf("complexity %g, variance %g", r.Complexity, r.Variance)
+	}
+	if r.Cost != "complexity" || !(r.TLUMS > r.PredictedMS) {
+		t.Errorf("cost %q, tlu_ms %g (KS+PBS alone %g ms)", r.Cost, r.TLUMS, r.PredictedMS)
+	}
+}
+
+// TestParamsCostMS checks --cost ms: a set the noise model accepts at the same p_error,
+// never predicted slower than Concrete's choice, and one that differs from it where the
+// calibration ranks sets otherwise (1 bit at log2 norm2 10).
+func TestParamsCostMS(t *testing.T) {
+	query := func(extra ...string) paramsResult {
+		t.Helper()
+		args := append([]string{"params", "--precision", "1", "--log2-norm2", "10", "--p-error", "6.334e-5", "--json"}, extra...)
+		code, out, errs := runCLI(t, args...)
+		if code != 0 || errs != "" {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
+		}
+		var r paramsResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	c, m := query(), query("--cost", "ms")
+	if c.Cost != "complexity" || m.Cost != "ms" {
+		t.Fatalf("costs %q and %q", c.Cost, m.Cost)
+	}
+	if m.ParamsLiteral == c.ParamsLiteral || !(m.TLUMS < c.TLUMS) || !(m.Complexity > c.Complexity) {
+		t.Errorf("ms picks %v (%g ms, complexity %g), complexity picks %v (%g ms, complexity %g)",
+			m.ParamsLiteral, m.TLUMS, m.Complexity, c.ParamsLiteral, c.TLUMS, c.Complexity)
+	}
+	if m.PError > m.PErrorTarget || m.LWEDimension > m.GLWERank<<m.LogPolyDegree {
+		t.Errorf("ms set %v: p_error %g above %g, or n > k·N", m.ParamsLiteral, m.PError, m.PErrorTarget)
+	}
+	r := query("--cost", "ms", "--accumulator-bits", "4")
+	if r.Cost != "ms" || !(r.TLUMS > 0) || r.Bootstraps != 4 {
+		t.Errorf("rounded TLU by ms: %+v", r)
+	}
+	code, out, _ := runCLI(t, "params", "--precision", "1", "--log2-norm2", "10", "--p-error", "6.334e-5", "--cost", "ms", "--alternatives", "2")
+	if code != 0 || !regexp.MustCompile(`chosen by +ms \(--cost\)`).MatchString(out) ||
+		!regexp.MustCompile(`cheapest set per \(k, N\) +ms +vs chosen`).MatchString(out) {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
 
@@ -116,6 +159,7 @@ func TestParamsBadInput(t *testing.T) {
 		{"accumulator 33", with("--accumulator-bits", "33"), "--accumulator-bits 33"},
 		{"rounding method", with("--accumulator-bits", "8", "--rounding-method", "fast"), `--rounding-method "fast"`},
 		{"table with accumulator", []string{"params", "--table", "--accumulator-bits", "8"}, "--accumulator-bits does not go with --table"},
+		{"cost", with("--cost", "fast"), `--cost "fast"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errs := runCLI(t, c.args...)

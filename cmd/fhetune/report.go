@@ -294,6 +294,12 @@ func reportStudy(st studies.Study, trials []studies.Trial) (report.Study, error)
 			points = append(points, plane[i].Values)
 			pointAt = append(pointAt, len(rs.Trials))
 		}
+		if pe, ok, err := tuner.TrialPruning(t); err != nil {
+			return report.Study{}, fmt.Errorf("study %q: %w", st.Name, err)
+		} else if ok {
+			rt.Pruned = &report.Pruning{Epoch: pe.Epoch, ValAccuracy: pe.ValAccuracy, Threshold: pe.Threshold, Rule: pe.Rule,
+				Comparable: pe.Comparable, AsTrial: pe.Trial}
+		}
 		rs.Trials = append(rs.Trials, rt)
 	}
 	if len(points) == 0 {

@@ -27,6 +27,7 @@ type studyOutcome struct {
 	Done            int        `json:"done"`
 	Complete        int        `json:"complete"`
 	Failed          int        `json:"failed"`
+	Pruned          int        `json:"pruned"`
 	Ran             int        `json:"ran"`
 	Interrupted     bool       `json:"interrupted"`
 	TimedOut        bool       `json:"timed_out"`
@@ -41,7 +42,7 @@ type studyOutcome struct {
 
 func studyOutcomeDoc(a *app, s tuner.Summary) studyOutcome {
 	d := studyOutcome{Study: s.Study.Name, Target: s.Target, Done: s.Done, Complete: s.Complete, Failed: s.Failed,
-		Ran: s.Ran, Interrupted: s.Interrupted, TimedOut: s.TimedOut, FloatAccuracy: s.FloatAccuracy,
+		Pruned: s.Pruned, Ran: s.Ran, Interrupted: s.Interrupted, TimedOut: s.TimedOut, FloatAccuracy: s.FloatAccuracy,
 		ElapsedS: s.Elapsed.Seconds(), Overhead: s.Overhead(), Front: []frontRow{},
 		ReportCommand: reportCommand(a, s.Study.Name)}
 	if s.Elapsed > 0 {
@@ -76,8 +77,12 @@ func frontRowOf(t studies.Trial, objs []studies.Objective) frontRow {
 func printOutcome(a *app, s tuner.Summary) error {
 	front := append([]studies.Trial(nil), s.Front...)
 	sortFront(front, s.Study.Objectives)
-	fmt.Fprintf(a.stdout, "study %s: %d of %d trials done (%d complete, %d failed); float accuracy %.4f\n",
-		s.Study.Name, s.Done, s.Target, s.Complete, s.Failed, s.FloatAccuracy)
+	pruned := ""
+	if s.Pruned > 0 {
+		pruned = fmt.Sprintf(", %d pruned", s.Pruned)
+	}
+	fmt.Fprintf(a.stdout, "study %s: %d of %d trials done (%d complete, %d failed%s); float accuracy %.4f\n",
+		s.Study.Name, s.Done, s.Target, s.Complete, s.Failed, pruned, s.FloatAccuracy)
 	if len(front) == 0 {
 		fmt.Fprintln(a.stdout, "Pareto front: empty (no complete trials)")
 	} else {

@@ -101,11 +101,17 @@ func (p *progressPrinter) drawBar(pr tuner.Progress) {
 	p.drawn = true
 }
 
-// statusText is "23/60 best acc 0.9527 front 9 hv 2.70 ETA 4s".
+// statusText is "23/60 best acc 0.9527 front 9 hv 2.70 ETA 4s", with the failed and
+// pruned trials counted after the fraction when there are any.
 func statusText(pr tuner.Progress) string {
 	s := fmt.Sprintf("%d/%d", pr.Done, pr.Total)
-	if pr.Failed > 0 {
+	switch {
+	case pr.Failed > 0 && pr.Pruned > 0:
+		s += fmt.Sprintf(" (%d failed, %d pruned)", pr.Failed, pr.Pruned)
+	case pr.Failed > 0:
 		s += fmt.Sprintf(" (%d failed)", pr.Failed)
+	case pr.Pruned > 0:
+		s += fmt.Sprintf(" (%d pruned)", pr.Pruned)
 	}
 	if !math.IsNaN(pr.BestAccuracy) {
 		s += fmt.Sprintf("  best acc %.4f", pr.BestAccuracy)
@@ -122,8 +128,11 @@ func statusText(pr tuner.Progress) string {
 // trialLine is "trial 23 COMPLETE: 0.9527 1438 (n_w_bits=6 ...)", leaving out the fixed
 // knobs.
 func trialLine(t *tuner.TrialReport, fixed map[string]float64) string {
-	if t.State == studies.Fail {
+	switch t.State {
+	case studies.Fail:
 		return fmt.Sprintf("trial %d FAIL: %s", t.Number, t.Err)
+	case studies.Pruned:
+		return fmt.Sprintf("trial %d PRUNED: %s", t.Number, t.Err)
 	}
 	parts := make([]string, len(t.Values))
 	for i, v := range t.Values {

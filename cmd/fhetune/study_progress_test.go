@@ -19,6 +19,9 @@ func TestProgressPrinter(t *testing.T) {
 			Knobs: map[string]float64{"n_w_bits": 4, "sparsity": 0, "p_error": 0.001}}}
 	failed := trial
 	failed.Last = &tuner.TrialReport{Number: 4, State: studies.Fail, Err: "tuner: no FHE circuit"}
+	pruned := failed
+	pruned.Done, pruned.Pruned = 5, 1
+	pruned.Last = &tuner.TrialReport{Number: 5, State: studies.Pruned, Err: "tuner: training pruned after epoch 2"}
 
 	// Not a terminal: one line per trial, fixed knobs left out, no escape codes.
 	var buf bytes.Buffer
@@ -27,11 +30,13 @@ func TestProgressPrinter(t *testing.T) {
 	p.update(first)
 	p.update(trial)
 	p.update(failed)
+	p.update(pruned)
 	p.note("stopping")
 	p.finish()
 	want := "trial 3 COMPLETE: 0.95 120 (n_w_bits=4 rounding_threshold_bits=off p_error=0.001) | " +
 		"4/10 (1 failed)  best acc 0.9500  front 2  hv 1.250  ETA 1m30s\n" +
 		"trial 4 FAIL: tuner: no FHE circuit | 4/10 (1 failed)  best acc 0.9500  front 2  hv 1.250  ETA 1m30s\n" +
+		"trial 5 PRUNED: tuner: training pruned after epoch 2 | 5/10 (1 failed, 1 pruned)  best acc 0.9500  front 2  hv 1.250  ETA 1m30s\n" +
 		"stopping\n"
 	if buf.String() != want {
 		t.Fatalf("plain progress:\n%q\nwant\n%q", buf.String(), want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -22,6 +23,18 @@ type studyShowDoc struct {
 	Front     []showTrial            `json:"front"`
 	// Verified lists the trials run encrypted by `study verify`, by number.
 	Verified []verifiedTrial `json:"verified"`
+	// Pruned lists the trials whose training the study's pruner stopped, by number.
+	Pruned []prunedTrial `json:"pruned"`
+}
+
+// prunedTrial is a pruned trial as study show prints it: its knobs, why its training
+// stopped, and the validation accuracy of each epoch it trained.
+type prunedTrial struct {
+	Number       int               `json:"number"`
+	Knobs        map[string]any    `json:"knobs"`
+	Pruned       tuner.PrunedError `json:"pruned"`
+	Intermediate map[int]float64   `json:"intermediate,omitempty"`
+	params       []studies.Param   // for the text form
 }
 
 // verifiedTrial is a trial's encrypted verification as study show prints it.
@@ -79,6 +92,9 @@ func newStudyShowCmd(a *app) *cobra.Command {
 				if v, ok := tuner.Verified(t); ok {
 					doc.Verified = append(doc.Verified, verifiedTrial{Number: t.Number, VerifyResult: v})
 				}
+			}
+			if doc.Pruned, err = prunedTrials(ctx, s, sum); err != nil {
+				return err
 			}
 			if asJSON {
 				return writeJSON(a.stdout, doc)
@@ -142,6 +158,9 @@ func printStudy(a *app, d studyShowDoc) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	if err := printPruned(a, d.Pruned); err != nil {
+		return err
+	}
 	if len(d.Verified) == 0 {
 		return nil
 	}
@@ -155,6 +174,51 @@ func printStudy(a *app, d studyShowDoc) error {
 		}
 		fmt.Fprintf(w, "%d\t%d%s\t%.4f\t%.4f\t%.1f\t%.1f\t%d\t%.3g\n", v.Number, v.Samples, partial, v.EncryptedAccuracy,
 			v.Agreement, v.LatencyMSMeasured, v.LatencyMSPredicted, v.TLUErrors, v.ExpectedTLUErrors)
+	}
+	return w.Flush()
+}
+
+// prunedTrials reads the study's PRUNED trials (none without reading when it has none).
+func prunedTrials(ctx context.Context, s *studies.Store, sum studies.StudySummary) ([]prunedTrial, error) {
+	out := []prunedTrial{}
+	if sum.Trials.Pruned == 0 {
+		return out, nil
+	}
+	ts, err := s.Trials(ctx, sum.ID, studies.TrialFilter{States: []studies.State{studies.Pruned}})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		pe, ok, err := tuner.TrialPruning(t)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			pe = tuner.PrunedError{Trial: t.Number}
+		}
+		out = append(out, prunedTrial{Number: t.Number, Knobs: frontRowOf(t, sum.Objectives).Knobs, Pruned: pe,
+			Intermediate: t.Intermediate, params: t.Params})
+	}
+	return out, nil
+}
+
+// printPruned prints the pruned trials: the rule and the epoch each training stopped
+// at, its best validation accuracy against the threshold the trainings that cost no
+// more set, and the trial whose training was judged when it is another one.
+func printPruned(a *app, ps []prunedTrial) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "\nPruned (training stopped early): %d trials\n", len(ps))
+	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "TRIAL\tRULE\tEPOCH\tVAL_ACCURACY\tTHRESHOLD\tCOMPARABLE\tAS_TRIAL\tPARAMS")
+	for _, p := range ps {
+		as := "-"
+		if p.Pruned.Trial != p.Number {
+			as = fmt.Sprint(p.Pruned.Trial)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%d\t%.4f\t%.4f\t%d\t%s\t%s\n", p.Number, p.Pruned.Rule, p.Pruned.Epoch, p.Pruned.ValAccuracy,
+			p.Pruned.Threshold, p.Pruned.Comparable, as, formatParams(p.params))
 	}
 	return w.Flush()
 }

@@ -29,13 +29,13 @@ type studySpecFlags struct {
 	ranges                              map[string]*string // knob → range text
 	objectives                          string
 	maxDrop, maxLatency                 float64
-	sampler                             string
+	sampler, pruner                     string
 	population                          int
 	trials, workers                     int
 	timeout                             time.Duration
 	seed                                int64
 	security, cores                     int
-	strategy                            string
+	strategy, cost                      string
 	run                                 studyRunFlags
 }
 
@@ -67,9 +67,10 @@ progress on stderr and ends with the Pareto front and the command for the report
 Without --spec it runs the built-in default study: digits, the default MLP, n_w_bits,
 n_a_bits and n_input_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off
 (rounding method exact or approximate, both searched), p_error 1e-5..0.1, training ptq or
-qat (quantization-aware, with power_of_two_scaling false or true), 60 NSGA-II trials.
-Every flag overrides the spec; --training ptq also drops the spec's qat knobs. A spec
-file (YAML):
+qat (quantization-aware, with power_of_two_scaling false or true), 60 NSGA-II trials, the
+dominated pruner stopping quantization-aware trainings that cheaper ones already beat.
+Every flag overrides the spec; --training ptq also drops the spec's qat knobs and
+pruner. A spec file (YAML):
 
   name: digits-mlp
   dataset: digits                 # digits, breast-cancer, fashion-mnist or csv:PATH
@@ -96,11 +97,14 @@ file (YAML):
   sampler: nsga2                  # nsga2, tpe, random, grid, or a mapping such as
                                   # {name: nsga2, population: 10, mutation_prob: 0.4, eta: 3},
                                   # {name: tpe, objective: latency_ms}, {name: grid, points: 5}
+  pruner: dominated               # stop qat trainings that cheaper ones already beat (the
+                                  # default with qat in the space; else none), median, none,
+                                  # or {name: median, startup_trainings: 3, warmup_epochs: 1}
   trials: 60
   timeout: 10m
   workers: 1
   seed: 0
-  fhe: {security: 128, cores: 0, strategy: multi}
+  fhe: {security: 128, cores: 0, strategy: multi, cost: ms}   # cost: ms or complexity
 
 A study of an existing name is joined (same spec) and run up to its number of trials, so
 several processes may run one study on one database. Ctrl-C stops starting trials and
@@ -129,6 +133,8 @@ Either way, or after a crash, "fhetune study resume NAME" completes the study.`,
 	fl.Float64Var(&f.maxLatency, "max-latency-ms", 0, "constraint: latency_ms at most this")
 	fl.StringVar(&f.sampler, "sampler", "", "sampler: "+strings.Join(tuner.Samplers(), ", ")+" (default nsga2)")
 	fl.IntVar(&f.population, "population", 0, "NSGA-II population (default: a sixth of the trials, 4..50)")
+	fl.StringVar(&f.pruner, "pruner", "", "stop dominated quantization-aware trainings early: "+strings.Join(tuner.Pruners(), ", ")+
+		" (default dominated when the space has training qat, else none)")
 	fl.IntVar(&f.trials, "trials", 0, fmt.Sprintf("number of trials (default %d)", tuner.DefaultTrials))
 	fl.DurationVar(&f.timeout, "timeout", 0, "stop starting trials after this long, e.g. 10m (0: no limit)")
 	fl.IntVar(&f.workers, "workers", 0, "trials run at once by this process (default 1: reproducible)")
@@ -136,6 +142,7 @@ Either way, or after a crash, "fhetune study resume NAME" completes the study.`,
 	fl.IntVar(&f.security, "security", 0, "security level in bits (default 128)")
 	fl.IntVar(&f.cores, "cores", 0, "cores of the latency estimate (default: the calibration profile's)")
 	fl.StringVar(&f.strategy, "strategy", "", "crypto parameters: multi (one set per TLU layer, default) or mono")
+	fl.StringVar(&f.cost, "cost", "", "what chooses the crypto sets: ms (the calibration profile's milliseconds, default) or complexity (Concrete's cost model)")
 	f.run.register(fl)
 	return c
 }
@@ -255,6 +262,7 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 							clearKnob(sp, q)
 						}
 					}
+					s.Pruner = tuner.PrunerSpec{} // the default: none without qat (--pruner still applies)
 				}
 			} else {
 				sp.PowerOfTwoScaling = &ch
@@ -316,6 +324,9 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 	if set("sampler") {
 		s.Sampler = tuner.SamplerSpec{Name: f.sampler}
 	}
+	if set("pruner") {
+		s.Pruner = tuner.PrunerSpec{Name: f.pruner}
+	}
 	if set("population") {
 		if f.population < 2 {
 			return badInput("--population %d: want at least 2", f.population)
@@ -342,6 +353,9 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 	}
 	if set("strategy") {
 		s.FHE.Strategy = f.strategy
+	}
+	if set("cost") {
+		s.FHE.Cost = f.cost
 	}
 	return nil
 }

@@ -23,10 +23,13 @@ type ParamsConfig struct {
 	Strategy fhe.Strategy
 	// Security is the security level in bits; 0 means fhe.DefaultSecurity.
 	Security int
+	// Cost is what the optimizer minimizes (fhe.CostMS or fhe.CostComplexity); empty
+	// means the optimizer's default ([fhe.Optimizer.Cost]).
+	Cost fhe.CostKind
 }
 
 // Check returns an error wrapping ErrConfig for a p_error out of (0, 1), both p_error and
-// global_p_error, an unknown strategy or an unsupported security level.
+// global_p_error, an unknown strategy, an unsupported security level or an unknown cost.
 func (p ParamsConfig) Check() error {
 	if p.PError != 0 && p.GlobalPError != 0 {
 		return fmt.Errorf("%w: p_error and global_p_error both set; give one", ErrConfig)
@@ -42,6 +45,11 @@ func (p ParamsConfig) Check() error {
 	}
 	if p.Security != 0 {
 		if err := fhe.CheckSecurity(p.Security); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	if p.Cost != "" {
+		if _, err := fhe.ParseCostKind(string(p.Cost)); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
@@ -67,8 +75,12 @@ type Solution struct {
 	// ExpectedErrors is the expected number of erring decodings per inference,
 	// Σ count_d·p_d.
 	ExpectedErrors float64 `json:"expected_errors"`
-	// Complexity is the optimizer's cost of one inference.
-	Complexity float64 `json:"complexity"`
+	// Complexity is Concrete's complexity of one inference, and MS its milliseconds on
+	// one core at the optimizer's Timer's prices (0 without one), whichever chose the
+	// sets; Cost says which did (fhe.CostMS or fhe.CostComplexity).
+	Complexity float64      `json:"complexity"`
+	MS         float64      `json:"ms,omitempty"`
+	Cost       fhe.CostKind `json:"cost"`
 
 	// decoding[i] lists the graph decodings of layer i: its extractions in bit order,
 	// then its TLU (or its output).
@@ -163,7 +175,7 @@ func (c *Circuit) Graph(cfg ParamsConfig) (fhe.Graph, [][]int, error) {
 	}
 	parts, np := c.Partitions(cfg.Strategy)
 	g := fhe.Graph{Partitions: np, PBS: make([]int, np), KS: map[fhe.Switch]int{}, Levelled: make([]float64, np),
-		PError: cfg.PError, GlobalPError: cfg.GlobalPError, Security: cfg.Security}
+		PError: cfg.PError, GlobalPError: cfg.GlobalPError, Security: cfg.Security, Cost: cfg.Cost}
 	if g.PError == 0 && g.GlobalPError == 0 {
 		g.PError = fhe.DefaultPError
 	}
@@ -263,7 +275,7 @@ func (c *Circuit) ChooseParams(o *fhe.Optimizer, cfg ParamsConfig) (*Solution, e
 	}
 	s := &Solution{Strategy: cfg.Strategy, Security: cfg.Security, PError: g.PError, GlobalPErrorTarget: g.GlobalPError,
 		Graph: g, Sets: sets, GlobalPError: sets.GlobalPError, ExpectedErrors: sets.ExpectedErrors,
-		Complexity: sets.Complexity, decoding: dec}
+		Complexity: sets.Complexity, MS: sets.MS, Cost: sets.Cost, decoding: dec}
 	if s.Security == 0 {
 		s.Security = fhe.DefaultSecurity
 	}

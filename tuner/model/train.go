@@ -48,6 +48,11 @@ type TrainConfig struct {
 	Seed uint64
 	// OnEpoch, when not nil, is called after each epoch (for progress reports).
 	OnEpoch func(EpochStats)
+	// AfterEpoch, when not nil, is called after each epoch (after OnEpoch, before early
+	// stopping is decided) and may stop the run: when it returns an error, [Train]
+	// returns that error wrapped, with the network holding the best weights so far. A
+	// study's pruner uses it to stop trainings that cannot win.
+	AfterEpoch func(EpochStats) error
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -190,6 +195,12 @@ func Train(ctx context.Context, net *Network, train, val Data, cfg TrainConfig) 
 		}
 		if cfg.OnEpoch != nil {
 			cfg.OnEpoch(st)
+		}
+		if cfg.AfterEpoch != nil {
+			if err := cfg.AfterEpoch(st); err != nil {
+				restore(net, best)
+				return res, fmt.Errorf("model: train: stopped after epoch %d: %w", epoch, err)
+			}
 		}
 		if hasVal && cfg.Patience > 0 && sinceBest >= cfg.Patience {
 			res.Stopped = true

@@ -93,6 +93,39 @@ func TestTrainNoValidation(t *testing.T) {
 	}
 }
 
+// TestTrainAfterEpochStops: an AfterEpoch error ends the run after that epoch, is
+// returned wrapped, and leaves the network with the best epoch's weights so far.
+func TestTrainAfterEpochStops(t *testing.T) {
+	d := loadDigits(t)
+	stop := errors.New("stop here")
+	var seen []model.EpochStats
+	net := d.build(t, "mlp:16", 1)
+	res, err := model.Train(context.Background(), net, d.train, d.val, model.TrainConfig{Seed: 1, Epochs: 10,
+		AfterEpoch: func(s model.EpochStats) error {
+			seen = append(seen, s)
+			if s.Epoch == 3 {
+				return stop
+			}
+			return nil
+		}})
+	if !errors.Is(err, stop) {
+		t.Fatalf("error %v, want the AfterEpoch error", err)
+	}
+	if len(seen) != 3 || res.EpochsRun != 3 {
+		t.Fatalf("AfterEpoch saw %d epochs, %d run: want 3", len(seen), res.EpochsRun)
+	}
+	best := 0.0
+	for _, s := range seen {
+		if math.IsNaN(s.ValAccuracy) {
+			t.Fatalf("epoch %d without a validation accuracy", s.Epoch)
+		}
+		best = max(best, s.ValAccuracy)
+	}
+	if _, acc, err := net.Loss(d.val); err != nil || acc != best {
+		t.Errorf("stopped network scores val %.4f (%v), want the best epoch's %.4f", acc, err, best)
+	}
+}
+
 func TestTrainCancelled(t *testing.T) {
 	d := loadDigits(t)
 	net := d.build(t, "mlp:16", 1)
