@@ -63,6 +63,9 @@ type trialAttrs struct {
 	Result
 	Constraints []float64 `json:"constraints,omitempty"`
 	EvalMS      float64   `json:"eval_ms"`
+	// Network is the number of the study's first trial of the trained network this
+	// trial shares (its own number for the first; see sweep.go).
+	Network int `json:"network"`
 }
 
 // Run runs the study of plan p in db until it has the spec's number of trials, the
@@ -252,6 +255,7 @@ type trialRec struct {
 	internal    map[string]float64 // search-space values of a usable complete trial
 	usable      bool
 	key         string // the knob values, to spot repeats
+	network     string // the training knobs (networkKey)
 }
 
 // claimed is a trial a worker took.
@@ -264,6 +268,7 @@ type claimed struct {
 	sampled bool
 	params  []studies.Param
 	began   time.Time
+	network int // see trialAttrs.Network
 }
 
 type runner struct {
@@ -450,7 +455,12 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 		if r.p.gridSize > 0 {
 			n = r.slot(t.Number)
 		}
-		vals, err := r.sampler.Sample(r.p.space.space, r.dirs, r.history(), n)
+		var vals map[string]float64
+		if members, ok := r.openNetwork(); ok {
+			vals = r.sweepSample(members, t.Number)
+		} else {
+			vals, err = r.sampler.Sample(r.p.space.space, r.dirs, r.history(), n)
+		}
 		if err != nil {
 			err = fmt.Errorf("%w: trial %d: %w", ErrSampler, t.Number, err)
 			if ferr := r.db.Fail(wctx, t.ID, err.Error()); ferr != nil {
@@ -464,8 +474,10 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 	}
 	r.keys[paramsKey(c.params)] = true
 	r.mine[t.ID] = true
+	net := networkKey(c.params)
+	c.network = r.networkOf(net, t.Number)
 	r.recs[t.Number] = &trialRec{id: t.ID, number: t.Number, state: studies.Running, hasParams: true,
-		retryOf: t.RetryOf, worker: worker, heartbeat: time.Now(), key: paramsKey(c.params)}
+		retryOf: t.RetryOf, worker: worker, heartbeat: time.Now(), key: paramsKey(c.params), network: net}
 	r.cfg.log.Debug("trial started", "number", t.Number, "worker", worker, "params", paramsText(c.params))
 	return c, false, nil
 }
@@ -499,7 +511,7 @@ func (r *runner) sync(ctx context.Context) error {
 func (r *runner) record(t studies.Trial) *trialRec {
 	rec := &trialRec{id: t.ID, number: t.Number, state: t.State, hasParams: len(t.Params) > 0, retryOf: t.RetryOf,
 		interrupted: t.State == studies.Fail && strings.HasPrefix(t.Error, interruptedPrefix),
-		worker:      t.Worker, heartbeat: t.Heartbeat, key: paramsKey(t.Params)}
+		worker:      t.Worker, heartbeat: t.Heartbeat, key: paramsKey(t.Params), network: networkKey(t.Params)}
 	if t.State == studies.Complete && len(t.Values) == len(r.dirs) {
 		rec.values = t.Values
 		var a struct {
@@ -701,7 +713,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 	case evalErr == nil:
 		vals := r.spec.values(res)
 		cons := r.spec.constraints(res, r.floatAcc)
-		attrs, err := json.Marshal(trialAttrs{Result: res, Constraints: cons, EvalMS: float64(evalDur) / 1e6})
+		attrs, err := json.Marshal(trialAttrs{Result: res, Constraints: cons, EvalMS: float64(evalDur) / 1e6, Network: c.network})
 		if err != nil {
 			return fmt.Errorf("tuner: encode trial %d: %w", c.number, err)
 		}
@@ -715,7 +727,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		if storeErr == nil {
 			r.mu.Lock()
 			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Complete, hasParams: true,
-				retryOf: c.retryOf, values: vals, constraints: cons, key: paramsKey(c.params)}
+				retryOf: c.retryOf, values: vals, constraints: cons, key: paramsKey(c.params), network: networkKey(c.params)}
 			r.recs[c.number].internal, r.recs[c.number].usable = r.p.space.internal(c.params)
 			r.mu.Unlock()
 		}
@@ -749,7 +761,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		r.trialTime += time.Since(c.began)
 		if rep.State == studies.Fail {
 			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Fail, hasParams: true,
-				retryOf: c.retryOf, key: paramsKey(c.params)}
+				retryOf: c.retryOf, key: paramsKey(c.params), network: networkKey(c.params)}
 		}
 	}
 	r.mu.Unlock()
