@@ -67,6 +67,9 @@ type trialAttrs struct {
 	Result
 	Constraints []float64 `json:"constraints,omitempty"`
 	EvalMS      float64   `json:"eval_ms"`
+	// Network is the number of the study's first trial of the trained network this
+	// trial shares (its own number for the first; see sweep.go).
+	Network int `json:"network"`
 }
 
 // Run runs the study of plan p in db until it has the spec's number of trials, the
@@ -260,6 +263,7 @@ type trialRec struct {
 	internal    map[string]float64 // search-space values of a usable complete trial
 	usable      bool
 	key         string // the knob values, to spot repeats
+	network     string // the training knobs (networkKey)
 }
 
 // claimed is a trial a worker took.
@@ -272,6 +276,7 @@ type claimed struct {
 	sampled bool
 	params  []studies.Param
 	began   time.Time
+	network int // see trialAttrs.Network
 }
 
 type runner struct {
@@ -461,7 +466,12 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 		if r.p.gridSize > 0 {
 			n = r.slot(t.Number)
 		}
-		vals, err := r.sampler.Sample(r.p.space.space, r.dirs, r.history(), n)
+		var vals map[string]float64
+		if members, ok := r.openNetwork(); ok {
+			vals = r.sweepSample(members, t.Number)
+		} else {
+			vals, err = r.sampler.Sample(r.p.space.space, r.dirs, r.history(), n)
+		}
 		if err != nil {
 			err = fmt.Errorf("%w: trial %d: %w", ErrSampler, t.Number, err)
 			if ferr := r.db.Fail(wctx, t.ID, err.Error()); ferr != nil {
@@ -475,8 +485,10 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 	}
 	r.keys[paramsKey(c.params)] = true
 	r.mine[t.ID] = true
+	net := networkKey(c.params)
+	c.network = r.networkOf(net, t.Number)
 	r.recs[t.Number] = &trialRec{id: t.ID, number: t.Number, state: studies.Running, hasParams: true,
-		retryOf: t.RetryOf, worker: worker, heartbeat: time.Now(), key: paramsKey(c.params)}
+		retryOf: t.RetryOf, worker: worker, heartbeat: time.Now(), key: paramsKey(c.params), network: net}
 	r.cfg.log.Debug("trial started", "number", t.Number, "worker", worker, "params", paramsText(c.params))
 	return c, false, nil
 }
@@ -510,7 +522,7 @@ func (r *runner) sync(ctx context.Context) error {
 func (r *runner) record(t studies.Trial) *trialRec {
 	rec := &trialRec{id: t.ID, number: t.Number, state: t.State, hasParams: len(t.Params) > 0, retryOf: t.RetryOf,
 		interrupted: t.State == studies.Fail && strings.HasPrefix(t.Error, interruptedPrefix),
-		worker:      t.Worker, heartbeat: t.Heartbeat, key: paramsKey(t.Params)}
+		worker:      t.Worker, heartbeat: t.Heartbeat, key: paramsKey(t.Params), network: networkKey(t.Params)}
 	if t.State == studies.Complete && len(t.Values) == len(r.dirs) {
 		rec.values = t.Values
 		var a struct {
@@ -724,7 +736,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 	case evalErr == nil:
 		vals := r.spec.values(res)
 		cons := r.spec.constraints(res, r.floatAcc)
-		attrs, err := json.Marshal(trialAttrs{Result: res, Constraints: cons, EvalMS: float64(evalDur) / 1e6})
+		attrs, err := json.Marshal(trialAttrs{Result: res, Constraints: cons, EvalMS: float64(evalDur) / 1e6, Network: c.network})
 		if err != nil {
 			return fmt.Errorf("tuner: encode trial %d: %w", c.number, err)
 		}
@@ -738,7 +750,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		if storeErr == nil {
 			r.mu.Lock()
 			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: studies.Complete, hasParams: true,
-				retryOf: c.retryOf, values: vals, constraints: cons, key: paramsKey(c.params)}
+				retryOf: c.retryOf, values: vals, constraints: cons, key: paramsKey(c.params), network: networkKey(c.params)}
 			r.recs[c.number].internal, r.recs[c.number].usable = r.p.space.internal(c.params)
 			r.mu.Unlock()
 		}
@@ -775,7 +787,7 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		r.trialTime += time.Since(c.began)
 		if rep.State == studies.Fail || rep.State == studies.Pruned {
 			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: rep.State, hasParams: true,
-				retryOf: c.retryOf, key: paramsKey(c.params)}
+				retryOf: c.retryOf, key: paramsKey(c.params), network: networkKey(c.params)}
 		}
 		if rep.State == studies.Pruned && watch != nil && watch.stopped {
 			r.prunedTrainings++
@@ -926,14 +938,24 @@ func paramsKey(ps []studies.Param) string {
 	return b.String()
 }
 
-// dedupe replaces a sampled setting that an earlier trial already has. Trials are
-// deterministic, so a repeat would only spend the budget again: the setting is changed
+// dedupe replaces a sampled setting that an earlier trial already has, or whose network a
+// pruner stopped (its training would be stopped again). Trials are deterministic, so a
+// repeat would only spend the budget again: the setting is changed
 // one knob at a time, each redrawn from its prior, until it is new (a fresh random
 // setting after 16 tries). The random numbers come from the trial number, so a study
 // stays reproducible.
 func (r *runner) dedupe(vals map[string]float64, number int) map[string]float64 {
-	seen := r.keys
-	if !seen[paramsKey(r.p.space.params(vals))] {
+	pruned := map[string]bool{}
+	for _, rec := range r.recs {
+		if rec.state == studies.Pruned {
+			pruned[rec.network] = true
+		}
+	}
+	taken := func(vals map[string]float64) bool {
+		ps := r.p.space.params(vals)
+		return r.keys[paramsKey(ps)] || pruned[networkKey(ps)]
+	}
+	if !taken(vals) {
 		return vals
 	}
 	rng := search.NewRand(r.spec.Seed^0x5eed_d0d0, number)
@@ -951,7 +973,7 @@ func (r *runner) dedupe(vals map[string]float64, number int) map[string]float64 
 			p := ps[rng.IntN(len(ps))]
 			out[p.Name] = p.Uniform(rng)
 		}
-		if !seen[paramsKey(r.p.space.params(out))] {
+		if !taken(out) {
 			break
 		}
 	}

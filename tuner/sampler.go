@@ -6,6 +6,7 @@ import (
 	"github.com/fhetune/fhetune/search"
 	"github.com/fhetune/fhetune/search/grid"
 	"github.com/fhetune/fhetune/search/nsga2"
+	"github.com/fhetune/fhetune/search/parego"
 	"github.com/fhetune/fhetune/search/random"
 	"github.com/fhetune/fhetune/search/tpe"
 )
@@ -22,6 +23,9 @@ func newSampler(s Spec, ks knobSpace) (search.Sampler, int, error) {
 	case "tpe":
 		smp, err := tpe.New(tpe.WithSeed(s.Seed), tpe.WithStartupTrials(sp.StartupTrials),
 			tpe.WithObjective(s.objective(sp.Objective)))
+		return smp, 0, wrapSampler(s, err)
+	case "parego":
+		smp, err := parego.New(parego.WithSeed(s.Seed), parego.WithStartupTrials(sp.StartupTrials))
 		return smp, 0, wrapSampler(s, err)
 	case "random":
 		smp, err := random.New(random.WithSeed(s.Seed))

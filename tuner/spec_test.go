@@ -103,7 +103,7 @@ func TestSpecDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Name != tuner.DefaultStudyName || r.Dataset != "digits" || r.Model.Spec != tuner.DefaultMLPSpec ||
-		r.Trials != 60 || r.Workers != 1 || r.Sampler.Name != "nsga2" || r.Sampler.Population != 10 || r.FHE.Security != 128 {
+		r.Trials != 60 || r.Workers != 1 || r.Sampler.Name != "nsga2" || r.Sampler.Population != 10 || r.Sampler.Sweep != tuner.DefaultSweep || r.FHE.Security != 128 {
 		t.Fatalf("default spec: %+v", r)
 	}
 	sp := r.Space
@@ -182,6 +182,8 @@ func TestSpecBadInput(t *testing.T) {
 		{"bad direction", "objectives:\n  - {name: accuracy, direction: up}\n", 2, "want maximize or minimize"},
 		{"unknown sampler", "sampler: cmaes\n", 1, `unknown sampler "cmaes"`},
 		{"tpe needs an objective", "sampler: tpe\n", 1, "tpe optimizes one objective"},
+		{"sweep 0", "sampler: {name: nsga2, sweep: -1}\n", 1, "sampler.sweep: -1: want 1 (no sweep) to 1000"},
+		{"grid sweep", "sampler: {name: grid, sweep: 3}\n", 1, "sampler.sweep: 3: grid search"},
 		{"negative trials", "trials: -3\n", 1, "trials: -3"},
 		{"workers", "workers: 1000\n", 1, "workers: 1000"},
 		{"bad timeout", "timeout: soon\n", 1, "want a duration"},
