@@ -212,6 +212,7 @@ func TestStudyWithQAT(t *testing.T) {
 	dir := t.TempDir()
 	spec := modelSpec(t, dir)
 	spec.Trials = 10
+	spec.Sampler = tuner.SamplerSpec{Sweep: 1} // every trial's network from the sampler
 	spec.Space = tuner.SpaceSpec{
 		NWBits: &tuner.Range{Low: 3, High: 3}, NABits: &tuner.Range{Low: 3, High: 3}, NInputBits: &tuner.Range{Low: 3, High: 3},
 		Pruning: &tuner.Range{Low: 0, High: 0}, RoundingThresholdBits: &tuner.Range{OnlyOff: true},

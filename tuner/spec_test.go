@@ -103,7 +103,7 @@ func TestSpecDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Name != tuner.DefaultStudyName || r.Dataset != "digits" || r.Model.Spec != tuner.DefaultMLPSpec ||
-		r.Trials != 60 || r.Workers != 1 || r.Sampler.Name != "nsga2" || r.Sampler.Population != 10 || r.Sampler.Sweep != tuner.DefaultSweep || r.FHE.Security != 128 {
+		r.Trials != 60 || r.Workers != 1 || r.Sampler.Name != "parego" || r.Sampler.StartupTrials != tuner.DefaultParEGOStartup || r.Sampler.Sweep != tuner.DefaultSweep || r.FHE.Security != 128 {
 		t.Fatalf("default spec: %+v", r)
 	}
 	sp := r.Space
@@ -133,6 +133,10 @@ func TestSpecDefaults(t *testing.T) {
 	}
 	if plain.Space.NInputBits != nil || plain.Space.Training != nil {
 		t.Errorf("a spec without them: n_input_bits %v, training %v", plain.Space.NInputBits, plain.Space.Training)
+	}
+	// It does not sweep: a post-training trial costs milliseconds whatever its knobs.
+	if plain.Sampler.Sweep != 1 {
+		t.Errorf("a post-training spec sweeps %d trials per network, want 1", plain.Sampler.Sweep)
 	}
 	// Resolving again changes nothing, and the stored JSON form reads back equal.
 	again, err := r.Resolve()
