@@ -387,19 +387,27 @@ func PrepareQAT(net *Network, calib *mat.Dense, cfg QATConfig) (*Network, error)
 	out := net.Clone()
 	out.Layers = nil
 	newQ := func(bits int) *Quant { return &Quant{Bits: bits, PowerOfTwo: cfg.PowerOfTwo} }
-	fed := false // whether a Quant layer feeds the current values (through Flatten)
-	for i, l := range net.Layers {
+	fed := false  // whether a Quant layer feeds the current values (through Flatten)
+	input := true // whether the next Quant layer quantizes the network's input
+	inQ := func() *Quant {
+		bits := cfg.NABits
+		if input {
+			bits, input = cfg.NInputBits, false
+		}
+		return newQ(bits)
+	}
+	for _, l := range net.Layers {
 		l = l.clone()
 		switch l := l.(type) {
 		case *Linear:
 			if !fed {
-				out.Layers = append(out.Layers, newQ(inputBits(i, cfg)))
+				out.Layers = append(out.Layers, inQ())
 			}
 			w := wq
 			l.Quant = &w
 		case *Conv2d:
 			if !fed {
-				out.Layers = append(out.Layers, newQ(inputBits(i, cfg)))
+				out.Layers = append(out.Layers, inQ())
 			}
 			w := wq
 			l.Quant = &w
@@ -423,15 +431,6 @@ func PrepareQAT(net *Network, calib *mat.Dense, cfg QATConfig) (*Network, error)
 		}
 	}
 	return out, out.Validate()
-}
-
-// inputBits returns the bits of a Quant layer inserted before layer i: n_input_bits
-// before the first layer, n_a_bits elsewhere.
-func inputBits(i int, cfg QATConfig) int {
-	if i == 0 {
-		return cfg.NInputBits
-	}
-	return cfg.NABits
 }
 
 // initRanges sets every Quant layer's range to the extremes of the values that reach

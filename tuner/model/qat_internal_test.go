@@ -226,3 +226,34 @@ func TestAccumulatorPruneBounds(t *testing.T) {
 		t.Errorf("n_accum_bits 5 for 28 per weight: got %v, want ErrPrune", err)
 	}
 }
+
+// TestPrepareQATInputBits: the Quant layer on the network's input takes n_input_bits and
+// every other n_a_bits, also when the network starts with a Flatten (an image data set
+// such as digits), where the first Linear is not the first layer.
+func TestPrepareQATInputBits(t *testing.T) {
+	for _, shape := range [][]int{{8}, {1, 2, 4}} {
+		net, err := Build("mlp:6,5", shape, 3, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := mat.NewDense(10, 8, nil)
+		for i := 0; i < 10; i++ {
+			for j := 0; j < 8; j++ {
+				x.Set(i, j, float64(i*j%7))
+			}
+		}
+		q, err := PrepareQAT(net, x, QATConfig{NWBits: 3, NABits: 3, NInputBits: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bits []int
+		for _, l := range q.Layers {
+			if qq, ok := l.(*Quant); ok {
+				bits = append(bits, qq.Bits)
+			}
+		}
+		if len(bits) != 3 || bits[0] != 5 || bits[1] != 3 || bits[2] != 3 {
+			t.Errorf("input shape %v: Quant bits %v, want [5 3 3]", shape, bits)
+		}
+	}
+}
