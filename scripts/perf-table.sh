@@ -4,7 +4,7 @@
 # benchmarks report; the ZDT test's log; the wall time of `fhetune calibrate --quick`)
 # and gives the 1-minute load average while it ran. Prints Markdown on stdout; a command
 # that fails stops the script with its output on stderr. Needs go; takes about 10
-# minutes on 2 idle cores, half of it BenchmarkSamplers and the Fashion-MNIST QAT run. With --write it replaces the
+# minutes on 2 idle cores, half of it the search benchmarks and the Fashion-MNIST QAT run. With --write it replaces the
 # table in README.md, between the lines "<!-- begin performance: ... -->" and
 # "<!-- end performance -->", instead.
 set -euo pipefail
@@ -238,15 +238,40 @@ out2=$(fix "$v" 1)
 row "study throughput (the post-training default study: 60 trials, digits)" "\`$c\`" \
   "$tpm1 trials/min with 1 worker ($study a study), $tpm2/min with 2; $out1% and $out2% of a trial's time outside eval, $load" "< 5% outside eval"
 
-c="go test ./tuner -run '^\$' -bench Samplers -benchtime 1x"
+c="go test ./tuner -run '^\$' -bench SearchPTQ -benchtime 1x"
 run "$c"
 hv=()
-for k in hv_nsga2_60 hv_random_60 hv_nsga2_180 hv_random_180; do
-  get v BenchmarkSamplers "$k"
-  hv+=("$(fix "$v" 3)")
+for k in parego nsga2 nsga2_sweep random; do
+  get v BenchmarkSearchPTQ "pct_hv_$k"
+  hv+=("$(fix "$v" 1)")
 done
-row "NSGA-II against random search on the post-training default study, mean hypervolume over 16 seeds" "\`$c\`" \
-  "60 trials: ${hv[0]} vs ${hv[1]}; 180 trials: ${hv[2]} vs ${hv[3]}, $load" "NSGA-II ahead"
+row "search, post-training default study: share of the hypervolume of 3,000 random trials that 60 trials reach, mean of 8 seeds" "\`$c\`" \
+  "ParEGO ${hv[0]}%, NSGA-II ${hv[1]}% (with the two-level sweep ${hv[2]}%), random search ${hv[3]}%, $load" "≥ 98%, ≥ 2 points above random"
+
+c="go test ./tuner -run '^\$' -bench SearchQAT -benchtime 1x"
+run "$c"
+get v BenchmarkSearchQAT trainings_plain
+tp=$(fix "$v" 1)
+get v BenchmarkSearchQAT trainings_default
+td=$(fix "$v" 1)
+q=()
+for k in hv_plain hv_default_same_trainings hv_default_half_trainings hv_plain_half_trainings; do
+  get v BenchmarkSearchQAT "$k"
+  q+=("$(fix "$v" 3)")
+done
+row "search, quantization-aware digits space: hypervolume per training, mean of 4 seeds (plain: NSGA-II, one trial a network, no pruner, 40 trials; default: ParEGO, sweep, dominated pruner, 60 trials)" "\`$c\`" \
+  "plain ${q[0]} after $tp trainings; default ${q[1]} at $tp trainings, ${q[2]} at half (plain at half: ${q[3]}); default used $td, $load" "the same hypervolume with ≤ half the trainings"
+
+c="go test ./tuner -run '^\$' -bench BuiltInStudy -benchtime 1x"
+run "$c"
+get v BenchmarkBuiltInStudy s/study
+bs=$(fix "$v" 1)
+get v BenchmarkBuiltInStudy trainings
+bt=$(fix "$v" 0)
+get v BenchmarkBuiltInStudy pruned_trainings
+bp=$(fix "$v" 0)
+row "built-in default study (\`fhetune study start\`: 60 trials, post-training and quantization-aware, 2 workers), base model given" "\`$c\`" \
+  "$bs s, $bt quantization-aware trainings ($bp pruned), $load" "< 1 minute"
 
 # The PostgreSQL rows need a server: FHETUNE_TEST_POSTGRES as .ci/run sets it.
 if [ -z "${FHETUNE_TEST_POSTGRES:-}" ]; then
@@ -338,15 +363,17 @@ row "encrypted executor against the bare tfhe-go work it does (bootstraps, keysw
 
 c="go test -run '^\$' -bench Sample -benchmem ./search/..."
 run "$c"
-ns=() tpe=()
+ns=() tpe=() pg=()
 for h in 100 1000 10000; do
   get v "BenchmarkSample/history=$h/warm" ns/op search/nsga2
   ns+=("$(dur "$v")")
   get v "BenchmarkSample/history=$h" ns/op search/tpe
   tpe+=("$(dur "$v")")
+  get v "BenchmarkSample/history=$h" ns/op search/parego
+  pg+=("$(dur "$v")")
 done
 row "samplers at history 100 / 1,000 / 10,000" "\`$c\`" \
-  "NSGA-II ${ns[0]} / ${ns[1]} / ${ns[2]}, TPE ${tpe[0]} / ${tpe[1]} / ${tpe[2]}, $load" "—"
+  "ParEGO ${pg[0]} / ${pg[1]} / ${pg[2]}, NSGA-II ${ns[0]} / ${ns[1]} / ${ns[2]}, TPE ${tpe[0]} / ${tpe[1]} / ${tpe[2]}, $load" "—"
 
 if [ "$write" = 1 ]; then
   exec >&3

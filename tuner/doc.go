@@ -40,8 +40,9 @@
 //
 // A study spec ([Spec]) says what to tune (data set, model or model file, training),
 // the search space ([SpaceSpec]: a [Range] per knob, and the rounding methods, a
-// [MethodChoice]), the objectives and an optional constraint, the sampler (NSGA-II, TPE,
-// random or grid from package search), the budget and the FHE settings.
+// [MethodChoice]), the objectives and an optional constraint, the sampler (ParEGO, the
+// default, NSGA-II, TPE, random or grid from package search) and its two-level sweep,
+// the budget and the FHE settings.
 // rounding_threshold_bits takes Concrete ML's forms and range (2..8): a number, a range
 // such as [3, 8] or [3, 8, off], off, or the dict {n_bits: [3, 8], method: approximate};
 // rounding_method is exact, approximate, or [exact, approximate] to search both (the
@@ -49,7 +50,7 @@
 // [KnobLabel] names them). A method given in the dict and a different rounding_method
 // are refused. [ParseSpec] reads it from YAML strictly (unknown keys, type
 // errors and bad ranges are [*SpecError]s with the line); the zero Spec searches the
-// post-training space (digits, the default MLP, 60 NSGA-II trials), and [DefaultSpec],
+// post-training space (digits, the default MLP, 60 ParEGO trials), and [DefaultSpec],
 // the built-in default study, adds n_input_bits and the categorical knobs ([Choices])
 // training (ptq, qat) and power_of_two_scaling.
 // [NewPlan] resolves the spec, loads the data and any model file and builds the search
@@ -66,6 +67,17 @@
 // cancelling Run's context queues the running trials' knobs again, so a study always
 // resumes ([ResumeSpec]). [Best], [DefaultPicks], [Hypervolume] and [ConcreteConfigOf]
 // read a finished study.
+//
+// # Two levels
+//
+// Trials come in two levels (sweep.go, [SamplerSpec].Sweep): after the sampler proposes
+// a network (the training knobs: bits, pruning, sparsity, training and its knobs), the
+// next trials sweep that network's post-training knobs (rounding_threshold_bits,
+// rounding_method, p_error or global_p_error) by a Pareto local search on its own
+// trials, a second trial for each network and more, up to Sweep, while it has a trial on
+// the study's front. They reuse the trained network and store the number of its first
+// trial as the attribute "network". The default sweep is [DefaultSweep] when the space
+// searches quantization-aware training, 1 (off) otherwise.
 //
 // # Pruning trainings
 //

@@ -52,3 +52,31 @@ func BenchmarkDefaultStudy(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBuiltInStudy runs the built-in default study as `fhetune study start` does
+// (DefaultSpec: post-training and quantization-aware trials, ParEGO, the two-level
+// sweep, the dominated pruner; 60 trials, 2 workers) from a saved base model, and
+// reports its wall time (goal under a minute on 2 cores) and its trainings (networks
+// trained quantization-aware, pruned ones included).
+//
+//	go test ./tuner -run '^$' -bench BuiltInStudy -benchtime 1x
+func BenchmarkBuiltInStudy(b *testing.B) {
+	dir := b.TempDir()
+	model := modelSpec(b, dir).Model
+	for i := 0; i < b.N; i++ {
+		s := tuner.DefaultSpec()
+		s.Model, s.Workers = model, 2
+		db := openStore(b, filepath.Join(dir, fmt.Sprintf("s%d.db", i)))
+		sum, err := tuner.Run(context.Background(), db, newPlan(b, s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.Done != tuner.DefaultTrials {
+			b.Fatalf("the study ended with %d of %d trials", sum.Done, tuner.DefaultTrials)
+		}
+		b.ReportMetric(sum.Elapsed.Seconds(), "s/study")
+		b.ReportMetric(float64(sum.Trainings), "trainings")
+		b.ReportMetric(float64(sum.PrunedTrainings), "pruned_trainings")
+		db.Close()
+	}
+}

@@ -30,7 +30,7 @@ type studySpecFlags struct {
 	objectives                          string
 	maxDrop, maxLatency                 float64
 	sampler, pruner                     string
-	population                          int
+	population, sweep                   int
 	trials, workers                     int
 	timeout                             time.Duration
 	seed                                int64
@@ -67,8 +67,10 @@ progress on stderr and ends with the Pareto front and the command for the report
 Without --spec it runs the built-in default study: digits, the default MLP, n_w_bits,
 n_a_bits and n_input_bits 2..8, pruning 0..0.7, rounding_threshold_bits 3..8 or off
 (rounding method exact or approximate, both searched), p_error 1e-5..0.1, training ptq or
-qat (quantization-aware, with power_of_two_scaling false or true), 60 NSGA-II trials, the
-dominated pruner stopping quantization-aware trainings that cheaper ones already beat.
+qat (quantization-aware, with power_of_two_scaling false or true), 60 ParEGO trials in
+two levels (after a new network, its post-training knobs are swept: up to 3 trials a
+network), the dominated pruner stopping quantization-aware trainings that cheaper ones
+already beat.
 Every flag overrides the spec; --training ptq also drops the spec's qat knobs and
 pruner. A spec file (YAML):
 
@@ -94,9 +96,12 @@ pruner. A spec file (YAML):
     - {name: accuracy, direction: maximize}
     - {name: latency_ms, direction: minimize}
   constraint: {max_accuracy_drop: 0.01}   # or max_latency_ms: 500
-  sampler: nsga2                  # nsga2, tpe, random, grid, or a mapping such as
+  sampler: parego                 # parego, nsga2, tpe, random, grid, or a mapping such as
+                                  # {name: parego, startup_trials: 12, sweep: 3},
                                   # {name: nsga2, population: 10, mutation_prob: 0.4, eta: 3},
-                                  # {name: tpe, objective: latency_ms}, {name: grid, points: 5}
+                                  # {name: tpe, objective: latency_ms}, {name: grid, points: 5};
+                                  # sweep: trials per trained network (default 3 with qat in
+                                  # the space, else 1)
   pruner: dominated               # stop qat trainings that cheaper ones already beat (the
                                   # default with qat in the space; else none), median, none,
                                   # or {name: median, startup_trainings: 3, warmup_epochs: 1}
@@ -131,7 +136,8 @@ Either way, or after a crash, "fhetune study resume NAME" completes the study.`,
 		strings.Join(tuner.Objectives(), ", ")+")")
 	fl.Float64Var(&f.maxDrop, "max-accuracy-drop", 0, "constraint: float accuracy minus accuracy at most this share")
 	fl.Float64Var(&f.maxLatency, "max-latency-ms", 0, "constraint: latency_ms at most this")
-	fl.StringVar(&f.sampler, "sampler", "", "sampler: "+strings.Join(tuner.Samplers(), ", ")+" (default nsga2)")
+	fl.StringVar(&f.sampler, "sampler", "", "sampler: "+strings.Join(tuner.Samplers(), ", ")+" (default parego)")
+	fl.IntVar(&f.sweep, "sweep", 0, fmt.Sprintf("trials per trained network, sweeping its post-training knobs (default %d when the space has training qat, else 1)", tuner.DefaultSweep))
 	fl.IntVar(&f.population, "population", 0, "NSGA-II population (default: a sixth of the trials, 4..50)")
 	fl.StringVar(&f.pruner, "pruner", "", "stop dominated quantization-aware trainings early: "+strings.Join(tuner.Pruners(), ", ")+
 		" (default dominated when the space has training qat, else none)")
@@ -332,6 +338,12 @@ func (f *studySpecFlags) apply(c *cobra.Command, s *tuner.Spec) error {
 			return badInput("--population %d: want at least 2", f.population)
 		}
 		s.Sampler.Population = f.population
+	}
+	if set("sweep") {
+		if f.sweep < 1 {
+			return badInput("--sweep %d: want 1 (no sweep) or more trials per trained network", f.sweep)
+		}
+		s.Sampler.Sweep = f.sweep
 	}
 	if err := applyRunFlags(c, s, f.trials, f.workers, f.timeout); err != nil {
 		return err

@@ -64,6 +64,8 @@ func TestStudyStartBadInput(t *testing.T) {
 		{"sampler", []string{"--sampler", "annealing"}, []string{`unknown sampler "annealing"`}},
 		{"cost", []string{"--cost", "seconds"}, []string{"fhe.cost", `"seconds"`, "want ms or complexity"}},
 		{"pruner", []string{"--pruner", "hyperband"}, []string{`unknown pruner "hyperband"`}},
+		{"sweep", []string{"--sweep", "0"}, []string{"--sweep 0: want 1"}},
+		{"grid sweep", []string{"--sampler", "grid", "--sweep", "2"}, []string{"sampler.sweep: 2: grid search"}},
 		{"pruner without qat", []string{"--training", "ptq", "--pruner", "median"}, []string{"pruner", "needs training qat"}},
 		{"objective", []string{"--objectives", "accuracy,speed"}, []string{`unknown objective "speed"`}},
 		{"data set", []string{"--dataset", "csv:" + filepath.Join(dir, "none.csv")}, []string{"none.csv"}},
