@@ -22,15 +22,7 @@ func trainingKey(tr studies.Trial) [4]float64 {
 // may propose a known network again later), and every trial's "network" attribute is
 // the number of its network's first trial.
 func TestSweepSharesNetworks(t *testing.T) {
-	dir := t.TempDir()
-	spec := modelSpec(t, dir)
-	spec.Trials = 40
-	spec.Sampler = tuner.SamplerSpec{Name: "nsga2", Sweep: 3}
-	db := openStore(t, filepath.Join(dir, "s.db"))
-	if _, err := tuner.Run(context.Background(), db, newPlan(t, spec), tuner.WithEvaluator(fixtureEval)); err != nil {
-		t.Fatal(err)
-	}
-	_, ts := allTrials(t, db, tuner.DefaultStudyName)
+	ts := fixtureStudy(t, 40, 3)
 	first := map[[4]float64]int{}
 	run, swept := 0, 0
 	for i, tr := range ts {
@@ -68,15 +60,7 @@ func TestSweepSharesNetworks(t *testing.T) {
 // TestSweepOff: with sweep 1 the sampler proposes every trial's network, and rarely one
 // it proposed before (pruning is continuous).
 func TestSweepOff(t *testing.T) {
-	dir := t.TempDir()
-	spec := modelSpec(t, dir)
-	spec.Trials = 20
-	spec.Sampler = tuner.SamplerSpec{Name: "nsga2", Sweep: 1}
-	db := openStore(t, filepath.Join(dir, "s.db"))
-	if _, err := tuner.Run(context.Background(), db, newPlan(t, spec), tuner.WithEvaluator(fixtureEval)); err != nil {
-		t.Fatal(err)
-	}
-	_, ts := allTrials(t, db, tuner.DefaultStudyName)
+	ts := fixtureStudy(t, 20, 1)
 	nets := map[[4]float64]bool{}
 	for _, tr := range ts {
 		nets[trainingKey(tr)] = true
@@ -84,4 +68,20 @@ func TestSweepOff(t *testing.T) {
 	if 10*len(nets) < 9*len(ts) {
 		t.Fatalf("%d networks for %d trials with sweep 1", len(nets), len(ts))
 	}
+}
+
+// fixtureStudy runs an NSGA-II study of the post-training space with the fixture
+// objective, one worker and the given sweep, and returns its trials by number.
+func fixtureStudy(t *testing.T, trials, sweep int) []studies.Trial {
+	t.Helper()
+	dir := t.TempDir()
+	spec := modelSpec(t, dir)
+	spec.Trials = trials
+	spec.Sampler = tuner.SamplerSpec{Name: "nsga2", Sweep: sweep}
+	db := openStore(t, filepath.Join(dir, "s.db"))
+	if _, err := tuner.Run(context.Background(), db, newPlan(t, spec), tuner.WithEvaluator(fixtureEval)); err != nil {
+		t.Fatal(err)
+	}
+	_, ts := allTrials(t, db, tuner.DefaultStudyName)
+	return ts
 }
