@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/fhetune/fhetune/fhe/calibration"
-	"github.com/fhetune/fhetune/search"
 	"github.com/fhetune/fhetune/studies"
 	"github.com/fhetune/fhetune/tuner"
 	"github.com/fhetune/fhetune/tuner/dataset"
@@ -100,8 +99,6 @@ func samplerRuns(tb testing.TB, configs map[string]tuner.SamplerSpec, seeds, tri
 // meanHypervolumes returns each sampler's mean hypervolume over its runs, every run
 // measured against the reference point of all runs together.
 func meanHypervolumes(runs map[string][][][]float64) map[string]float64 {
-	dirs := []search.Direction{search.Maximize, search.Minimize}
-	names := []string{"accuracy", "latency_ms"}
 	var all [][]float64
 	for _, rs := range runs {
 		for _, pts := range rs {
@@ -111,7 +108,7 @@ func meanHypervolumes(runs map[string][][][]float64) map[string]float64 {
 	mean := map[string]float64{}
 	for smp, rs := range runs {
 		for _, pts := range rs {
-			mean[smp] += tuner.HypervolumeAgainst(pts, all, dirs, names) / float64(len(rs))
+			mean[smp] += tuner.HypervolumeAgainst(pts, all, hvForms.dirs, hvForms.names) / float64(len(rs))
 		}
 	}
 	return mean

@@ -227,11 +227,12 @@ func TrialPruning(t studies.Trial) (PrunedError, bool, error) {
 	return *a.Pruned, true, nil
 }
 
-// trainingKey identifies a quantization-aware training by its knobs: trials with the
-// same key share one trained network.
+// trainingKey identifies the network a trial's training knobs make (its training, bits,
+// pruning, and the knobs of quantization-aware training): trials with the same key
+// share one trained network. The pruner and the two-level sweep group trials by it.
 func (k Knobs) trainingKey() string {
-	return fmt.Sprintf("n_w_bits=%d n_a_bits=%d n_input_bits=%d pruning=%g sparsity=%g n_accum_bits=%d power_of_two_scaling=%t qat_epochs=%d",
-		k.NWBits, k.NABits, k.inputBits(), k.Pruning, k.Sparsity, k.NAccumBits, k.PowerOfTwoScaling, k.qatEpochs())
+	return fmt.Sprintf("training=%s n_w_bits=%d n_a_bits=%d n_input_bits=%d pruning=%g sparsity=%g n_accum_bits=%d power_of_two_scaling=%t qat_epochs=%d",
+		strings.ToLower(k.Training), k.NWBits, k.NABits, k.inputBits(), k.Pruning, k.Sparsity, k.NAccumBits, k.PowerOfTwoScaling, k.qatEpochs())
 }
 
 // inputBits returns n_input_bits, or n_a_bits when it is not set.

@@ -11,6 +11,8 @@ import (
 	"github.com/fhetune/fhetune/tuner"
 )
 
+// hvForms are the directions and names of the default objectives (accuracy, latency_ms),
+// as Hypervolume and HypervolumeAgainst take them.
 var hvForms = struct {
 	dirs  []search.Direction
 	names []string

@@ -40,23 +40,13 @@ func postTrainingKnob(name string) bool {
 }
 
 // networkKey identifies the trained network of a trial by its stored parameters: the
-// training knobs that apply to it (a post-training trial ignores the knobs of
-// quantization-aware training). It is "" for a trial without parameters.
+// Knobs' trainingKey (a post-training trial ignores the knobs of quantization-aware
+// training). It is "" for a trial without parameters.
 func networkKey(ps []studies.Param) string {
-	vals := map[string]float64{}
-	for _, p := range ps {
-		vals[p.Name] = p.Value
+	if len(ps) == 0 {
+		return ""
 	}
-	var train []studies.Param
-	for _, p := range ps {
-		if !postTrainingKnob(p.Name) && KnobApplies(p.Name, vals) {
-			train = append(train, p)
-		}
-	}
-	if len(train) == 0 && len(ps) > 0 {
-		return "-" // every knob is post-training: one network
-	}
-	return paramsKey(train)
+	return KnobsOf(ps, FHESpec{}).trainingKey()
 }
 
 // openNetwork returns the trials of the earliest network whose sweep is not done: it has
