@@ -15,17 +15,24 @@ type dialect struct {
 	// numbered: placeholders are $1, $2, ... (PostgreSQL) instead of ?.
 	numbered bool
 	// lockRow ends a SELECT that must lock the rows it reads until the transaction
-	// ends: " FOR UPDATE" on PostgreSQL, "" on SQLite, where every write transaction
-	// holds the database's write lock from its start (BEGIN IMMEDIATE).
+	// ends: " FOR NO KEY UPDATE" on PostgreSQL (the lock an UPDATE of a row's other
+	// columns takes, which lets rows that reference it be inserted meanwhile), "" on
+	// SQLite, where every write transaction holds the database's write lock from its
+	// start (BEGIN IMMEDIATE).
 	lockRow string
 	// skipLocked ends a SELECT that takes one row that no other transaction holds:
 	// " FOR UPDATE SKIP LOCKED" on PostgreSQL, "" on SQLite.
 	skipLocked string
+	// lockNumbers returns the study's id (its two parameters are both the study id)
+	// when the study exists and, on PostgreSQL, takes the study's numbering lock until
+	// the transaction ends (see [Store.lockNumbers]).
+	lockNumbers string
 }
 
 var (
-	sqliteDialect   = &dialect{name: "sqlite"}
-	postgresDialect = &dialect{name: "postgres", numbered: true, lockRow: " FOR UPDATE", skipLocked: " FOR UPDATE SKIP LOCKED"}
+	sqliteDialect   = &dialect{name: "sqlite", lockNumbers: "SELECT id FROM studies WHERE id = ? AND id = ?"}
+	postgresDialect = &dialect{name: "postgres", numbered: true, lockRow: " FOR NO KEY UPDATE",
+		skipLocked: " FOR UPDATE SKIP LOCKED", lockNumbers: pgLockNumbers}
 )
 
 // rebind turns the ? placeholders of query into $1, $2, ... when the dialect numbers

@@ -42,17 +42,21 @@
 //
 // The same [Store] API, queries and guarantees hold on PostgreSQL. Queries are written
 // once with ? placeholders and rebound to $1, $2, ...; the two backends differ only in
-// their schema text and in the row locks a write takes. Write transactions run at READ
+// their schema text and in the locks a write takes. Write transactions run at READ
 // COMMITTED and lock what they change: a trial's row before its state moves (or an
-// UPDATE whose WHERE clause checks the state), the study's row before a trial is
-// numbered or the front changes (so numbers stay dense and front updates see each
-// other), and StartTrial takes a WAITING trial with FOR UPDATE SKIP LOCKED. Reads run
+// UPDATE whose WHERE clause checks the state), the study's row before the front
+// changes (so front updates see each other), a study's numbering lock (a
+// transaction-level advisory lock) before a trial is numbered (so numbers stay dense,
+// and numbering never waits for a front update), and StartTrial takes a WAITING trial
+// with FOR UPDATE SKIP LOCKED. Reads run
 // in a read-only REPEATABLE READ snapshot. What a worker does once or more per trial
 // (StartTrial, SetParams, Heartbeat, Complete of a trial that does not join the front)
-// is one round trip to the server: a single statement or a pipelined batch. Two writes
+// is one round trip to the server: a single statement or a pipelined batch. Complete
+// decides in the worker's process whether a front it saw dominates the trial, so that
+// the common completion is a plain update. Two writes
 // do not wait for their WAL flush: a heartbeat (a server crash may lose the last
 // fraction of a second of heartbeats, which only makes trials look older to ReapStale),
-// and StartTrial's transaction, which releases the study's lock without waiting and
+// and StartTrial's transaction, which releases the numbering lock without waiting and
 // then waits for a second, synchronous one, so that a returned trial is on disk and
 // the study can number more trials per second than the disk flushes. A transaction
 // that fails with a serialization failure, a deadlock or a lost connection (the server

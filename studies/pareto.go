@@ -79,16 +79,16 @@ func loadFront(ctx context.Context, tx *txn, studyID int64, version int64, nobj 
 //
 // A trial that a member of any committed front dominates stays off the front whatever
 // other transactions do (the member, or a trial that displaced it, dominates it for
-// good), so that check needs no lock. A trial that joins the front takes the study's
-// lock (see lockStudy) and checks again against the front as of then: on PostgreSQL,
-// other processes may have changed it since version was read.
+// good), so that check needs no lock. A trial that joins the front locks the study's
+// row and checks again against the front as of then: on PostgreSQL, other processes
+// may have changed it since version was read.
 func (s *Store) updateFront(ctx context.Context, tx *txn, studyID, version, trialID int64, vals []float64, dirs []Direction) (*frontSnap, error) {
 	cur, err := s.front(ctx, tx, studyID, version, len(dirs))
 	if err != nil || dominated(cur, vals, dirs) {
 		return cur, err
 	}
 	if tx.d.lockRow != "" {
-		var locked int64 // lockStudy and frontVersion in one statement
+		var locked int64 // the lock and frontVersion in one statement
 		err := tx.QueryRowContext(ctx, "SELECT front_version FROM studies WHERE id = ?"+tx.d.lockRow, studyID).Scan(&locked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%w: id %d in %s", ErrNoStudy, studyID, s.path)

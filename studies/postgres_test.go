@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fhetune/fhetune/studies"
 )
@@ -224,6 +225,74 @@ func TestPostgresTerminatedConnection(t *testing.T) {
 	}
 	if x, _ := trials[0].Param("x"); x.Value != 0.25 {
 		t.Fatalf("complete trial has x = %v, want 0.25", x.Value)
+	}
+	assertFront(t, s, st, trials)
+}
+
+// TestPostgresNumberingIgnoresFrontLock holds the study row's lock, as a front update
+// does through its WAL flush, and checks that trials are still started meanwhile (they
+// take the numbering lock instead), that a trial the cached front dominates completes
+// without that lock, and that a trial joining the front waits for it.
+func TestPostgresNumberingIgnoresFrontLock(t *testing.T) {
+	db := pgURL(t)
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st := createStudy(t, s, "locks")
+	first, err := s.StartTrial(ctx, st.ID, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, first.ID, objectiveValues(0.5, 0.5), nil); err != nil { // the front: {first}
+		t.Fatal(err)
+	}
+
+	holder, err := rawDB(t, db).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, "SELECT front_version FROM studies WHERE id = $1 FOR NO KEY UPDATE", st.ID); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	dom, err := s.StartTrial(short, st.ID, "w")
+	if err != nil {
+		t.Fatalf("StartTrial while the study row is locked: %v", err)
+	}
+	join, err := s.StartTrial(short, st.ID, "w")
+	if err != nil {
+		t.Fatalf("StartTrial while the study row is locked: %v", err)
+	}
+	if dom.Number != 1 || join.Number != 2 {
+		t.Fatalf("numbers %d, %d; want 1, 2", dom.Number, join.Number)
+	}
+	if err := s.Complete(short, dom.ID, objectiveValues(0.4, 0.9), nil); err != nil {
+		t.Fatalf("Complete of a dominated trial while the study row is locked: %v", err)
+	}
+	joined := make(chan error, 1)
+	go func() { joined <- s.Complete(ctx, join.ID, objectiveValues(0.6, 0), nil) }()
+	select {
+	case err := <-joined:
+		t.Fatalf("Complete of a trial that joins the front returned (%v) while the study row is locked", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	trials, err := s.Trials(ctx, st.ID, studies.TrialFilter{States: []studies.State{studies.Complete}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trials) != 3 {
+		t.Fatalf("%d complete trials, want 3", len(trials))
 	}
 	assertFront(t, s, st, trials)
 }

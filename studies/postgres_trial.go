@@ -26,7 +26,7 @@ import (
 //     the heartbeats of its last moments (at most three times wal_writer_delay, 0.6 s
 //     by default); the trial then looks that much older to [Store.ReapStale], whose
 //     timeouts are many heartbeat intervals long. No state changes depend on it.
-//   - StartTrial releases the study's row lock before its commit is on disk: its
+//   - StartTrial releases the study's numbering lock before its commit is on disk: its
 //     transaction commits asynchronously, and the call then waits for a second,
 //     synchronous transaction ([pgFlush]) whose commit record follows the first one in
 //     the WAL, so the trial is on disk before StartTrial returns (early lock release).
@@ -42,7 +42,7 @@ import (
 // pgClaimOrCreate is StartTrial's statement: it marks the study's oldest WAITING trial
 // that no other transaction holds RUNNING, or (when there is none) inserts a RUNNING
 // trial with the next number, and returns it with its parameters. The caller holds the
-// study's row lock, taken in an earlier statement of the transaction, so that this
+// study's numbering lock, taken in an earlier statement of the transaction, so that this
 // statement's snapshot sees every trial numbered before; a study that does not exist
 // gives no row.
 //
@@ -74,12 +74,22 @@ FROM t`
 // Any role may call pg_logical_emit_message, at any wal_level.
 const pgFlush = "SELECT pg_logical_emit_message(true, 'fhetune.flush', '')"
 
-// pgLockStudyAsync locks a study's row until the transaction ends (see
-// [Store.lockStudy]), returns its front_version and makes the transaction commit
+// pgLockNumbers is the PostgreSQL text of [dialect.lockNumbers]: it takes the study's
+// numbering lock and returns the study's id when it exists. $1 and $2 are the study
+// id. The lock is a transaction-level advisory lock with two keys: 1718117749, the
+// store's [applicationID] ("fhet" in ASCII) plus one, which keeps clear of other
+// applications' locks in the same database (locks with one key never meet those with
+// two) and of the migration lock, and the study id modulo 2^31. Studies that share a
+// lock (in other schemas, or ids 2^31 apart) only wait for each other.
+const pgLockNumbers = `SELECT id FROM studies, pg_advisory_xact_lock(1718117749, ($1::bigint % 2147483648)::integer) nl
+	WHERE id = $2`
+
+// pgLockNumbersAsync is [pgLockNumbers] that also makes the transaction commit
 // asynchronously, so that the lock is released without waiting for the WAL flush; the
 // caller then runs [pgFlush] after the commit. No row: no such study. $1 study id.
-const pgLockStudyAsync = `SELECT front_version FROM studies, (SELECT set_config('synchronous_commit', 'off', true)) async
-	WHERE id = $1 FOR UPDATE OF studies`
+const pgLockNumbersAsync = `SELECT id FROM studies, pg_advisory_xact_lock(1718117749, ($1::bigint % 2147483648)::integer) nl,
+	(SELECT set_config('synchronous_commit', 'off', true)) async
+	WHERE id = $1`
 
 // pgStartTrial is [Store.StartTrial] on PostgreSQL: one pipelined batch (one round
 // trip) that locks the study, claims or creates the trial, commits asynchronously and
@@ -90,7 +100,7 @@ func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
 	return s.pgBatch(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue(pgLockStudyAsync, t.StudyID)
+		b.Queue(pgLockNumbersAsync, t.StudyID)
 		b.Queue(pgClaimOrCreate, t.StudyID, now, t.Worker)
 		b.Queue("COMMIT")
 		b.Queue(pgFlush)
@@ -99,9 +109,9 @@ func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
 		if _, err := br.Exec(); err != nil { // BEGIN
 			return err
 		}
-		var version int64
+		var id int64
 		studyFound := true
-		if err := br.QueryRow().Scan(&version); errors.Is(err, pgx.ErrNoRows) {
+		if err := br.QueryRow().Scan(&id); errors.Is(err, pgx.ErrNoRows) {
 			studyFound = false
 		} else if err != nil {
 			return err
@@ -181,46 +191,48 @@ const pgHeartbeat = `WITH async AS (SELECT set_config('synchronous_commit', 'off
 UPDATE trials SET heartbeat = $1 FROM async WHERE id = $2 AND state = 'RUNNING'`
 
 // pgCompleteDominated is Complete's statement on PostgreSQL for the common case: a
-// RUNNING trial, with one value per objective of its study, that a member of the
-// study's stored front dominates. It finishes the trial and stores its values; the
-// front stays as it is. A member of any committed front that dominates the trial keeps
-// it off the front for good (see [Store.updateFront]), so the check needs no lock and
-// this statement's snapshot will do. Any other case (a trial that may join the front,
-// a wrong number of values, a trial that is not RUNNING) changes nothing and is left
-// to the general transaction.
+// RUNNING trial of the study $4 that a front this store saw dominates. It finishes
+// the trial and stores its values; the front stays as it is. The dominance check is
+// made before, in this process (see [Store.pgCompleteDominated]); the statement only
+// makes sure that the trial is still RUNNING and of that study, and changes nothing
+// otherwise, leaving the case to the general transaction.
 //
-// Dominance is the one of [dominates]: no worse in every objective and strictly better
-// in one, where better is lower for minimize and higher for maximize.
-//
-// $1 finish time (Unix ns), $2 attributes (NULL keeps them), $3 trial id, $4 values.
+// $1 finish time (Unix ns), $2 attributes (NULL keeps them), $3 trial id, $4 study id,
+// $5 values.
 const pgCompleteDominated = `WITH u AS (
-	UPDATE trials t SET state = 'COMPLETE', finished = $1, heartbeat = $1, attrs = coalesce($2, t.attrs)
-	WHERE t.id = $3 AND t.state = 'RUNNING'
-		AND (SELECT count(*) FROM study_objectives o WHERE o.study_id = t.study_id) = cardinality($4::float8[])
-		AND EXISTS (SELECT 1 FROM pareto_front f
-			WHERE f.study_id = t.study_id
-			AND NOT EXISTS (SELECT 1 FROM trial_values m
-				JOIN study_objectives o ON o.study_id = f.study_id AND o.position = m.objective
-				WHERE m.trial_id = f.trial_id AND CASE WHEN o.direction = 'maximize'
-					THEN m.value < ($4::float8[])[m.objective + 1] ELSE m.value > ($4::float8[])[m.objective + 1] END)
-			AND EXISTS (SELECT 1 FROM trial_values m
-				JOIN study_objectives o ON o.study_id = f.study_id AND o.position = m.objective
-				WHERE m.trial_id = f.trial_id AND CASE WHEN o.direction = 'maximize'
-					THEN m.value > ($4::float8[])[m.objective + 1] ELSE m.value < ($4::float8[])[m.objective + 1] END))
-	RETURNING t.id
+	UPDATE trials SET state = 'COMPLETE', finished = $1, heartbeat = $1, attrs = coalesce($2, attrs)
+	WHERE id = $3 AND study_id = $4 AND state = 'RUNNING'
+	RETURNING id
 )
 INSERT INTO trial_values (trial_id, objective, value)
-SELECT u.id, (v.ord - 1)::integer, v.value FROM u, unnest($4::float8[]) WITH ORDINALITY AS v(value, ord)
+SELECT u.id, (v.ord - 1)::integer, v.value FROM u, unnest($5::float8[]) WITH ORDINALITY AS v(value, ord)
 ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value`
 
-// pgCompleteDominated runs [pgCompleteDominated]; done reports whether it completed the
-// trial.
+// pgCompleteDominated completes the trial in one statement ([pgCompleteDominated]) when
+// this store started it and the latest front it cached for the study dominates values
+// under the study's directions; done reports whether it did. A member of any committed
+// front that dominates the trial keeps it off the front for good (see
+// [Store.updateFront]), so a cached front that is no longer current decides as well as
+// the stored one; a check in this process costs the server nothing, where the same
+// check in SQL was the most expensive statement of a trial. Any other case (a trial
+// started elsewhere, no cached front, a trial the front does not dominate, a wrong
+// number of values) is left to the general transaction.
 func (s *Store) pgCompleteDominated(ctx context.Context, trialID int64, values []float64, attrs []byte) (done bool, err error) {
-	if len(values) == 0 {
+	sid, ok := s.started.Load(trialID)
+	if !ok {
 		return false, nil
 	}
-	now := s.now().UnixNano()
-	n, err := s.exec(ctx, pgCompleteDominated, now, nullJSON(attrs), trialID, values)
+	studyID := sid.(int64)
+	d, ok1 := s.dirs.Load(studyID)
+	f, ok2 := s.fronts.Load(studyID)
+	if !ok1 || !ok2 {
+		return false, nil
+	}
+	dirs := d.([]Direction)
+	if len(values) != len(dirs) || !dominated(f.(*frontSnap), values, dirs) {
+		return false, nil
+	}
+	n, err := s.exec(ctx, pgCompleteDominated, s.now().UnixNano(), nullJSON(attrs), trialID, studyID, values)
 	return n == int64(len(values)) && err == nil, err
 }
 

@@ -38,6 +38,9 @@ type Store struct {
 
 	dirs   sync.Map // study id → []Direction; study ids are never reused
 	fronts sync.Map // study id → *frontSnap, the latest committed front seen
+	// started maps the trials this store started and has not finished to their study
+	// id (PostgreSQL only): Complete's one-statement path needs the study's front.
+	started sync.Map
 }
 
 // Open opens the study database at path, creating it (and its schema) unless the

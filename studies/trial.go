@@ -43,30 +43,33 @@ func checkValues(values []float64) error {
 	return nil
 }
 
-// lockStudy returns ErrNoStudy unless the study exists and, on PostgreSQL, locks its
-// row until the transaction ends. Every transaction that numbers a new trial or
-// changes the study's Pareto front takes this lock first, so numbers stay dense and
-// front updates see each other. (On SQLite the transaction's write lock does this.)
-func (s *Store) lockStudy(ctx context.Context, tx *txn, studyID int64) error {
+// lockNumbers returns ErrNoStudy unless the study exists and, on PostgreSQL, takes the
+// study's numbering lock until the transaction ends. Every transaction that numbers a
+// new trial takes it first, so that numbers stay dense: its next statement sees every
+// trial numbered before. It is not the study row's lock, which a front update holds
+// (see [Store.updateFront]), so that numbering never waits for a front update and its
+// WAL flush. (On SQLite the transaction's write lock does both.)
+func (s *Store) lockNumbers(ctx context.Context, tx *txn, studyID int64) error {
 	var id int64
-	err := tx.QueryRowContext(ctx, "SELECT id FROM studies WHERE id = ?"+tx.d.lockRow, studyID).Scan(&id)
+	err := tx.QueryRowContext(ctx, tx.d.lockNumbers, studyID, studyID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: id %d in %s", ErrNoStudy, studyID, s.path)
 	}
 	return err
 }
 
-// nextNumber is the study's next dense trial number. The caller holds the study's lock
-// (see lockStudy).
+// nextNumber is the study's next dense trial number. The caller holds the study's
+// numbering lock (see lockNumbers).
 func nextNumber(ctx context.Context, q querier, studyID int64) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, "SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?", studyID).Scan(&n)
 	return n, err
 }
 
-// studyNextNumber locks the study (see lockStudy) and returns its next trial number.
+// studyNextNumber takes the study's numbering lock (see lockNumbers) and returns its
+// next trial number.
 func (s *Store) studyNextNumber(ctx context.Context, tx *txn, studyID int64) (int, error) {
-	if err := s.lockStudy(ctx, tx, studyID); err != nil {
+	if err := s.lockNumbers(ctx, tx, studyID); err != nil {
 		return 0, err
 	}
 	return nextNumber(ctx, tx, studyID)
@@ -257,6 +260,7 @@ func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (T
 		if err := s.pgStartTrial(ctx, &t); err != nil {
 			return Trial{}, fmt.Errorf("start a trial in study %d: %w", studyID, err)
 		}
+		s.started.Store(t.ID, studyID)
 		return t, nil
 	}
 	err := s.write(ctx, func(tx *txn) error {
@@ -268,7 +272,7 @@ func (s *Store) StartTrial(ctx context.Context, studyID int64, worker string) (T
 		if err != nil || found {
 			return err
 		}
-		if err := s.lockStudy(ctx, tx, studyID); err != nil {
+		if err := s.lockNumbers(ctx, tx, studyID); err != nil {
 			return err
 		}
 		// The number in the same statement: once the lock is held, a new statement
@@ -384,6 +388,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 			return fmt.Errorf("complete trial id %d: %w", trialID, err)
 		}
 		if done {
+			s.started.Delete(trialID)
 			return nil
 		}
 	}
@@ -396,6 +401,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 	if err != nil {
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
 	}
+	s.started.Delete(trialID)
 	s.cacheFront(snap)
 	return nil
 }
@@ -463,6 +469,7 @@ func (s *Store) finish(ctx context.Context, verb string, trialID int64, state St
 	if err != nil {
 		return fmt.Errorf("%s trial id %d: %w", verb, trialID, err)
 	}
+	s.started.Delete(trialID)
 	return nil
 }
 
@@ -532,8 +539,9 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 			return err
 		}
 		if len(list) > 0 {
-			// Trial rows first, then the study: the order Complete takes them in.
-			if err := s.lockStudy(ctx, tx, studyID); err != nil {
+			// Trial rows first, then the numbering lock, which no holder of it
+			// waits on a trial row under.
+			if err := s.lockNumbers(ctx, tx, studyID); err != nil {
 				return err
 			}
 		}
