@@ -91,17 +91,46 @@ const pgLockNumbersAsync = `SELECT id FROM studies, pg_advisory_xact_lock(171811
 	(SELECT set_config('synchronous_commit', 'off', true)) async
 	WHERE id = $1`
 
+// pgCreate is StartTrial's statement for the common case, a study without WAITING
+// trials: it inserts a RUNNING trial with the next number and returns it as
+// [pgClaimOrCreate] does (with no parameters). It inserts nothing when the study has a
+// WAITING trial, which [pgClaimOrCreate] then claims, or does not exist. The caller
+// holds the study's numbering lock, as for pgClaimOrCreate. Measured with 8 workers, it
+// starts about a third more trials per second than pgClaimOrCreate alone, whose
+// claim and parameter reads run for every trial.
+//
+// $1 study id, $2 start and heartbeat (Unix ns), $3 worker.
+const pgCreate = `INSERT INTO trials (study_id, number, state, started, heartbeat, worker)
+SELECT $1, coalesce(max(number) + 1, 0), 'RUNNING', $2, $2, $3 FROM trials WHERE study_id = $1
+HAVING NOT EXISTS (SELECT 1 FROM trials WHERE study_id = $1 AND state = 'WAITING')
+	AND EXISTS (SELECT 1 FROM studies WHERE id = $1)
+RETURNING id, number, retry_of, '{}'::text[], '{}'::float8[], '{}'::text[]`
+
 // pgStartTrial is [Store.StartTrial] on PostgreSQL: one pipelined batch (one round
-// trip) that locks the study, claims or creates the trial, commits asynchronously and
-// then waits for the WAL flush through a synchronous transaction (see the top of this
-// file). It fills t, whose StudyID, Worker and Start are set.
+// trip) that locks the study's numbering, creates the trial ([pgCreate]), commits
+// asynchronously and then waits for the WAL flush through a synchronous transaction
+// (see the top of this file); a second batch with [pgClaimOrCreate] when the first
+// created nothing because the study has WAITING trials. It fills t, whose StudyID,
+// Worker and Start are set.
 func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
+	found, err := s.pgStartBatch(ctx, t, pgCreate)
+	if err != nil || found {
+		return err
+	}
+	_, err = s.pgStartBatch(ctx, t, pgClaimOrCreate)
+	return err
+}
+
+// pgStartBatch runs StartTrial's batch with claim, [pgCreate] or [pgClaimOrCreate],
+// and fills t when the statement gave a trial (found). A study that does not exist is
+// ErrNoStudy.
+func (s *Store) pgStartBatch(ctx context.Context, t *Trial, claim string) (found bool, err error) {
 	now := t.Start.UnixNano()
-	return s.pgBatch(ctx, func(ctx context.Context, c *pgx.Conn) error {
+	err = s.pgBatch(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(pgLockNumbersAsync, t.StudyID)
-		b.Queue(pgClaimOrCreate, t.StudyID, now, t.Worker)
+		b.Queue(claim, t.StudyID, now, t.Worker)
 		b.Queue("COMMIT")
 		b.Queue(pgFlush)
 		br := c.SendBatch(ctx, b)
@@ -123,7 +152,7 @@ func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
 			dists   []string
 		)
 		err := br.QueryRow().Scan(&t.ID, &t.Number, &retryOf, &names, &values, &dists)
-		found := err == nil
+		found = err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -133,8 +162,11 @@ func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
 		if _, err := br.Exec(); err != nil { // the flush
 			return err
 		}
-		if !studyFound || !found {
+		if !studyFound {
 			return fmt.Errorf("%w: id %d in %s", ErrNoStudy, t.StudyID, s.path)
+		}
+		if !found {
+			return nil
 		}
 		t.RetryOf = -1
 		if retryOf != nil {
@@ -153,6 +185,7 @@ func (s *Store) pgStartTrial(ctx context.Context, t *Trial) error {
 		}
 		return nil
 	})
+	return found, err
 }
 
 // pgSetParams is SetParams' statement on PostgreSQL: it locks the trial's row if the
@@ -191,21 +224,22 @@ const pgHeartbeat = `WITH async AS (SELECT set_config('synchronous_commit', 'off
 UPDATE trials SET heartbeat = $1 FROM async WHERE id = $2 AND state = 'RUNNING'`
 
 // pgCompleteDominated is Complete's statement on PostgreSQL for the common case: a
-// RUNNING trial of the study $4 that a front this store saw dominates. It finishes
-// the trial and stores its values; the front stays as it is. The dominance check is
-// made before, in this process (see [Store.pgCompleteDominated]); the statement only
-// makes sure that the trial is still RUNNING and of that study, and changes nothing
-// otherwise, leaving the case to the general transaction.
+// RUNNING trial that a front this store saw dominates. It finishes the trial and
+// stores its values; the front stays as it is. The dominance check is made before, in
+// this process (see [Store.pgCompleteDominated]); the statement only makes sure that
+// the trial is still RUNNING, and changes nothing otherwise, leaving the case to the
+// general transaction. (It does not test the study id as well: with statistics taken
+// while many trials ran, the planner then chose the index by study and state over the
+// primary key, and scanned every RUNNING trial.)
 //
-// $1 finish time (Unix ns), $2 attributes (NULL keeps them), $3 trial id, $4 study id,
-// $5 values.
+// $1 finish time (Unix ns), $2 attributes (NULL keeps them), $3 trial id, $4 values.
 const pgCompleteDominated = `WITH u AS (
 	UPDATE trials SET state = 'COMPLETE', finished = $1, heartbeat = $1, attrs = coalesce($2, attrs)
-	WHERE id = $3 AND study_id = $4 AND state = 'RUNNING'
+	WHERE id = $3 AND state = 'RUNNING'
 	RETURNING id
 )
 INSERT INTO trial_values (trial_id, objective, value)
-SELECT u.id, (v.ord - 1)::integer, v.value FROM u, unnest($5::float8[]) WITH ORDINALITY AS v(value, ord)
+SELECT u.id, (v.ord - 1)::integer, v.value FROM u, unnest($4::float8[]) WITH ORDINALITY AS v(value, ord)
 ON CONFLICT (trial_id, objective) DO UPDATE SET value = excluded.value`
 
 // pgCompleteDominated completes the trial in one statement ([pgCompleteDominated]) when
@@ -232,7 +266,7 @@ func (s *Store) pgCompleteDominated(ctx context.Context, trialID int64, values [
 	if len(values) != len(dirs) || !dominated(f.(*frontSnap), values, dirs) {
 		return false, nil
 	}
-	n, err := s.exec(ctx, pgCompleteDominated, s.now().UnixNano(), nullJSON(attrs), trialID, studyID, values)
+	n, err := s.exec(ctx, pgCompleteDominated, s.now().UnixNano(), nullJSON(attrs), trialID, values)
 	return n == int64(len(values)) && err == nil, err
 }
 
