@@ -278,7 +278,7 @@ if [ -z "${FHETUNE_TEST_POSTGRES:-}" ]; then
   echo "perf-table: set FHETUNE_TEST_POSTGRES to a PostgreSQL URL (see .ci/run)" >&2
   exit 1
 fi
-c="go test ./studies -run '^\$' -bench 'Workers|CopyStudy' -benchtime 3x"
+c="go test ./studies -run '^\$' -bench 'Workers|Calls|CopyStudy' -benchtime 3x"
 run "FHETUNE_TEST_POSTGRES=$FHETUNE_TEST_POSTGRES $c"
 get v BenchmarkWorkers/db=postgres trials/s
 pg=$(commas "$v")
@@ -286,6 +286,17 @@ get v BenchmarkWorkers/db=sqlite trials/s
 sq=$(commas "$v")
 row "whole trials (start, knobs, heartbeat, complete) with 8 workers in 4 processes on one study, server on the same machine" \
   "\`FHETUNE_TEST_POSTGRES=postgres://... $c\`" "PostgreSQL $pg/s, SQLite $sq/s, $load" "≥ 1,000/s on PostgreSQL"
+calls=()
+for be in postgres sqlite; do
+  per=()
+  for m in starts set-params heartbeats completes; do
+    get v "BenchmarkCalls/db=$be" "$m/s"
+    per+=("$(commas "$v")")
+  done
+  calls+=("start ${per[0]}, knobs ${per[1]}, heartbeat ${per[2]}, complete ${per[3]}")
+done
+row "each call of a trial alone, 8 goroutines in one process (what the row above is made of)" "(the same run)" \
+  "PostgreSQL: ${calls[0]}; SQLite: ${calls[1]} (calls/s)" "—"
 cp=()
 for k in sqlite-to-postgres postgres-to-sqlite sqlite-to-sqlite; do
   get v "BenchmarkCopyStudy/$k" s/copy

@@ -109,6 +109,68 @@ func BenchmarkWorkers(b *testing.B) {
 	}
 }
 
+// BenchmarkCalls measures each call of a whole trial alone, in calls per second with 8
+// goroutines of one process on one study (StartTrial, SetParams, Heartbeat, Complete of
+// a trial that the front dominates), on each backend: what BenchmarkWorkers' figure is
+// made of. Each iteration makes 3,200 calls of each.
+func BenchmarkCalls(b *testing.B) {
+	const goroutines, each = 8, 400
+	for _, be := range []backend{sqliteBackend, postgresBackend} {
+		b.Run("db="+be.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, _ := be.open(b)
+			st := createStudy(b, s, "calls")
+			// One front member that dominates every completion below.
+			t0, err := s.StartTrial(ctx, st.ID, "w")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Complete(ctx, t0.ID, []float64{1, 0}, nil); err != nil {
+				b.Fatal(err)
+			}
+			var elapsed [4]time.Duration
+			for range b.N {
+				ids := make([][]int64, goroutines)
+				calls := []func(g, i int) error{
+					func(g, i int) error {
+						t, err := s.StartTrial(ctx, st.ID, fmt.Sprint("w", g))
+						ids[g] = append(ids[g], t.ID)
+						return err
+					},
+					func(g, i int) error {
+						return s.SetParams(ctx, ids[g][i], []studies.Param{{Name: "x", Value: 0.5}, {Name: "y", Value: 0.5}})
+					},
+					func(g, i int) error { return s.Heartbeat(ctx, ids[g][i]) },
+					func(g, i int) error { return s.Complete(ctx, ids[g][i], []float64{0.5, float64(1 + i)}, nil) },
+				}
+				for k, call := range calls {
+					began := time.Now()
+					errs := make([]error, goroutines)
+					var wg sync.WaitGroup
+					for g := range goroutines {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for i := 0; i < each && errs[g] == nil; i++ {
+								errs[g] = call(g, i)
+							}
+						}()
+					}
+					wg.Wait()
+					elapsed[k] += time.Since(began)
+					if err := errors.Join(errs...); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for k, name := range []string{"starts/s", "set-params/s", "heartbeats/s", "completes/s"} {
+				b.ReportMetric(float64(b.N*goroutines*each)/elapsed[k].Seconds(), name)
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
 // runBenchHelpers starts procs helper processes, waits until each opened the database,
 // lets them run and returns the time until the last one finished.
 func runBenchHelpers(b *testing.B, db string, procs, goroutines, each int) time.Duration {
