@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fhetune/fhetune/studies"
@@ -252,5 +253,81 @@ func TestPrunerSpec(t *testing.T) {
 				t.Fatalf("error %v, want line %d and %q", err, c.line, c.want)
 			}
 		})
+	}
+}
+
+// TestPrunerVerdictSharedByWorkers runs the pruned study's first eight trials (trial 7's
+// training is pruned), enqueues a trial of that training, then runs the rest from two
+// store handles at once (as two processes would): the enqueued trial, whichever handle
+// claims it, is pruned at once on the stored verdict, and no trial of a pruned training
+// that started after its verdict was stored trains a single epoch.
+func TestPrunerVerdictSharedByWorkers(t *testing.T) {
+	dir := t.TempDir()
+	spec := prunedSpec(t, dir)
+	ctx := context.Background()
+	path := filepath.Join(dir, "s.db")
+	first := spec
+	first.Trials = 8
+	db := openStore(t, path)
+	if _, err := tuner.Run(ctx, db, newPlan(t, first)); err != nil {
+		t.Fatal(err)
+	}
+	st, ts := allTrials(t, db, spec.Name)
+	if ts[7].State != studies.Pruned {
+		t.Fatalf("trial 7: %s, want it pruned", trialText(ts[7]))
+	}
+	again := append([]studies.Param(nil), ts[7].Params...)
+	for i := range again {
+		if again[i].Name == tuner.KnobPError {
+			again[i].Value /= 2
+		}
+	}
+	queued, err := db.Enqueue(ctx, st.ID, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	spec.Trials = 16
+	plan := newPlan(t, spec)
+	sums := make([]tuner.Summary, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range sums {
+		db := openStore(t, path)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], errs[i] = tuner.Run(ctx, db, plan)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if sums[0].Ran == 0 || sums[1].Ran == 0 {
+		t.Errorf("the handles ran %d and %d trials: want both to take part", sums[0].Ran, sums[1].Ran)
+	}
+	_, ts = allTrials(t, db, spec.Name)
+	if len(ts) < spec.Trials {
+		t.Fatalf("%d trials, want %d", len(ts), spec.Trials)
+	}
+	q := ts[queued.Number]
+	if pq, ok, _ := tuner.TrialPruning(q); q.State != studies.Pruned || !ok || pq.Trial != 7 || len(q.Intermediate) != 0 {
+		t.Errorf("enqueued trial of the pruned training: %s %+v, intermediate %v", trialText(q), pq, q.Intermediate)
+	}
+	key := func(tr studies.Trial) string {
+		k := tuner.KnobsOf(tr.Params, spec.FHE)
+		return fmt.Sprint(k.NWBits, k.NABits)
+	}
+	for _, p := range ts {
+		if p.State != studies.Pruned || len(p.Intermediate) == 0 {
+			continue
+		}
+		for _, tr := range ts {
+			if tr.Number != p.Number && key(tr) == key(p) && tr.Start.After(p.Finish) && len(tr.Intermediate) > 0 {
+				t.Errorf("trial %d trained %d epochs of the training that trial %d's verdict stopped before it started",
+					tr.Number, len(tr.Intermediate), p.Number)
+			}
+		}
 	}
 }
