@@ -140,16 +140,7 @@ func TestStudyPrunesDominatedTrainings(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The knobs of the pruned training again, with another p_error: pruned at once.
-	again := append([]studies.Param(nil), first.Params...)
-	for i := range again {
-		if again[i].Name == tuner.KnobPError {
-			again[i].Value /= 2
-		}
-	}
-	queued, err := db.Enqueue(ctx, st.ID, again)
-	if err != nil {
-		t.Fatal(err)
-	}
+	queued := enqueueAgain(t, db, st.ID, first)
 	db2 := openStore(t, path) // another process
 	spec.Trials = 14
 	sum2, err := tuner.Run(ctx, db2, newPlan(t, spec))
@@ -276,16 +267,7 @@ func TestPrunerVerdictSharedByWorkers(t *testing.T) {
 	if ts[7].State != studies.Pruned {
 		t.Fatalf("trial 7: %s, want it pruned", trialText(ts[7]))
 	}
-	again := append([]studies.Param(nil), ts[7].Params...)
-	for i := range again {
-		if again[i].Name == tuner.KnobPError {
-			again[i].Value /= 2
-		}
-	}
-	queued, err := db.Enqueue(ctx, st.ID, again)
-	if err != nil {
-		t.Fatal(err)
-	}
+	queued := enqueueAgain(t, db, st.ID, ts[7])
 
 	spec.Trials = 16
 	plan := newPlan(t, spec)
@@ -330,4 +312,21 @@ func TestPrunerVerdictSharedByWorkers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// enqueueAgain enqueues a trial with the knobs of tr but half its p_error: the same
+// training, another trial.
+func enqueueAgain(t *testing.T, db *studies.Store, studyID int64, tr studies.Trial) studies.Trial {
+	t.Helper()
+	again := append([]studies.Param(nil), tr.Params...)
+	for i := range again {
+		if again[i].Name == tuner.KnobPError {
+			again[i].Value /= 2
+		}
+	}
+	queued, err := db.Enqueue(context.Background(), studyID, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return queued
 }
