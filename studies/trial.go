@@ -539,8 +539,8 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 			return err
 		}
 		if len(list) > 0 {
-			// Trial rows first, then the numbering lock, which no holder of it
-			// waits on a trial row under.
+			// Trial rows first, then the numbering lock: no transaction that holds
+			// the numbering lock waits for a trial row, so this order cannot deadlock.
 			if err := s.lockNumbers(ctx, tx, studyID); err != nil {
 				return err
 			}
