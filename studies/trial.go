@@ -540,7 +540,7 @@ func (s *Store) ReapStale(ctx context.Context, studyID int64, timeout time.Durat
 		}
 		if len(list) > 0 {
 			// Trial rows first, then the numbering lock: no transaction that holds
-			// the numbering lock waits for a trial row, so this order cannot deadlock.
+			// the numbering lock waits for a trial row.
 			if err := s.lockNumbers(ctx, tx, studyID); err != nil {
 				return err
 			}
