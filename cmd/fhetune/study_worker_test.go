@@ -16,7 +16,10 @@ import (
 
 // TestStudyWorkerJoinsPostgres runs `study start` and a `study worker` process on one
 // PostgreSQL database: the worker joins once the study runs, both exit 0 when the
-// study has its trials, and both processes ran some of them, numbered densely.
+// study has its trials, and both processes ran some of them, numbered densely. Each
+// process decides to start a trial from the trials it last read, so the two may both
+// start the last one: the study ends with its trials or one more (as
+// tuner.TestRunProcessesCooperate allows one more per other process).
 func TestStudyWorkerJoinsPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -63,8 +66,8 @@ func TestStudyWorkerJoinsPostgres(t *testing.T) {
 		}
 		byProcess[tr.Worker[:strings.LastIndex(tr.Worker, ":")]]++
 	}
-	if len(ts) != trials || len(byProcess) != 2 {
-		t.Fatalf("%d trials (want %d) by processes %v (want two)", len(ts), trials, byProcess)
+	if len(ts) < trials || len(ts) > trials+1 || len(byProcess) != 2 {
+		t.Fatalf("%d trials (want %d, or one more) by processes %v (want two)", len(ts), trials, byProcess)
 	}
 }
 
