@@ -16,7 +16,8 @@ import (
 // the common case, instead of one per statement plus BEGIN and COMMIT. Each is a
 // single statement (its own transaction) or a pipelined batch; the general
 // transactions in trial.go remain the fallback for rare cases (an empty parameter
-// list, a trial that joins the front, and every error, which they diagnose).
+// list, a completion that may join the front or of a trial another store started, and
+// every error, which they diagnose).
 //
 // Durability is that of the rest of the store with one exception, and one change in
 // the order of things:
