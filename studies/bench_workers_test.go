@@ -45,21 +45,28 @@ func benchHelper() error {
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	errs := make([]error, gs)
-	var wg sync.WaitGroup
-	for g := range gs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[g] = runTrials(ctx, s, st.ID, fmt.Sprintf("w%d.%d", seed, g), uint64(seed*gs+g), count)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := inGoroutines(gs, func(g int) error {
+		return runTrials(ctx, s, st.ID, fmt.Sprintf("w%d.%d", seed, g), uint64(seed*gs+g), count)
+	}); err != nil {
 		return err
 	}
 	fmt.Println("done")
 	return s.Close()
+}
+
+// inGoroutines runs f(0), …, f(n−1) in n goroutines and returns their errors joined.
+func inGoroutines(n int, f func(g int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[g] = f(g)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // runTrials runs count whole trials as worker.
@@ -145,20 +152,16 @@ func BenchmarkCalls(b *testing.B) {
 				}
 				for k, call := range calls {
 					began := time.Now()
-					errs := make([]error, goroutines)
-					var wg sync.WaitGroup
-					for g := range goroutines {
-						wg.Add(1)
-						go func() {
-							defer wg.Done()
-							for i := 0; i < each && errs[g] == nil; i++ {
-								errs[g] = call(g, i)
+					err := inGoroutines(goroutines, func(g int) error {
+						for i := range each {
+							if err := call(g, i); err != nil {
+								return err
 							}
-						}()
-					}
-					wg.Wait()
+						}
+						return nil
+					})
 					elapsed[k] += time.Since(began)
-					if err := errors.Join(errs...); err != nil {
+					if err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -82,13 +82,16 @@ const pgFlush = "SELECT pg_logical_emit_message(true, 'fhetune.flush', '')"
 // applications' locks in the same database (locks with one key never meet those with
 // two) and of the migration lock, and the study id modulo 2^31. Studies that share a
 // lock (in other schemas, or ids 2^31 apart) only wait for each other.
-const pgLockNumbers = `SELECT id FROM studies, pg_advisory_xact_lock(1718117749, ($1::bigint % 2147483648)::integer) nl
-	WHERE id = $2`
+const pgLockNumbers = `SELECT id FROM ` + pgNumberingLock + ` WHERE id = $2`
+
+// pgNumberingLock is the FROM list of [pgLockNumbers] and [pgLockNumbersAsync]: the
+// study's row and its numbering lock, keyed by $1.
+const pgNumberingLock = `studies, pg_advisory_xact_lock(1718117749, ($1::bigint % 2147483648)::integer) nl`
 
 // pgLockNumbersAsync is [pgLockNumbers] that also makes the transaction commit
 // asynchronously, so that the lock is released without waiting for the WAL flush; the
 // caller then runs [pgFlush] after the commit. No row: no such study. $1 study id.
-const pgLockNumbersAsync = `SELECT id FROM studies, pg_advisory_xact_lock(1718117749, ($1::bigint % 2147483648)::integer) nl,
+const pgLockNumbersAsync = `SELECT id FROM ` + pgNumberingLock + `,
 	(SELECT set_config('synchronous_commit', 'off', true)) async
 	WHERE id = $1`
 
