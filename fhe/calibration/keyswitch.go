@@ -69,7 +69,7 @@ func measureBetween(ctx context.Context, ft, tt Target, level, logBase, repeats 
 		encTo = tfhe.NewEncryptor(pt)
 		gadget := tfhe.GadgetParametersLiteral[uint64]{Base: 1 << logBase, Level: level}.Compile()
 		ksk = encTo.GenLWEKeySwitchKey(encFrom.SecretKey.LWELargeKey, gadget)
-		packKeySwitchKey(ksk)
+		PackKeySwitchKey(ksk)
 		ev = tfhe.NewEvaluator(pt, tfhe.EvaluationKey[uint64]{})
 	}); err != nil {
 		return KeySwitchMeasurement{}, fmt.Errorf("%w: keyswitch %v → %v: %w", ErrRefused, from, to, err)

@@ -279,19 +279,20 @@ func (r *Runner) genKeys() (err error) {
 	}()
 	r.enc = tfhe.NewEncryptor(r.params)
 	evk := r.enc.GenEvaluationKeyParallel()
-	packKeys(&evk)
+	PackKeys(&evk)
 	r.eval = tfhe.NewEvaluator(r.params, evk)
 	return nil
 }
 
-// packKeys moves each evaluation key into one contiguous array, in the order the
+// PackKeys moves each evaluation key into one contiguous array, in the order the
 // keyswitch and the blind rotation read it. tfhe-go v0.6.1 allocates every row of its
 // keyswitching key separately; its keyswitch then streams memory with gaps that depend
 // on how (n+1)·8 bytes falls into Go's allocator size classes, and runs 1× to 4× slower
 // for neighbouring n. Contiguous keys (as Concrete stores them) give a time that
-// follows the work.
-func packKeys(evk *tfhe.EvaluationKey[uint64]) {
-	packKeySwitchKey(evk.KeySwitchKey)
+// follows the work. Anything that runs bootstraps a profile prices (the runner here,
+// the executor) packs its keys, so that both run at the same speed.
+func PackKeys(evk *tfhe.EvaluationKey[uint64]) {
+	PackKeySwitchKey(evk.KeySwitchKey)
 
 	brk := evk.BlindRotateKey
 	size := 0
@@ -319,9 +320,9 @@ func packKeys(evk *tfhe.EvaluationKey[uint64]) {
 	}
 }
 
-// packKeySwitchKey moves a keyswitching key's rows into one contiguous array, in the
-// order the keyswitch reads them (see packKeys).
-func packKeySwitchKey(ksk tfhe.LWEKeySwitchKey[uint64]) {
+// PackKeySwitchKey moves a keyswitching key's rows into one contiguous array, in the
+// order the keyswitch reads them (see [PackKeys]).
+func PackKeySwitchKey(ksk tfhe.LWEKeySwitchKey[uint64]) {
 	size := 0
 	for i := range ksk.Value {
 		for _, row := range ksk.Value[i].Value {

@@ -110,6 +110,7 @@ func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, max
 				enc := tfhe.NewEncryptorWithKey(to.small, to.enc.SecretKey)
 				ksks[n] = enc.GenLWEKeySwitchKey(from.enc.SecretKey.LWELargeKey,
 					tfhe.GadgetParametersLiteral[uint64]{Base: 1 << d.LogBase, Level: d.Level}.Compile())
+				calibration.PackKeySwitchKey(ksks[n])
 			})
 			if err != nil {
 				return fmt.Errorf("executor: keyswitching key %v → %v: %w", from.params, to.params, err)
@@ -158,6 +159,7 @@ func (part *partition) genKeys(cores int) func() error {
 			} else {
 				part.evk = part.enc.GenEvaluationKey()
 			}
+			calibration.PackKeys(&part.evk)
 		})
 		if err != nil {
 			return fmt.Errorf("executor: keys of %v: %w", part.params, err)
