@@ -214,4 +214,16 @@ func TestBuildFitsParallelModel(t *testing.T) {
 	if pr, err = calibration.Build(ms, nil); err != nil || pr.Parallel.Scale != 1 || pr.Parallel.MSPerMB != 0 {
 		t.Errorf("parallel model %+v, error %v; want scale 1, 0 ms/MB", pr.Parallel, err)
 	}
+	// With a single-core reference of the same moment, the scale compares the parallel
+	// run with it: a machine 20% slower during the throughput runs than over the whole
+	// calibration (MS) does not move the scale.
+	for i, pt := range pts {
+		ref := 1.2 * pt.MS
+		ms[i].ParallelRefMS = ref
+		ms[i].ParallelMS = 1.1*ref + 0.02*calibration.KeyBytes(pt.Params)/1e6
+	}
+	pr, err = calibration.Build(ms, nil)
+	if pm := pr.Parallel; err != nil || math.Abs(pm.Scale-1.1) > 1e-6 || math.Abs(pm.MSPerMB-0.02) > 1e-8 {
+		t.Errorf("parallel model %+v, error %v; want scale 1.1, 0.02 ms/MB from the same-moment reference", pm, err)
+	}
 }

@@ -406,7 +406,11 @@ func Build(ms []Measurement, terms []string) (Profile, error) {
 // fitParallel fits [ParallelModel] to the measurements that ran the throughput run: the
 // extra time of a bootstrap with all cores busy over its single-core time, as
 // a·(single-core ms) + b·(key MB) with a, b ≥ 0 by least squares on relative errors, so
-// Scale = 1 + a. Without any throughput run, the model is one worker.
+// Scale = 1 + a. The single-core time is the one measured at the same moment
+// ([Measurement.ParallelRefMS]) where the measurement has it, so that a machine that
+// ran slower or faster during a throughput run than over the whole calibration does not
+// move the scale; older measurements use MS. Without any throughput run, the model is
+// one worker.
 func fitParallel(ms []Measurement, pts []Point) (ParallelModel, error) {
 	workers := 0
 	var rows [][2]float64
@@ -419,9 +423,13 @@ func fitParallel(ms []Measurement, pts []Point) (ParallelModel, error) {
 			return ParallelModel{}, fmt.Errorf("%w: throughput runs with %d and %d workers", ErrFit, workers, m.Workers)
 		}
 		workers = m.Workers
-		rows = append(rows, [2]float64{m.MS, KeyBytes(pts[i].Params) / 1e6})
+		single := m.MS
+		if m.ParallelRefMS > 0 {
+			single = m.ParallelRefMS
+		}
+		rows = append(rows, [2]float64{single, KeyBytes(pts[i].Params) / 1e6})
 		ys = append(ys, m.ParallelMS)
-		extra = append(extra, m.ParallelMS-m.MS)
+		extra = append(extra, m.ParallelMS-single)
 	}
 	if workers == 0 {
 		return ParallelModel{Workers: 1, Scale: 1}, nil

@@ -174,9 +174,14 @@ type Measurement struct {
 	// ParallelMS is the median time of one of them (on the same clock as MS), which
 	// exceeds MS when the cores compete for memory bandwidth and caches, and
 	// ThroughputPerS is the bootstraps per second of wall time they reached together.
-	// Both are zero when the throughput run was skipped.
+	// Both are zero when the throughput run was skipped. ParallelRefMS is the median
+	// time of the same bootstraps run on one core alone right before and right after
+	// them: the single-core time of the same moment, which [Build] compares ParallelMS
+	// with (MS, a median over the whole calibration, mixes other moments' speeds).
+	// Profiles made before it existed lack it.
 	Workers        int     `json:"workers"`
 	ParallelMS     float64 `json:"parallel_ms"`
+	ParallelRefMS  float64 `json:"parallel_ref_ms,omitempty"`
 	ThroughputPerS float64 `json:"throughput_per_s"`
 	// DotNSPerCoef is the time of one coefficient multiply-add of a levelled dot
 	// product (integer weight times an LWE ciphertext of dimension k·N), in ns.
@@ -500,11 +505,11 @@ func (r *Runner) finish(ctx context.Context, o MeasureOptions) (Measurement, err
 		pool = []sample{r.fresh()}
 	}
 	if o.Workers > 0 {
-		perS, parMS, boots, wrong, err := r.throughput(ctx, o.Workers, o.PerWorker, pool)
+		perS, parMS, refMS, boots, wrong, err := r.throughput(ctx, o.Workers, o.PerWorker, pool)
 		if err != nil {
 			return Measurement{}, err
 		}
-		m.Workers, m.ThroughputPerS, m.ParallelMS = o.Workers, perS, parMS
+		m.Workers, m.ThroughputPerS, m.ParallelMS, m.ParallelRefMS = o.Workers, perS, parMS, refMS
 		m.Bootstraps += boots
 		m.Wrong += wrong
 	}
@@ -524,6 +529,7 @@ func (m *Measurement) rescale(f float64) {
 	m.PBSMS *= f
 	m.WallMS *= f
 	m.ParallelMS *= f
+	m.ParallelRefMS *= f
 	m.DotNSPerCoef *= f
 	m.ThroughputPerS /= f
 	for i := range m.SamplesMS {
@@ -535,8 +541,11 @@ func (m *Measurement) rescale(f float64) {
 // its thread with its own shallow copy of the evaluator, and returns the bootstraps per
 // second of wall time and the median busy time of one bootstrap. The inputs are
 // prepared and one warm-up call is made before the clock starts; every output is
-// checked after it stops.
-func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample) (perS, parallelMS float64, boots, wrong int, err error) {
+// checked after it stops. refMS is the median busy time of the first worker's
+// bootstraps run alone (the other cores idle) right before and right after, on the
+// same clock: the reference that says how much slower a bootstrap is with every core
+// busy at this moment, whatever speed the machine has now.
+func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample) (perS, parallelMS, refMS float64, boots, wrong int, err error) {
 	type job struct {
 		ev    *tfhe.Evaluator[uint64]
 		ins   []tfhe.LWECiphertext[uint64]
@@ -562,6 +571,18 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 		}
 		jobs[w] = j
 	}
+	var ref []float64
+	solo := func() {
+		j := jobs[0]
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		scratch := tfhe.NewLWECiphertext(r.params)
+		for i := 1; i <= per && ctx.Err() == nil; i++ {
+			tm := r.bootstrap(j.ev, j.ins[i], j.ksOut, j.acc, scratch)
+			ref = append(ref, ms(tm.ks+tm.pbs))
+		}
+	}
+	solo()
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
 	ready.Add(workers)
@@ -588,8 +609,9 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 	close(start)
 	done.Wait()
 	elapsed := time.Since(t0)
+	solo()
 	if err := ctx.Err(); err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, 0, 0, err
 	}
 	var all []float64
 	for _, j := range jobs {
@@ -601,7 +623,7 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 			}
 		}
 	}
-	return float64(workers*per) / elapsed.Seconds(), Median(all), boots, wrong, nil
+	return float64(workers*per) / elapsed.Seconds(), Median(all), Median(ref), boots, wrong, nil
 }
 
 // dotProduct times a levelled dot product of terms ciphertexts with small integer

@@ -91,9 +91,10 @@ func TestRunnerMeasures(t *testing.T) {
 	if len(m.SamplesMS) != 4 || !(m.MS > 0) || !(m.KSMS > 0) || !(m.PBSMS > 0) || !(m.WallMS > 0) {
 		t.Errorf("times: samples %v, ms %g, ks %g, pbs %g, wall %g", m.SamplesMS, m.MS, m.KSMS, m.PBSMS, m.WallMS)
 	}
-	if m.Workers != 2 || !(m.ThroughputPerS > 0) || !(m.ParallelMS > 0) || !(m.DotNSPerCoef > 0) || !(m.KeygenMS > 0) {
-		t.Errorf("workers %d, throughput %g/s, parallel %g ms, dot %g ns, keygen %g ms",
-			m.Workers, m.ThroughputPerS, m.ParallelMS, m.DotNSPerCoef, m.KeygenMS)
+	if m.Workers != 2 || !(m.ThroughputPerS > 0) || !(m.ParallelMS > 0) || !(m.ParallelRefMS > 0) ||
+		!(m.DotNSPerCoef > 0) || !(m.KeygenMS > 0) {
+		t.Errorf("workers %d, throughput %g/s, parallel %g ms (alone %g ms), dot %g ns, keygen %g ms",
+			m.Workers, m.ThroughputPerS, m.ParallelMS, m.ParallelRefMS, m.DotNSPerCoef, m.KeygenMS)
 	}
 	if m.Set != smallSets[0].lit || m.Precision != 4 || m.Log2Norm2 != 2 || m.Label != "test" {
 		t.Errorf("identity %+v", m)
