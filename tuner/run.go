@@ -456,9 +456,19 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 	if cnt.waiting == 0 && cnt.counted >= r.target {
 		return nil, cnt.runningOthers > 0, nil
 	}
+	if beforeStartTrial != nil {
+		beforeStartTrial()
+	}
 	t, err := r.db.StartTrial(wctx, r.st.ID, worker)
 	if err != nil {
 		return nil, false, fmt.Errorf("tuner: %w", err)
+	}
+	if len(t.Params) == 0 && t.Number >= r.target {
+		surplus, err := r.surplus(wctx, t)
+		if err != nil || surplus {
+			cnt := r.counts()
+			return nil, cnt.waiting > 0 || cnt.runningOthers > 0, err
+		}
 	}
 	c := &claimed{id: t.ID, number: t.Number, retryOf: t.RetryOf, params: t.Params, began: began}
 	if len(t.Params) == 0 {
@@ -491,6 +501,39 @@ func (r *runner) claimLocked(ctx context.Context, worker string, began time.Time
 		retryOf: t.RetryOf, worker: worker, heartbeat: time.Now(), key: paramsKey(c.params), network: net}
 	r.cfg.log.Debug("trial started", "number", t.Number, "worker", worker, "params", paramsText(c.params))
 	return c, false, nil
+}
+
+// surplusPrefix opens the error of a trial that Run created but did not run because
+// the study already had its trials (see [runner.surplus]); such a trial has no
+// parameters, so it does not count towards the study's trials.
+const surplusPrefix = "tuner: not needed"
+
+// beforeStartTrial, when set (by tests only), runs right before claimLocked's
+// StartTrial: where another process may start a trial unseen.
+var beforeStartTrial func()
+
+// surplus decides whether t, a trial this runner just created, is one more than the
+// study needs, and if so fails it without parameters. Two processes that both counted
+// one trial missing may both create one; the store numbers trials densely under its
+// lock, so every trial numbered below t is in the store once t exists, and t is
+// surplus when the trials below it that count already reach the target. The check reads
+// the store again only for trials numbered at or past the target, the only ones that can
+// be surplus.
+func (r *runner) surplus(ctx context.Context, t studies.Trial) (bool, error) {
+	if err := r.sync(ctx); err != nil {
+		return false, err
+	}
+	if r.slot(t.Number) < r.target {
+		return false, nil
+	}
+	msg := fmt.Sprintf("%s: the study had its %d trials when this one was numbered (another process started the last one first)",
+		surplusPrefix, r.target)
+	if err := r.db.Fail(ctx, t.ID, msg); err != nil {
+		return false, fmt.Errorf("tuner: %w", err)
+	}
+	r.recs[t.Number] = &trialRec{id: t.ID, number: t.Number, state: studies.Fail, retryOf: t.RetryOf, worker: t.Worker}
+	r.cfg.log.Debug("trial not needed", "number", t.Number, "target", r.target)
+	return true, nil
 }
 
 // sync reads the trials that may have changed since the last call.

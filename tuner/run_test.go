@@ -273,8 +273,8 @@ func TestRunStopLetsTrialsFinish(t *testing.T) {
 
 // TestRunProcessesCooperate runs one study from three store handles at once (as three
 // processes would), two workers each: every trial has its own number and the study ends
-// with the trials asked for (at most one per other handle more, the race of the last
-// claims).
+// with exactly the trials asked for; a trial that lost the race for the last ones (at
+// most one per other handle) failed without knobs as not needed.
 func TestRunProcessesCooperate(t *testing.T) {
 	dir := t.TempDir()
 	spec := modelSpec(t, dir)
@@ -328,18 +328,80 @@ func TestRunProcessesCooperate(t *testing.T) {
 		}
 	}
 	_, ts := allTrials(t, first, tuner.DefaultStudyName)
+	complete := 0
 	for i, tr := range ts {
 		if tr.Number != i || !tr.State.Finished() || tr.RetryOf >= 0 || strings.Contains(tr.Error, "heartbeat") {
 			t.Fatalf("trial %d: %s", i, trialText(tr))
 		}
+		switch {
+		case tr.State == studies.Complete:
+			complete++
+		case tr.State != studies.Fail || len(tr.Params) > 0 || !strings.Contains(tr.Error, "not needed"):
+			t.Fatalf("trial %d: %s, want complete or failed as not needed", i, trialText(tr))
+		}
 	}
-	if len(ts) < 30 || len(ts) > 32 {
-		t.Fatalf("%d trials, want 30 (up to 32)", len(ts))
+	if complete != 30 || len(ts) > 32 {
+		t.Fatalf("%d complete trials of %d, want 30 (of at most 32)", complete, len(ts))
 	}
 	for i := range evaluated {
 		if evaluated[i].Load() == 0 {
 			t.Fatalf("run %d evaluated no trial", i)
 		}
+	}
+}
+
+// TestRunSurplusTrialNotRun makes the race of the last claim happen: right before the
+// run creates the study's last trial, another process (a second store handle) starts and
+// completes it. The run's trial then comes one past the target; it must fail without
+// knobs as not needed, evaluate nothing, and leave the study with exactly its trials.
+func TestRunSurplusTrialNotRun(t *testing.T) {
+	dir := t.TempDir()
+	spec := modelSpec(t, dir)
+	spec.Trials = 3
+	spec.Workers = 1
+	path := filepath.Join(dir, "s.db")
+	db, other := openStore(t, path), openStore(t, path)
+	ctx := context.Background()
+	claims := 0
+	var otherErr error
+	defer tuner.SetBeforeStartTrial(func() {
+		if claims++; claims != 3 {
+			return
+		}
+		// The other process: the study's last trial, with trial 0's knobs and values.
+		st, ts := allTrials(t, other, tuner.DefaultStudyName)
+		tr, err := other.StartTrial(ctx, st.ID, "other")
+		if err == nil {
+			err = other.SetParams(ctx, tr.ID, ts[0].Params)
+		}
+		if err == nil {
+			err = other.Complete(ctx, tr.ID, ts[0].Values, nil)
+		}
+		otherErr = err
+	})()
+	var evaluated atomic.Int64
+	eval := func(ctx context.Context, k tuner.Knobs) (tuner.Result, error) {
+		evaluated.Add(1)
+		return fixtureEval(ctx, k)
+	}
+	if _, err := tuner.Run(ctx, db, newPlan(t, spec), tuner.WithEvaluator(eval)); err != nil {
+		t.Fatal(err)
+	}
+	if otherErr != nil {
+		t.Fatal(otherErr)
+	}
+	_, ts := allTrials(t, db, tuner.DefaultStudyName)
+	if len(ts) != 4 || claims < 3 || evaluated.Load() != 2 {
+		t.Fatalf("%d trials, %d claims, %d evaluated; want 4 trials, 2 evaluated", len(ts), claims, evaluated.Load())
+	}
+	for i, tr := range ts[:3] {
+		if tr.State != studies.Complete {
+			t.Fatalf("trial %d: %s", i, trialText(tr))
+		}
+	}
+	if tr := ts[3]; tr.State != studies.Fail || len(tr.Params) > 0 || !strings.Contains(tr.Error, "not needed") ||
+		tr.Worker == "other" {
+		t.Fatalf("trial 3: %s, want failed without knobs as not needed", trialText(tr))
 	}
 }
 
