@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fhetune/fhetune/fhe"
+	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/fhe/circuit"
 	"github.com/fhetune/fhetune/fhe/executor"
 	"gonum.org/v1/gonum/mat"
@@ -153,6 +154,18 @@ func TestKeysTooLarge(t *testing.T) {
 	}
 	if _, err := executor.GenKeys(context.Background(), c, sol, 1, 0); !errors.Is(err, executor.ErrKeysTooLarge) {
 		t.Errorf("1 MB allowed: %v", err)
+	}
+	// With every core, one set's keys are made and packed at a time: the bound counts
+	// the keys and one more copy of the largest set's.
+	mb, largest := executor.KeyMB(sol), 0.0
+	for _, p := range sol.Sets.Partitions {
+		largest = max(largest, calibration.KeyBytes(p)/1e6)
+	}
+	if _, err := executor.GenKeys(context.Background(), c, sol, mb+largest/2, 0); !errors.Is(err, executor.ErrKeysTooLarge) {
+		t.Errorf("%.1f MB allowed for %.1f MB of keys and %.1f MB packed: %v", mb+largest/2, mb, largest, err)
+	}
+	if _, err := executor.GenKeys(context.Background(), c, sol, mb+largest+1, 0); err != nil {
+		t.Errorf("%.1f MB allowed for %.1f MB of keys and %.1f MB packed: %v", mb+largest+1, mb, largest, err)
 	}
 }
 

@@ -63,24 +63,34 @@ func KeyMB(sol *circuit.Solution) float64 {
 
 // GenKeys makes the keys of c under sol on at most cores goroutines (0: all cores). It
 // refuses before allocating when the keys would exceed maxMB (0: no bound), naming the
-// largest set.
+// largest set. The bound counts the keys being packed twice: each set's key is packed
+// (calibration.PackKeys) into a copy before tfhe-go's own allocation is freed, and the
+// sets whose keys are made at once (one with every core, else up to cores) may all be
+// packing together.
 func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, maxMB float64, cores int) (*Keys, error) {
 	if sol == nil || len(sol.Layers) != len(c.Layers) {
 		return nil, fmt.Errorf("%w: the solution is not this circuit's", ErrInput)
 	}
-	mb := KeyMB(sol)
-	if maxMB > 0 && mb > maxMB {
-		largest := sol.Sets.Partitions[0]
-		for _, p := range sol.Sets.Partitions {
-			if calibration.KeyBytes(p) > calibration.KeyBytes(largest) {
-				largest = p
-			}
-		}
-		return nil, fmt.Errorf("%w: %.0f MB of evaluation keys (largest set %v: %.0f MB), more than the %.0f MB allowed",
-			ErrKeysTooLarge, mb, largest, calibration.KeyBytes(largest)/1e6, maxMB)
-	}
 	if cores <= 0 || cores > runtime.NumCPU() {
 		cores = runtime.NumCPU()
+	}
+	mb := KeyMB(sol)
+	sizes := make([]float64, len(sol.Sets.Partitions))
+	largest := 0
+	for i, p := range sol.Sets.Partitions {
+		sizes[i] = calibration.KeyBytes(p) / 1e6
+		if sizes[i] > sizes[largest] {
+			largest = i
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(sizes)))
+	packing := 0.0
+	for _, sz := range sizes[:min(len(sizes), jobWorkers(cores))] {
+		packing += sz
+	}
+	if maxMB > 0 && mb+packing > maxMB {
+		return nil, fmt.Errorf("%w: %.0f MB of evaluation keys and %.0f MB more while they are packed (largest set %v: %.0f MB), more than the %.0f MB allowed",
+			ErrKeysTooLarge, mb, packing, sol.Sets.Partitions[largest], calibration.KeyBytes(sol.Sets.Partitions[largest])/1e6, maxMB)
 	}
 	start := time.Now()
 	k := &Keys{c: c, sol: sol, between: map[fhe.Switch]tfhe.LWEKeySwitchKey[uint64]{}, KeyMB: mb}
@@ -168,13 +178,18 @@ func (part *partition) genKeys(cores int) func() error {
 	}
 }
 
+// jobWorkers is how many jobs runJobs runs at once with cores (1 ≤ cores ≤ NumCPU).
+func jobWorkers(cores int) int {
+	if cores < runtime.NumCPU() {
+		return cores
+	}
+	return 1
+}
+
 // runJobs runs jobs one after another with every core, or on cores goroutines when
 // fewer than all cores are allowed; it stops starting jobs once ctx ends.
 func runJobs(ctx context.Context, jobs []func() error, cores int) error {
-	workers := 1
-	if cores < runtime.NumCPU() {
-		workers = cores
-	}
+	workers := jobWorkers(cores)
 	next := make(chan func() error)
 	errs := make(chan error, len(jobs))
 	var wg sync.WaitGroup
