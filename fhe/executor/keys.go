@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -75,22 +76,16 @@ func GenKeys(ctx context.Context, c *circuit.Circuit, sol *circuit.Solution, max
 		cores = runtime.NumCPU()
 	}
 	mb := KeyMB(sol)
-	sizes := make([]float64, len(sol.Sets.Partitions))
-	largest := 0
-	for i, p := range sol.Sets.Partitions {
-		sizes[i] = calibration.KeyBytes(p) / 1e6
-		if sizes[i] > sizes[largest] {
-			largest = i
-		}
-	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(sizes)))
+	// The partitions by key size, largest first: the ones packed at once in the worst case.
+	parts := slices.Clone(sol.Sets.Partitions)
+	sort.SliceStable(parts, func(a, b int) bool { return calibration.KeyBytes(parts[a]) > calibration.KeyBytes(parts[b]) })
 	packing := 0.0
-	for _, sz := range sizes[:min(len(sizes), jobWorkers(cores))] {
-		packing += sz
+	for _, p := range parts[:min(len(parts), jobWorkers(cores))] {
+		packing += calibration.KeyBytes(p) / 1e6
 	}
 	if maxMB > 0 && mb+packing > maxMB {
 		return nil, fmt.Errorf("%w: %.0f MB of evaluation keys and %.0f MB more while they are packed (largest set %v: %.0f MB), more than the %.0f MB allowed",
-			ErrKeysTooLarge, mb, packing, sol.Sets.Partitions[largest], calibration.KeyBytes(sol.Sets.Partitions[largest])/1e6, maxMB)
+			ErrKeysTooLarge, mb, packing, parts[0], calibration.KeyBytes(parts[0])/1e6, maxMB)
 	}
 	start := time.Now()
 	k := &Keys{c: c, sol: sol, between: map[fhe.Switch]tfhe.LWEKeySwitchKey[uint64]{}, KeyMB: mb}
