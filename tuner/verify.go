@@ -74,6 +74,18 @@ type VerifyResult struct {
 	SetSpeeds              []VerifySet `json:"set_speeds"`
 	LatencyMSAtSetSpeed    float64     `json:"latency_ms_at_set_speed"`
 	LatencyErrorAtSetSpeed float64     `json:"latency_error_at_set_speed"`
+	// SpeedFactor is how much slower (above 1) the machine ran during the inferences
+	// than when the profile was made: before each inference a calibration.Probe times
+	// the profile's anchor sets again, and this is the median of their factors.
+	// LatencyMSPredictedNow is LatencyMSPredicted at that speed, the profile's
+	// prediction brought to the machine of the moment (the circuit's own sets are not
+	// timed for it), and LatencyErrorNow its error against the measured latency.
+	// Probe holds the anchors' times of the last probe. All are zero (and Probe empty)
+	// when the latency came from a timing that is not a calibration profile.
+	SpeedFactor           float64              `json:"speed_factor"`
+	LatencyMSPredictedNow float64              `json:"latency_ms_predicted_now"`
+	LatencyErrorNow       float64              `json:"latency_error_now"`
+	Probe                 []calibration.Anchor `json:"probe,omitempty"`
 	// KeygenMS and KeyMB are the key generation time and the evaluation keys' size.
 	KeygenMS float64 `json:"keygen_ms"`
 	KeyMB    float64 `json:"key_mb"`
@@ -122,10 +134,14 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	}
 	res := VerifyResult{Bootstraps: c.PBSCount(), KeyMB: keys.KeyMB, KeygenMS: float64(keys.KeygenTime.Microseconds()) / 1e3,
 		LatencyMSPredicted: lat.TotalMS, Cores: cp.Cores, Calibration: lat.Source, Knobs: k}
+	probe, err := newProbe(ctx, env.Timing, task.Seed)
+	if err != nil {
+		return VerifyResult{}, err
+	}
 	if opts.Progress != nil {
 		opts.Progress(0, n)
 	}
-	var total []float64
+	var total, speed []float64
 	sets := sol.Sets.Partitions
 	setMS := make([][]float64, len(sets))
 	perLayer := make([][]float64, len(c.Layers))
@@ -135,6 +151,17 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		if s > 0 && ctx.Err() != nil {
 			res.Partial = true
 			break
+		}
+		if probe != nil {
+			f, as, err := probe.Speed(ctx, probeRepeats)
+			if err != nil {
+				if s > 0 && errors.Is(err, ctx.Err()) {
+					res.Partial = true
+					break
+				}
+				return VerifyResult{}, fmt.Errorf("tuner: speed probe before sample %d: %w", s, err)
+			}
+			speed, res.Probe = append(speed, f), as
 		}
 		row := make([]float64, c.InSize())
 		copy(row, cp.Test.RawRowView(s))
@@ -211,6 +238,12 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	res.LatencyMSMeasured = calibration.Median(total)
 	res.LatencyError = (res.LatencyMSPredicted - res.LatencyMSMeasured) / res.LatencyMSMeasured
 	res.LatencyErrorAtSetSpeed = (res.LatencyMSAtSetSpeed - res.LatencyMSMeasured) / res.LatencyMSMeasured
+	if len(speed) > 0 {
+		// Only the speeds of the samples that ran count (a probe may precede a stop).
+		res.SpeedFactor = calibration.Median(speed[:min(len(speed), res.Samples)])
+		res.LatencyMSPredictedNow = res.SpeedFactor * res.LatencyMSPredicted
+		res.LatencyErrorNow = (res.LatencyMSPredictedNow - res.LatencyMSMeasured) / res.LatencyMSMeasured
+	}
 	for i, info := range c.Layers {
 		l := &res.Layers[i]
 		l.Name, l.Bootstraps = info.Name, info.PBSCount()
@@ -222,6 +255,27 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		res.ExpectedTLUErrors += l.ExpectedTLUErrors
 	}
 	return res, nil
+}
+
+// probeRepeats is how many keyswitch + bootstraps of each anchor set the speed probe
+// times before each inference.
+const probeRepeats = 5
+
+// newProbe makes the speed probe of a verification: the anchors of the profile that
+// timing prices with, or nil when timing is not a calibration profile.
+func newProbe(ctx context.Context, timing circuit.Timing, seed uint64) (*calibration.Probe, error) {
+	pt, ok := timing.(ProfileTiming)
+	if !ok {
+		return nil, nil
+	}
+	p, err := calibration.NewProbe(ctx, pt.Profile, seed)
+	if errors.Is(err, calibration.ErrNoSets) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tuner: speed probe: %w", err)
+	}
+	return p, nil
 }
 
 // setSpeedRepeats is how many keyswitch + bootstraps of each set Verify times after
