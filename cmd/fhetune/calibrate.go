@@ -47,6 +47,7 @@ type calibrateFlags struct {
 	asJSON       bool
 	out          string
 	seed         uint64
+	speedCheck   bool
 }
 
 // quickMaxPrecision and quickRepeats are what --quick changes (unless the flags are
@@ -87,13 +88,22 @@ built-in default and say "calibration": "default".
 
 --quick measures precisions up to 5 at log2 norm2 0 only (held out at log2 norm2 1),
 with at least 5 rounds (under a minute on 2 idle cores).
+
+--check measures no profile: it times the newest profile's three anchor sets again (as
+verify does before each inference) and prints how much slower or faster the machine
+runs now than when that profile was made, which is the factor by which the latencies
+it prices are off. Recalibrate when it is far from 1.
 Timings are only as good as the machine is quiet: the profile records the load average.`,
 		Example: `  fhetune calibrate --quick
-  fhetune calibrate --max-precision 8 --repeats 7 --json > calibration.json`,
+  fhetune calibrate --max-precision 8 --repeats 7 --json > calibration.json
+  fhetune calibrate --check`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := f.check(c); err != nil {
 				return err
+			}
+			if f.speedCheck {
+				return runCalibrateCheck(c.Context(), a, f)
 			}
 			return runCalibrate(c.Context(), a, f, commandLine(c))
 		},
@@ -107,12 +117,20 @@ Timings are only as good as the machine is quiet: the profile records the load a
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON document")
 	fl.StringVar(&f.out, "out", "", "also write the profile payload to this file (how the built-in default is made)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the lookup tables and inputs")
+	fl.BoolVar(&f.speedCheck, "check", false, "time the newest profile's anchor sets again and print the machine's speed against it; saves nothing")
 	return c
 }
 
 // check applies --quick and validates the flags; every refusal is bad input (exit 2).
 func (f *calibrateFlags) check(c *cobra.Command) error {
 	changed := c.Flags().Changed
+	if f.speedCheck {
+		for _, name := range []string{"quick", "max-precision", "p-errors", "min-round-time", "out"} {
+			if changed(name) {
+				return badInput("calibrate: --check measures no new profile; --%s does not go with it", name)
+			}
+		}
+	}
 	if f.quick {
 		if !changed("max-precision") {
 			f.maxPrecision = quickMaxPrecision
@@ -239,6 +257,48 @@ func runCalibrate(ctx context.Context, a *app, f calibrateFlags, command string)
 		return writeJSON(a.stdout, out)
 	}
 	return writeCalibration(a.stdout, out, a.dbName())
+}
+
+// checkOutput is what `fhetune calibrate --check --json` prints.
+type checkOutput struct {
+	// Calibration is the profile checked ("default" or its id), Created when it was made.
+	Calibration string    `json:"calibration"`
+	Created     time.Time `json:"created"`
+	// SpeedFactor is the median over the anchors of their time now over their time in
+	// the profile: above 1, the machine runs slower than when calibrated.
+	SpeedFactor float64              `json:"speed_factor"`
+	Anchors     []calibration.Anchor `json:"anchors"`
+}
+
+// runCalibrateCheck times the newest profile's anchor sets again (--repeats rounds).
+func runCalibrateCheck(ctx context.Context, a *app, f calibrateFlags) error {
+	ref, err := a.latestCalibration(ctx)
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", storeError(err))
+	}
+	p, err := calibration.NewProbe(ctx, ref.profile, f.seed)
+	if errors.Is(err, calibration.ErrNoSets) {
+		return badInput("calibrate: --check: calibration %s: %w", ref.source, err)
+	}
+	if err != nil {
+		return fmt.Errorf("calibrate: --check: %w", err)
+	}
+	speed, anchors, err := p.Speed(ctx, f.repeats)
+	if err != nil {
+		return fmt.Errorf("calibrate: --check: %w", err)
+	}
+	out := checkOutput{Calibration: ref.source, Created: ref.profile.Created, SpeedFactor: speed, Anchors: anchors}
+	if f.asJSON {
+		return writeJSON(a.stdout, out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "calibration\t%s, made %s, load average %v\n", out.Calibration, out.Created.Format(time.RFC3339), ref.profile.LoadAverage)
+	fmt.Fprintf(tw, "speed now\t×%.2f the profile's times (median of %d anchor sets, %d rounds): latencies it prices are off by that factor\n",
+		speed, len(anchors), max(1, f.repeats))
+	for _, an := range anchors {
+		fmt.Fprintf(tw, "\t  %s: %.2f ms now, %.2f ms in the profile (×%.2f)\n", an.Set, an.MS, an.ProfileMS, an.MS/an.ProfileMS)
+	}
+	return tw.Flush()
 }
 
 // writeCalibration prints the table, the leave-one-out and held-out errors, the model

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,6 +123,37 @@ func TestParamsDefaultCalibration(t *testing.T) {
 	}
 }
 
+// TestCalibrateCheck times the built-in profile's anchors again (no database: nothing
+// is created) and prints their factor.
+func TestCalibrateCheck(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "fhetune.db")
+	code, out, errs := calibrateCLI(t, "--db", db, "calibrate", "--check", "--repeats", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var res checkOutput
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out)
+	}
+	def, err := calibration.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Calibration != calibration.SourceDefault || !res.Created.Equal(def.Created) || len(res.Anchors) != 3 || !(res.SpeedFactor > 0) {
+		t.Errorf("check %+v", res)
+	}
+	ratios := make([]float64, len(res.Anchors))
+	for i, an := range res.Anchors {
+		ratios[i] = an.MS / an.ProfileMS
+	}
+	if want := calibration.Median(ratios); math.Abs(res.SpeedFactor-want) > 1e-12*want {
+		t.Errorf("speed factor %g, want the anchors' median ratio %g", res.SpeedFactor, want)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("--check created the database (stat: %v)", err)
+	}
+}
+
 func TestCalibrateBadInput(t *testing.T) {
 	cases := []struct {
 		name string
@@ -136,6 +168,8 @@ func TestCalibrateBadInput(t *testing.T) {
 		{"negative round time", []string{"--min-round-time", "-1s"}, "--min-round-time -1s outside 0..1h"},
 		{"argument", []string{"now"}, "unknown command"},
 		{"out folder missing", []string{"--out", "/nonexistent-folder/p.json"}, "--out /nonexistent-folder/p.json: no such folder"},
+		{"check with quick", []string{"--check", "--quick"}, "--check measures no new profile; --quick does not go with it"},
+		{"check with out", []string{"--check", "--out", "p.json"}, "--out does not go with it"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
