@@ -166,14 +166,20 @@ func printStudy(a *app, d studyShowDoc) error {
 	}
 	fmt.Fprintf(a.stdout, "\nVerified under encryption (fhetune study verify): %d trials\n", len(d.Verified))
 	w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TRIAL\tSAMPLES\tENCRYPTED_ACCURACY\tAGREEMENT\tLATENCY_MS_MEASURED\tLATENCY_MS_PREDICTED\tTLU_ERRORS\tEXPECTED")
+	fmt.Fprintln(w, "TRIAL\tSAMPLES\tENCRYPTED_ACCURACY\tAGREEMENT\tLATENCY_MS_MEASURED\tLATENCY_MS_PREDICTED\tMACHINE_SPEED\tTLU_ERRORS\tEXPECTED")
 	for _, v := range d.Verified {
 		partial := ""
 		if v.Partial {
 			partial = " (partial)"
 		}
-		fmt.Fprintf(w, "%d\t%d%s\t%.4f\t%.4f\t%.1f\t%.1f\t%d\t%.3g\n", v.Number, v.Samples, partial, v.EncryptedAccuracy,
-			v.Agreement, v.LatencyMSMeasured, v.LatencyMSPredicted, v.TLUErrors, v.ExpectedTLUErrors)
+		// The machine's speed against the profile during the run (verify's probe); "-"
+		// for a timing without measured sets.
+		speed := "-"
+		if v.SpeedFactor > 0 {
+			speed = fmt.Sprintf("×%.2f", v.SpeedFactor)
+		}
+		fmt.Fprintf(w, "%d\t%d%s\t%.4f\t%.4f\t%.1f\t%.1f\t%s\t%d\t%.3g\n", v.Number, v.Samples, partial, v.EncryptedAccuracy,
+			v.Agreement, v.LatencyMSMeasured, v.LatencyMSPredicted, speed, v.TLUErrors, v.ExpectedTLUErrors)
 	}
 	return w.Flush()
 }
