@@ -17,7 +17,8 @@ const (
 	Complete
 	// Pruned: stopped early by the study; samplers ignore it.
 	Pruned
-	// Fail: the evaluation failed; samplers ignore it.
+	// Fail: the evaluation failed. A failed trial in a history carries its Params
+	// only; samplers may steer away from where it lies (parego does) or ignore it.
 	Fail
 )
 
@@ -41,7 +42,8 @@ func (s State) String() string {
 type Trial struct {
 	// Number is the trial's position in the study, from 0, unique.
 	Number int
-	// State is the lifecycle state; samplers use Complete trials only.
+	// State is the lifecycle state; samplers learn from Complete trials, and may use
+	// where Fail trials lie.
 	State State
 	// Params maps parameter names to internal values (see the package doc).
 	Params map[string]float64

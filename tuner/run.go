@@ -260,7 +260,7 @@ type trialRec struct {
 	heartbeat   time.Time
 	values      []float64
 	constraints []float64
-	internal    map[string]float64 // search-space values of a usable complete trial
+	internal    map[string]float64 // search-space values of a usable complete or failed trial
 	usable      bool
 	key         string // the knob values, to spot repeats
 	network     string // the training knobs (networkKey)
@@ -577,6 +577,9 @@ func (r *runner) record(t studies.Trial) *trialRec {
 		rec.constraints = a.Constraints
 		rec.internal, rec.usable = r.p.space.internal(t.Params)
 	}
+	if t.State == studies.Fail && !rec.interrupted {
+		rec.internal, rec.usable = r.p.space.internal(t.Params)
+	}
 	return rec
 }
 
@@ -651,13 +654,19 @@ func (r *runner) slot(number int) int {
 	return n
 }
 
-// history returns the usable complete trials for the sampler, by number.
+// history returns the sampler's history, by number: the usable complete trials, and the
+// failed ones (knobs only) that were neither interrupted nor re-run, so that a sampler can
+// steer away from knobs whose evaluation fails (parego does).
 func (r *runner) history() []search.Trial {
 	var h []search.Trial
+	retried := r.retried()
 	for _, rec := range r.recs {
-		if rec.state == studies.Complete && rec.usable {
+		switch {
+		case rec.state == studies.Complete && rec.usable:
 			h = append(h, search.Trial{Number: rec.number, State: search.Complete, Params: rec.internal,
 				Values: rec.values, Constraints: rec.constraints})
+		case rec.state == studies.Fail && rec.usable && !superseded(rec, retried):
+			h = append(h, search.Trial{Number: rec.number, State: search.Fail, Params: rec.internal})
 		}
 	}
 	sort.Slice(h, func(i, j int) bool { return h[i].Number < h[j].Number })
@@ -831,6 +840,9 @@ func (r *runner) runTrial(ctx context.Context, c *claimed) error {
 		if rep.State == studies.Fail || rep.State == studies.Pruned {
 			r.recs[c.number] = &trialRec{id: c.id, number: c.number, state: rep.State, hasParams: true,
 				retryOf: c.retryOf, key: paramsKey(c.params), network: networkKey(c.params)}
+			if rep.State == studies.Fail {
+				r.recs[c.number].internal, r.recs[c.number].usable = r.p.space.internal(c.params)
+			}
 		}
 		if rep.State == studies.Pruned && watch != nil && watch.stopped {
 			r.prunedTrainings++
