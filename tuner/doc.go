@@ -40,8 +40,9 @@
 //
 // A study spec ([Spec]) says what to tune (data set, model or model file, training),
 // the search space ([SpaceSpec]: a [Range] per knob, and the rounding methods, a
-// [MethodChoice]), the objectives and an optional constraint, the sampler (ParEGO, the
-// default, NSGA-II, TPE, random or grid from package search) and its two-level sweep,
+// [MethodChoice]), the objectives and an optional constraint, the sampler (parego, the
+// default: Gaussian processes and, for two objectives, the expected hypervolume
+// improvement; NSGA-II, TPE, random or grid from package search) and its two-level sweep,
 // the budget and the FHE settings.
 // rounding_threshold_bits takes Concrete ML's forms and range (2..8): a number, a range
 // such as [3, 8] or [3, 8, off], off, or the dict {n_bits: [3, 8], method: approximate};

@@ -37,3 +37,27 @@ func WithCandidates(n int) Option {
 		return nil
 	}
 }
+
+// Acquisition names what the sampler maximizes after the start-up trials.
+type Acquisition int
+
+const (
+	// EHVI is the expected hypervolume improvement of one Gaussian process per
+	// objective, for studies of two objectives and no violated constraint; other studies
+	// use Tchebycheff. The default.
+	EHVI Acquisition = iota
+	// Tchebycheff is Knowles' ParEGO: the expected improvement of one Gaussian process of
+	// a random augmented Tchebycheff scalarization.
+	Tchebycheff
+)
+
+// WithAcquisition sets the acquisition (default EHVI).
+func WithAcquisition(a Acquisition) Option {
+	return func(s *Sampler) error {
+		if a != EHVI && a != Tchebycheff {
+			return fmt.Errorf("%w: acquisition %d, want EHVI or Tchebycheff", ErrOption, int(a))
+		}
+		s.acquisition = a
+		return nil
+	}
+}

@@ -142,6 +142,7 @@ func TestBadInput(t *testing.T) {
 	for name, opt := range map[string]parego.Option{
 		"startup 1":    parego.WithStartupTrials(1),
 		"candidates 0": parego.WithCandidates(0),
+		"acquisition":  parego.WithAcquisition(7),
 	} {
 		if _, err := parego.New(opt); !errors.Is(err, parego.ErrOption) {
 			t.Errorf("%s: New error = %v", name, err)
