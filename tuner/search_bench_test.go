@@ -21,11 +21,12 @@ var hvForms = struct {
 // BenchmarkSearchPTQ measures the search on the post-training default study (digits, the
 // default MLP, the real objective) against the front of 3,000 random trials: the mean
 // over 8 seeds of the hypervolume 60 trials reach, as a percentage of that front's
-// (fhetune's transformed space, the reference point of the 3,000 trials), for ParEGO
-// (the default sampler), NSGA-II, NSGA-II with the two-level sweep (3 trials a network)
-// and random search. It fails when ParEGO falls below 95% or below NSGA-II, or NSGA-II
-// below random search (the goals, 98% and 2 points above random search, are the README's
-// to report). About 5 minutes.
+// (fhetune's transformed space, the reference point of the 3,000 trials), for parego
+// (the default sampler: the expected hypervolume improvement weighted by the failure
+// model; 99.2% when the guard was raised to 97%), NSGA-II, NSGA-II with the two-level
+// sweep (3 trials a network) and random search. It fails when parego falls below 97% or below NSGA-II, or NSGA-II below
+// random search (the goals, 98% and 2 points above random search, are the README's to
+// report). About 6 minutes.
 //
 //	go test ./tuner -run '^$' -bench SearchPTQ -benchtime 1x
 func BenchmarkSearchPTQ(b *testing.B) {
@@ -45,8 +46,8 @@ func BenchmarkSearchPTQ(b *testing.B) {
 			}
 			b.ReportMetric(mean[name], "pct_hv_"+name)
 		}
-		if !(mean["parego"] >= 95 && mean["parego"] > mean["nsga2"] && mean["nsga2"] > mean["random"]) {
-			b.Fatalf("share of the 3,000-trial front's hypervolume: ParEGO %.2f%%, NSGA-II %.2f%%, random search %.2f%%",
+		if !(mean["parego"] >= 97 && mean["parego"] > mean["nsga2"] && mean["nsga2"] > mean["random"]) {
+			b.Fatalf("share of the 3,000-trial front's hypervolume: parego %.2f%%, NSGA-II %.2f%%, random search %.2f%%",
 				mean["parego"], mean["nsga2"], mean["random"])
 		}
 	}
