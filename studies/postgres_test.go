@@ -296,3 +296,77 @@ func TestPostgresNumberingIgnoresFrontLock(t *testing.T) {
 	}
 	assertFront(t, s, st, trials)
 }
+
+// TestPostgresLostParamsWrittenAgain stands for a server crash that lost SetParams'
+// asynchronous commit while the worker went on: the trial's parameters are deleted (or
+// a replaced value put back) behind the store's back, and the store's completion,
+// failure or pruning of the trial writes them again, on the one-statement path and on
+// the general transaction.
+func TestPostgresLostParamsWrittenAgain(t *testing.T) {
+	db := pgURL(t)
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw := rawDB(t, db)
+	st := createStudy(t, s, "lost")
+	first, err := s.StartTrial(ctx, st.ID, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, first.ID, objectiveValues(0.5, 0.5), nil); err != nil { // the front: {first}
+		t.Fatal(err)
+	}
+	x := func(v float64) []studies.Param { return []studies.Param{{Name: "x", Value: v}} }
+	xy := []studies.Param{{Name: "x", Value: 0.1}, {Name: "y", Value: 0.2}}
+	for _, c := range []struct {
+		name   string
+		set    [][]studies.Param
+		lose   string // the statement that stands for the lost commit; $1 trial id
+		finish func(id int64) error
+		want   []studies.Param
+	}{
+		{"dominated", [][]studies.Param{xy}, "DELETE FROM trial_params WHERE trial_id = $1",
+			func(id int64) error { return s.Complete(ctx, id, objectiveValues(0.4, 0.9), nil) }, xy},
+		{"value replaced", [][]studies.Param{x(0.1), x(0.3)}, "UPDATE trial_params SET value = 0.1 WHERE trial_id = $1",
+			func(id int64) error { return s.Complete(ctx, id, objectiveValues(0.4, 0.9), nil) }, x(0.3)},
+		{"joins the front", [][]studies.Param{xy}, "DELETE FROM trial_params WHERE trial_id = $1 AND name = 'y'",
+			func(id int64) error { return s.Complete(ctx, id, objectiveValues(0.6, 0), nil) }, xy},
+		{"fail", [][]studies.Param{xy}, "DELETE FROM trial_params WHERE trial_id = $1",
+			func(id int64) error { return s.Fail(ctx, id, "boom") }, xy},
+		{"prune", [][]studies.Param{xy}, "DELETE FROM trial_params WHERE trial_id = $1",
+			func(id int64) error { return s.Prune(ctx, id, nil) }, xy},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr, err := s.StartTrial(ctx, st.ID, "w")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ps := range c.set {
+				if err := s.SetParams(ctx, tr.ID, ps); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := raw.ExecContext(ctx, c.lose, tr.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.finish(tr.ID); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Trial(ctx, tr.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Params) != len(c.want) {
+				t.Fatalf("parameters %+v, want %+v", got.Params, c.want)
+			}
+			for i, p := range got.Params {
+				if p.Name != c.want[i].Name || p.Value != c.want[i].Value {
+					t.Errorf("parameter %d: %+v, want %+v", i, p, c.want[i])
+				}
+			}
+		})
+	}
+}

@@ -41,6 +41,11 @@ type Store struct {
 	// started maps the trials this store started and has not finished to their study
 	// id (PostgreSQL only): Complete's one-statement path needs the study's front.
 	started sync.Map
+	// unflushed holds the parameters SetParams committed asynchronously for trials
+	// this store started (PostgreSQL only), until the trial finishes (see
+	// [Store.pgSetParams]).
+	unflushedMu sync.Mutex
+	unflushed   map[int64]*unflushedParams
 }
 
 // Open opens the study database at path, creating it (and its schema) unless the

@@ -389,6 +389,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 		}
 		if done {
 			s.started.Delete(trialID)
+			s.forgetUnflushed(trialID)
 			return nil
 		}
 	}
@@ -402,6 +403,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
 	}
 	s.started.Delete(trialID)
+	s.forgetUnflushed(trialID)
 	s.cacheFront(snap)
 	return nil
 }
@@ -424,6 +426,9 @@ func (s *Store) complete(ctx context.Context, tx *txn, trialID int64, values []f
 		}
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.rewriteUnflushed(ctx, tx, trialID); err != nil {
 		return nil, err
 	}
 	dirs, err := s.directions(ctx, tx, h.studyID)
@@ -462,6 +467,9 @@ func (s *Store) finish(ctx context.Context, verb string, trialID int64, state St
 		if err := s.needState(h, Waiting, Running); err != nil {
 			return err
 		}
+		if err := s.rewriteUnflushed(ctx, tx, trialID); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "UPDATE trials SET state = ?, finished = ?, attrs = coalesce(?, attrs), error = ? WHERE id = ?",
 			state.String(), s.now().UnixNano(), nullJSON(attrs), errText, trialID)
 		return err
@@ -470,6 +478,7 @@ func (s *Store) finish(ctx context.Context, verb string, trialID int64, state St
 		return fmt.Errorf("%s trial id %d: %w", verb, trialID, err)
 	}
 	s.started.Delete(trialID)
+	s.forgetUnflushed(trialID)
 	return nil
 }
 
