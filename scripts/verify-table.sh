@@ -21,10 +21,10 @@ f=("$tmp/fhetune" --db "$tmp/v.db")
 printf 'name: default\n' >"$tmp/ptq.yaml"
 "${f[@]}" study start --spec "$tmp/ptq.yaml" >/dev/null 2>&1
 
-echo "| pick | knobs | latency ms predicted → measured | predicted at the speed now | at the sets' measured speed | accuracy simulated → encrypted | agreement | TLU errors expected → seen |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| pick | knobs | latency ms predicted → measured | at the sets' speed just before | accuracy simulated → encrypted | agreement | TLU errors expected → seen |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 row() { # label, JSON of a verification, knobs text
-  jq -r --arg name "$1" --arg knobs "$3" '"| \($name) | \($knobs) | \(.latency_ms_predicted*10|round/10) → \(.latency_ms_measured*10|round/10) (\(.latency_error*1000|round/10)%) | \(.latency_ms_predicted_now*10|round/10) (\(.latency_error_now*1000|round/10)%; machine ×\(.speed_factor*100|round/100)) | \(.latency_ms_at_set_speed*10|round/10) (\(.latency_error_at_set_speed*1000|round/10)%; sets ×\([.set_speeds[] | .measured_ms/.predicted_ms*100|round/100] | map(tostring) | join(", "))) | \(.simulated_accuracy*10000|round/10000) → \(.encrypted_accuracy*10000|round/10000) | \(.agreement*10000|round/10000) | \(.expected_tlu_errors*100|round/100) → \(.tlu_errors) |"' <<<"$2"
+  jq -r --arg name "$1" --arg knobs "$3" '"| \($name) | \($knobs) | \(.latency_ms_predicted*10|round/10) → \(.latency_ms_measured*10|round/10) (\(.latency_error*1000|round/10)%) | \(.latency_ms_at_set_speed*10|round/10) (\(.latency_error_at_set_speed*1000|round/10)%; sets ×\([.set_speeds[] | .measured_ms/.predicted_ms*100|round/100] | map(tostring) | join(", "))) | \(.simulated_accuracy*10000|round/10000) → \(.encrypted_accuracy*10000|round/10000) | \(.agreement*10000|round/10000) | \(.expected_tlu_errors*100|round/100) → \(.tlu_errors) |"' <<<"$2"
 }
 for drop in 0.01 0.05 0.10; do
   best=$("${f[@]}" study best default --max-accuracy-drop "$drop" --json)

@@ -64,28 +64,17 @@ type VerifyResult struct {
 	LatencyMSMeasured  float64 `json:"latency_ms_measured"`
 	LatencyMSPredicted float64 `json:"latency_ms_predicted"`
 	LatencyError       float64 `json:"latency_error"`
-	// SetSpeeds holds the circuit's sets timed alone between the inferences (one
-	// keyswitch + bootstrap on one core, 3 after each inference, the median of all)
-	// beside the profile's time for them; LatencyMSAtSetSpeed is the latency model with those measured times in place
-	// of the profile's, and LatencyErrorAtSetSpeed its error against the measured
-	// latency. They separate the model of the circuit (rounds over the cores,
-	// extractions, keyswitches) from the profile's per-set times, which are off when the
-	// machine runs at another speed than when it was calibrated.
+	// SetSpeeds holds the circuit's sets timed alone just before each inference (one
+	// keyswitch + bootstrap on one core, 3 before each inference, the median of all)
+	// beside the profile's time for them; LatencyMSAtSetSpeed is the latency model with
+	// those measured times in place of the profile's, the prediction for the machine as
+	// fast as it ran at that moment, and LatencyErrorAtSetSpeed its error against the
+	// measured latency. They separate the model of the circuit (rounds over the cores,
+	// extractions, keyswitches, levelled work) from the profile's per-set times, which
+	// are off when the machine runs at another speed than when it was calibrated.
 	SetSpeeds              []VerifySet `json:"set_speeds"`
 	LatencyMSAtSetSpeed    float64     `json:"latency_ms_at_set_speed"`
 	LatencyErrorAtSetSpeed float64     `json:"latency_error_at_set_speed"`
-	// SpeedFactor is how much slower (above 1) the machine ran during the inferences
-	// than when the profile was made: before each inference a calibration.Probe times
-	// the profile's anchor sets again, and this is the median of their factors.
-	// LatencyMSPredictedNow is LatencyMSPredicted at that speed, the profile's
-	// prediction brought to the machine of the moment (the circuit's own sets are not
-	// timed for it), and LatencyErrorNow its error against the measured latency.
-	// Probe holds the anchors' times of the last probe. All are zero (and Probe empty)
-	// when the latency came from a timing that is not a calibration profile.
-	SpeedFactor           float64              `json:"speed_factor"`
-	LatencyMSPredictedNow float64              `json:"latency_ms_predicted_now"`
-	LatencyErrorNow       float64              `json:"latency_error_now"`
-	Probe                 []calibration.Anchor `json:"probe,omitempty"`
 	// KeygenMS and KeyMB are the key generation time and the evaluation keys' size.
 	KeygenMS float64 `json:"keygen_ms"`
 	KeyMB    float64 `json:"key_mb"`
@@ -134,14 +123,10 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	}
 	res := VerifyResult{Bootstraps: c.PBSCount(), KeyMB: keys.KeyMB, KeygenMS: float64(keys.KeygenTime.Microseconds()) / 1e3,
 		LatencyMSPredicted: lat.TotalMS, Cores: cp.Cores, Calibration: lat.Source, Knobs: k}
-	probe, err := newProbe(ctx, env.Timing, task.Seed)
-	if err != nil {
-		return VerifyResult{}, err
-	}
 	if opts.Progress != nil {
 		opts.Progress(0, n)
 	}
-	var total, speed []float64
+	var total []float64
 	sets := sol.Sets.Partitions
 	setMS := make([][]float64, len(sets))
 	perLayer := make([][]float64, len(c.Layers))
@@ -152,16 +137,11 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 			res.Partial = true
 			break
 		}
-		if probe != nil {
-			f, as, err := probe.Speed(ctx, probeRepeats)
-			if err != nil {
-				if s > 0 && errors.Is(err, ctx.Err()) {
-					res.Partial = true
-					break
-				}
-				return VerifyResult{}, fmt.Errorf("tuner: speed probe before sample %d: %w", s, err)
-			}
-			speed, res.Probe = append(speed, f), as
+		// Time each set alone right before the inference, so that the sets' speed is
+		// that of the machine at the moment (it drifts over minutes on shared machines,
+		// and not alike for all sets).
+		for p, sp := range keys.PBSTimes(setSpeedRepeats) {
+			setMS[p] = append(setMS[p], sp.MS)
 		}
 		row := make([]float64, c.InSize())
 		copy(row, cp.Test.RawRowView(s))
@@ -184,11 +164,6 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		for i, l := range out.Layers {
 			perLayer[i] = append(perLayer[i], float64(l.Time.Microseconds())/1e3)
 			res.Layers[i].TLUErrors += l.TLUErrors
-		}
-		// Time each set alone between inferences, so that the sets' speed is that of the
-		// machine during the run (it drifts over minutes on shared machines).
-		for p, sp := range keys.PBSTimes(setSpeedRepeats) {
-			setMS[p] = append(setMS[p], sp.MS)
 		}
 		if opts.Progress != nil {
 			opts.Progress(s+1, n)
@@ -238,12 +213,6 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	res.LatencyMSMeasured = calibration.Median(total)
 	res.LatencyError = (res.LatencyMSPredicted - res.LatencyMSMeasured) / res.LatencyMSMeasured
 	res.LatencyErrorAtSetSpeed = (res.LatencyMSAtSetSpeed - res.LatencyMSMeasured) / res.LatencyMSMeasured
-	if len(speed) > 0 {
-		// Only the speeds of the samples that ran count (a probe may precede a stop).
-		res.SpeedFactor = calibration.Median(speed[:min(len(speed), res.Samples)])
-		res.LatencyMSPredictedNow = res.SpeedFactor * res.LatencyMSPredicted
-		res.LatencyErrorNow = (res.LatencyMSPredictedNow - res.LatencyMSMeasured) / res.LatencyMSMeasured
-	}
 	for i, info := range c.Layers {
 		l := &res.Layers[i]
 		l.Name, l.Bootstraps = info.Name, info.PBSCount()
@@ -257,28 +226,7 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	return res, nil
 }
 
-// probeRepeats is how many keyswitch + bootstraps of each anchor set the speed probe
-// times before each inference.
-const probeRepeats = 5
-
-// newProbe makes the speed probe of a verification: the anchors of the profile that
-// timing prices with, or nil when timing is not a calibration profile.
-func newProbe(ctx context.Context, timing circuit.Timing, seed uint64) (*calibration.Probe, error) {
-	pt, ok := timing.(ProfileTiming)
-	if !ok {
-		return nil, nil
-	}
-	p, err := calibration.NewProbe(ctx, pt.Profile, seed)
-	if errors.Is(err, calibration.ErrNoSets) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tuner: speed probe: %w", err)
-	}
-	return p, nil
-}
-
-// setSpeedRepeats is how many keyswitch + bootstraps of each set Verify times after
+// setSpeedRepeats is how many keyswitch + bootstraps of each set Verify times before
 // each inference.
 const setSpeedRepeats = 3
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fhetune/fhetune/fhe/calibration"
 	"github.com/fhetune/fhetune/studies"
 	"github.com/fhetune/fhetune/tuner"
 )
@@ -166,17 +167,21 @@ func printStudy(a *app, d studyShowDoc) error {
 	}
 	fmt.Fprintf(a.stdout, "\nVerified under encryption (fhetune study verify): %d trials\n", len(d.Verified))
 	w = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TRIAL\tSAMPLES\tENCRYPTED_ACCURACY\tAGREEMENT\tLATENCY_MS_MEASURED\tLATENCY_MS_PREDICTED\tMACHINE_SPEED\tTLU_ERRORS\tEXPECTED")
+	fmt.Fprintln(w, "TRIAL\tSAMPLES\tENCRYPTED_ACCURACY\tAGREEMENT\tLATENCY_MS_MEASURED\tLATENCY_MS_PREDICTED\tSETS_SPEED\tTLU_ERRORS\tEXPECTED")
 	for _, v := range d.Verified {
 		partial := ""
 		if v.Partial {
 			partial = " (partial)"
 		}
-		// The machine's speed against the profile during the run (verify's probe); "-"
-		// for a timing without measured sets.
+		// How much slower than the profile's the circuit's sets ran when timed alone
+		// during the run (the median over the sets).
 		speed := "-"
-		if v.SpeedFactor > 0 {
-			speed = fmt.Sprintf("×%.2f", v.SpeedFactor)
+		if len(v.SetSpeeds) > 0 {
+			r := make([]float64, len(v.SetSpeeds))
+			for i, sp := range v.SetSpeeds {
+				r[i] = sp.MeasuredMS / sp.PredictedMS
+			}
+			speed = fmt.Sprintf("×%.2f", calibration.Median(r))
 		}
 		fmt.Fprintf(w, "%d\t%d%s\t%.4f\t%.4f\t%.1f\t%.1f\t%s\t%d\t%.3g\n", v.Number, v.Samples, partial, v.EncryptedAccuracy,
 			v.Agreement, v.LatencyMSMeasured, v.LatencyMSPredicted, speed, v.TLUErrors, v.ExpectedTLUErrors)

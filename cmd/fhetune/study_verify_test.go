@@ -58,10 +58,10 @@ trials: 1
 	if err := json.Unmarshal([]byte(out), &show); err != nil || len(show.Verified) != 1 || show.Verified[0].Samples != 1 {
 		t.Fatalf("study show verified %+v: %v", show.Verified, err)
 	}
-	// The study prices with the built-in profile, whose anchors verify timed again.
+	// The circuit's sets were timed against the profile's times for them.
 	if _, text, _ := studyCLI(t, "--db", db, "study", "show", "small"); !strings.Contains(text, "Verified under encryption") ||
-		!strings.Contains(text, "MACHINE_SPEED") || !strings.Contains(text, "×") {
-		t.Errorf("study show text lacks the verified trials or their machine speed:\n%s", text)
+		!strings.Contains(text, "SETS_SPEED") || !strings.Contains(text, "×") {
+		t.Errorf("study show text lacks the verified trials or their sets' speed:\n%s", text)
 	}
 	if _, csv, _ := studyCLI(t, "--db", db, "study", "export", "small", "--format", "csv"); !strings.Contains(strings.SplitN(csv, "\n", 2)[0], "verified") {
 		t.Errorf("export header lacks verified: %q", strings.SplitN(csv, "\n", 2)[0])

@@ -112,12 +112,8 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 	fmt.Fprintf(tw, "agreement\t%.4f of predictions equal the error-free circuit's\n", r.Agreement)
 	fmt.Fprintf(tw, "latency\t%.1f ms measured (median), %.1f ms predicted (%+.1f%%) on %d cores, calibration %s\n",
 		r.LatencyMSMeasured, r.LatencyMSPredicted, 100*r.LatencyError, r.Cores, r.Calibration)
-	if r.SpeedFactor > 0 {
-		fmt.Fprintf(tw, "at speed now	%.1f ms predicted (%+.1f%%): the machine ran ×%.2f the profile's times (%d sets timed again before each inference)\n",
-			r.LatencyMSPredictedNow, 100*r.LatencyErrorNow, r.SpeedFactor, len(r.Probe))
-	}
 	if len(r.SetSpeeds) > 0 {
-		fmt.Fprintf(tw, "at set speed\t%.1f ms predicted (%+.1f%%) with the sets' times measured during the run:\n",
+		fmt.Fprintf(tw, "at set speed\t%.1f ms predicted (%+.1f%%) with the sets' times measured just before each inference:\n",
 			r.LatencyMSAtSetSpeed, 100*r.LatencyErrorAtSetSpeed)
 		for _, sp := range r.SetSpeeds {
 			fmt.Fprintf(tw, "\t  %v: %.2f ms measured, %.2f ms in the profile (×%.2f)\n", sp.Set, sp.MeasuredMS, sp.PredictedMS, sp.MeasuredMS/sp.PredictedMS)

@@ -20,8 +20,8 @@ type SetSpeed struct {
 
 // PBSTimes times repeats keyswitch + bootstraps (after one warm-up) of every
 // partition's set with this circuit's keys, one goroutine, and returns each set's
-// median. Verify calls it between the encrypted inferences, so that the latency model
-// can be checked at the speed the machine had during them.
+// median. Verify calls it right before each encrypted inference, so that the latency
+// model can predict it at the speed the machine has at that moment.
 func (k *Keys) PBSTimes(repeats int) []SetSpeed {
 	// One timing worker for all calls: its evaluators are built once, not per call.
 	k.timerMu.Lock()
