@@ -111,6 +111,20 @@ func Completed(space Space, dirs []Direction, history []Trial) ([]Trial, error) 
 	return out, nil
 }
 
+// Failed returns the Fail trials of history whose parameters cover the space (each with
+// a value the parameter contains), by number: where evaluations failed, for samplers that
+// steer away from them.
+func Failed(space Space, history []Trial) []Trial {
+	var out []Trial
+	for _, t := range history {
+		if t.State == Fail && space.fits(t.Params) {
+			out = append(out, t)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Trial) int { return cmp.Compare(a.Number, b.Number) })
+	return out
+}
+
 // CheckArgs validates the arguments of a [Sampler.Sample] call: the space, at least one
 // valid direction, and a non-negative trial number.
 func CheckArgs(space Space, dirs []Direction, number int) error {

@@ -92,3 +92,18 @@ func TestNewRand(t *testing.T) {
 		}
 	}
 }
+
+func TestFailed(t *testing.T) {
+	space := search.Space{Params: []search.Param{{Name: "x", Kind: search.Int, Low: 0, High: 3}}}
+	history := []search.Trial{
+		{Number: 4, State: search.Fail, Params: map[string]float64{"x": 2}},
+		{Number: 1, State: search.Fail, Params: map[string]float64{"x": 1}},
+		{Number: 2, State: search.Fail, Params: map[string]float64{"x": 9}}, // outside the space
+		{Number: 3, State: search.Fail, Params: map[string]float64{}},       // no knobs
+		{Number: 0, State: search.Complete, Params: map[string]float64{"x": 0}, Values: []float64{1}},
+	}
+	got := search.Failed(space, history)
+	if len(got) != 2 || got[0].Number != 1 || got[1].Number != 4 {
+		t.Errorf("failed trials %+v, want numbers 1 and 4", got)
+	}
+}

@@ -293,8 +293,7 @@ func (s *Store) keepUnflushed(trialID int64, params []Param) {
 	}
 }
 
-// unflushedOf returns a copy of the trial's kept parameters (ok false if none);
-// forgetUnflushed forgets them once the trial finished.
+// unflushedOf returns a copy of the trial's kept parameters (ok false if none).
 func (s *Store) unflushedOf(trialID int64) (u unflushedParams, ok bool) {
 	s.unflushedMu.Lock()
 	defer s.unflushedMu.Unlock()
@@ -305,7 +304,10 @@ func (s *Store) unflushedOf(trialID int64) (u unflushedParams, ok bool) {
 	return unflushedParams{params: slices.Clone(p.params), replaced: p.replaced}, true
 }
 
-func (s *Store) forgetUnflushed(trialID int64) {
+// forgetTrial drops what the store keeps about a trial it started (its study in
+// started, its kept parameters) once the trial has finished.
+func (s *Store) forgetTrial(trialID int64) {
+	s.started.Delete(trialID)
 	s.unflushedMu.Lock()
 	defer s.unflushedMu.Unlock()
 	delete(s.unflushed, trialID)

@@ -388,8 +388,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 			return fmt.Errorf("complete trial id %d: %w", trialID, err)
 		}
 		if done {
-			s.started.Delete(trialID)
-			s.forgetUnflushed(trialID)
+			s.forgetTrial(trialID)
 			return nil
 		}
 	}
@@ -402,8 +401,7 @@ func (s *Store) Complete(ctx context.Context, trialID int64, values []float64, a
 	if err != nil {
 		return fmt.Errorf("complete trial id %d: %w", trialID, err)
 	}
-	s.started.Delete(trialID)
-	s.forgetUnflushed(trialID)
+	s.forgetTrial(trialID)
 	s.cacheFront(snap)
 	return nil
 }
@@ -477,8 +475,7 @@ func (s *Store) finish(ctx context.Context, verb string, trialID int64, state St
 	if err != nil {
 		return fmt.Errorf("%s trial id %d: %w", verb, trialID, err)
 	}
-	s.started.Delete(trialID)
-	s.forgetUnflushed(trialID)
+	s.forgetTrial(trialID)
 	return nil
 }
 

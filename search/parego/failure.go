@@ -17,23 +17,12 @@ const maxFailures = 100
 type failureModel struct{ g *gp }
 
 // failed returns the unit-cube points of the Fail trials of history whose parameters
-// cover the space, the latest maxFailures of them.
+// cover the space (search.Failed), the latest maxFailures of them.
 func failed(space search.Space, history []search.Trial) [][]float64 {
-	var out [][]float64
-	for _, t := range history {
-		if t.State != search.Fail {
-			continue
-		}
-		whole := true
-		for _, p := range space.Params {
-			if _, ok := t.Params[p.Name]; !ok {
-				whole = false
-				break
-			}
-		}
-		if whole {
-			out = append(out, toUnit(space, t.Params))
-		}
+	fs := search.Failed(space, history)
+	out := make([][]float64, 0, len(fs))
+	for _, t := range fs {
+		out = append(out, toUnit(space, t.Params))
 	}
 	return out[max(0, len(out)-maxFailures):]
 }
