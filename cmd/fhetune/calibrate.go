@@ -75,8 +75,9 @@ over the rounds (the CPU time of the working thread, which is the wall time on a
 core), so a machine that speeds up or slows down does so for all sets alike. Keys are
 held for all sets at once, or for as few groups of sets as half the free memory allows;
 then three small anchor sets, timed in every group, scale later groups to the first
-group's speed. Each set then runs one bootstrap per core at once for the throughput and
-times a levelled dot product. Every bootstrap is decrypted and checked.
+group's speed. Each set then runs bootstraps on every core at once, whose wall time per
+bootstrap and core prices a bootstrap with all cores busy, and times a levelled dot
+product. Every bootstrap is decrypted and checked.
 
 It then fits milliseconds per call as non-negative work terms (keyswitch multiply-adds,
 FFTs, key multiply-adds, per-call and per-polynomial constants), prints the table of
@@ -89,10 +90,10 @@ built-in default and say "calibration": "default".
 --quick measures precisions up to 5 at log2 norm2 0 only (held out at log2 norm2 1),
 with at least 5 rounds (under a minute on 2 idle cores).
 
---check measures no profile: it times the newest profile's three anchor sets again (as
-verify does before each inference) and prints how much slower or faster the machine
-runs now than when that profile was made, which is the factor by which the latencies
-it prices are off. Recalibrate when it is far from 1.
+--check measures no profile: it times the newest profile's three anchor sets again
+(with calibration's runner and clock) and prints how much slower or faster the machine
+runs now than when that profile was made, about the factor by which the latencies it
+prices are off. Recalibrate when it is far from 1.
 Timings are only as good as the machine is quiet: the profile records the load average.`,
 		Example: `  fhetune calibrate --quick
   fhetune calibrate --max-precision 8 --repeats 7 --json > calibration.json

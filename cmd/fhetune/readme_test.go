@@ -13,6 +13,7 @@ import (
 
 	"github.com/fhetune/fhetune/atomicfile"
 	"github.com/fhetune/fhetune/fhe/calibration"
+	"gonum.org/v1/gonum/stat"
 )
 
 // update makes TestREADMETranscripts rewrite README.md's transcripts with what the
@@ -268,8 +269,15 @@ func calibrationMarkdown(pr calibration.Profile) []string {
 			ks = pr.Model.Coef[i] * 1e6
 		}
 	}
-	fmt.Fprintf(&b, "\nWith all %d cores busy a bootstrap takes %.2f× its single-core time plus %.3g ms per MB of keys; a keyswitch multiply-add costs %.3g ns (the `ks_mac` term) and a levelled dot product %.3g ns per coefficient. %d of %d checked bootstraps decrypted wrong, where the noise model expected %.2g.\n",
-		pr.Parallel.Workers, pr.Parallel.Scale, pr.Parallel.MSPerMB, ks, pr.DotNSPerCoef, pr.Wrong, pr.Bootstraps, pr.ExpectedWrong)
+	var wall, cpu []float64 // each throughput run's times over its single-core reference
+	for _, m := range pr.Measurements {
+		if m.Workers >= 2 && m.ParallelRefMS > 0 && m.ParallelWallMS() > 0 {
+			wall = append(wall, m.ParallelWallMS()/m.ParallelRefMS)
+			cpu = append(cpu, m.ParallelMS/m.ParallelRefMS)
+		}
+	}
+	fmt.Fprintf(&b, "\nWith all %d cores busy a bootstrap takes %.2f× its single-core time plus %.3g ms per MB of keys, fitted to the wall time per bootstrap and core of %d runs that kept every core busy (on average %.3g× the single-core time of the same moment, where the median CPU time of one of their bootstraps was %.3g×); a keyswitch multiply-add costs %.3g ns (the `ks_mac` term) and a levelled dot product %.3g ns per coefficient. %d of %d checked bootstraps decrypted wrong, where the noise model expected %.2g.\n",
+		pr.Parallel.Workers, pr.Parallel.Scale, pr.Parallel.MSPerMB, len(wall), stat.Mean(wall, nil), stat.Mean(cpu, nil), ks, pr.DotNSPerCoef, pr.Wrong, pr.Bootstraps, pr.ExpectedWrong)
 	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 

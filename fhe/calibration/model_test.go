@@ -187,6 +187,14 @@ func TestModelValidate(t *testing.T) {
 	}
 }
 
+// withParallel sets a measurement's throughput run to a wall time of wall ms per
+// bootstrap and worker, with a median thread CPU time of one bootstrap 10% below it
+// (which the fit must not use).
+func withParallel(m *calibration.Measurement, wall float64) {
+	m.ThroughputPerS = 1000 * float64(m.Workers) / wall
+	m.ParallelMS = 0.9 * wall
+}
+
 func TestBuildFitsParallelModel(t *testing.T) {
 	sets := randomSets(t, 12, 21)
 	pts := synthetic(t, sets, 0, 4)
@@ -194,14 +202,18 @@ func TestBuildFitsParallelModel(t *testing.T) {
 	for i, pt := range pts {
 		mb := calibration.KeyBytes(pt.Params) / 1e6
 		ms[i] = calibration.Measurement{Set: pt.Params.Literal(), MS: pt.MS, KSMS: pt.KSMS, PBSMS: pt.PBSMS,
-			Workers: 2, ParallelMS: 1.25*pt.MS + 0.01*mb, DotNSPerCoef: float64(i + 1), Bootstraps: 10, Wrong: i % 2, PError: 1e-3}
+			Workers: 2, DotNSPerCoef: float64(i + 1), Bootstraps: 10, Wrong: i % 2, PError: 1e-3}
+		withParallel(&ms[i], 1.25*pt.MS+0.01*mb)
+		if got, want := ms[i].ParallelWallMS(), 1.25*pt.MS+0.01*mb; math.Abs(got-want) > 1e-9*want {
+			t.Fatalf("ParallelWallMS %g, want %g", got, want)
+		}
 	}
 	pr, err := calibration.Build(ms, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pm := pr.Parallel; pm.Workers != 2 || math.Abs(pm.Scale-1.25) > 1e-6 || math.Abs(pm.MSPerMB-0.01) > 1e-8 {
-		t.Errorf("parallel model %+v, want 2 workers, scale 1.25, 0.01 ms/MB", pm)
+		t.Errorf("parallel model %+v, want 2 workers, scale 1.25, 0.01 ms/MB (from the wall time)", pm)
 	}
 	if pr.DotNSPerCoef != 6.5 || pr.Bootstraps != 120 || pr.Wrong != 6 || math.Abs(pr.ExpectedWrong-0.12) > 1e-12 {
 		t.Errorf("dot %g, bootstraps %d, wrong %d, expected wrong %g", pr.DotNSPerCoef, pr.Bootstraps, pr.Wrong, pr.ExpectedWrong)
@@ -209,7 +221,7 @@ func TestBuildFitsParallelModel(t *testing.T) {
 	// A faster parallel run than the single-core one (noise) gives no slowdown, not a
 	// speed-up.
 	for i := range ms {
-		ms[i].ParallelMS = 0.9 * ms[i].MS
+		withParallel(&ms[i], 0.9*ms[i].MS)
 	}
 	if pr, err = calibration.Build(ms, nil); err != nil || pr.Parallel.Scale != 1 || pr.Parallel.MSPerMB != 0 {
 		t.Errorf("parallel model %+v, error %v; want scale 1, 0 ms/MB", pr.Parallel, err)
@@ -220,10 +232,14 @@ func TestBuildFitsParallelModel(t *testing.T) {
 	for i, pt := range pts {
 		ref := 1.2 * pt.MS
 		ms[i].ParallelRefMS = ref
-		ms[i].ParallelMS = 1.1*ref + 0.02*calibration.KeyBytes(pt.Params)/1e6
+		withParallel(&ms[i], 1.1*ref+0.02*calibration.KeyBytes(pt.Params)/1e6)
 	}
 	pr, err = calibration.Build(ms, nil)
 	if pm := pr.Parallel; err != nil || math.Abs(pm.Scale-1.1) > 1e-6 || math.Abs(pm.MSPerMB-0.02) > 1e-8 {
 		t.Errorf("parallel model %+v, error %v; want scale 1.1, 0.02 ms/MB from the same-moment reference", pm, err)
+	}
+	// A measurement without a throughput run has no wall time and does not count.
+	if m := (calibration.Measurement{Workers: 2, ParallelMS: 5}); m.ParallelWallMS() != 0 {
+		t.Errorf("ParallelWallMS without a throughput run: %g", m.ParallelWallMS())
 	}
 }

@@ -520,6 +520,16 @@ func (r *Runner) finish(ctx context.Context, o MeasureOptions) (Measurement, err
 	return m, nil
 }
 
+// ParallelWallMS is the throughput run's wall time per bootstrap and worker,
+// Workers / ThroughputPerS in ms: what one bootstrap adds to a run that keeps every
+// core busy. Zero without a throughput run.
+func (m Measurement) ParallelWallMS() float64 {
+	if m.Workers < 1 || !(m.ThroughputPerS > 0) {
+		return 0
+	}
+	return 1000 * float64(m.Workers) / m.ThroughputPerS
+}
+
 // rescale multiplies the measurement's times by f (and divides its throughput by it)
 // and records f as DriftScale.
 func (m *Measurement) rescale(f float64) {
