@@ -420,8 +420,8 @@ func Build(ms []Measurement, terms []string) (Profile, error) {
 // wall time of its rounds, which also holds the moments a worker's thread waits for a
 // core and the slow bootstraps a median leaves out. On the built-in profile's 57
 // throughput runs the wall time was 1.136× the single-core time on average, the CPU
-// time 1.071× (medians 1.057× and 1.005×), and verifications priced with the CPU time
-// measured 10% slower than predicted on average (README, "Encrypted check").
+// time 1.071× (medians 1.057× and 1.005×); priced with the CPU time, 18 of 20 rows in
+// four runs of scripts/verify-table.sh measured slower than predicted.
 func fitParallel(ms []Measurement, pts []Point) (ParallelModel, error) {
 	workers := 0
 	var rows [][2]float64

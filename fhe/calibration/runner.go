@@ -173,10 +173,11 @@ type Measurement struct {
 	// Workers goroutines, one evaluator each, ran bootstraps at the same time:
 	// ParallelMS is the median time of one of them (on the same clock as MS), which
 	// exceeds MS when the cores compete for memory bandwidth and caches, and
-	// ThroughputPerS is the bootstraps per second of wall time they reached together.
+	// ThroughputPerS is the bootstraps per second of wall time they reached together,
+	// from which [Measurement.ParallelWallMS] gives the time the parallel model fits.
 	// Both are zero when the throughput run was skipped. ParallelRefMS is the median
 	// time of the same bootstraps run on one core alone right before and right after
-	// them: the single-core time of the same moment, which [Build] compares ParallelMS
+	// them: the single-core time of the same moment, which [Build] compares the wall time
 	// with (MS, a median over the whole calibration, mixes other moments' speeds).
 	// Profiles made before it existed lack it.
 	Workers        int     `json:"workers"`
