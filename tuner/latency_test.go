@@ -3,6 +3,7 @@ package tuner_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/fhetune/fhetune/fhe"
@@ -480,5 +481,21 @@ func TestEstimateDefaultProfile(t *testing.T) {
 		if want[1].keySwitch <= 0 || want[1].rounding <= 0 || lat.Source != wantSource || lat.Cores != cores {
 			t.Errorf("%s: fc2 keyswitch %v ms, rounding %v ms; source %q", name, want[1].keySwitch, want[1].rounding, lat.Source)
 		}
+	}
+}
+
+// TestCalibrationCoversDefaultPError checks that `fhetune calibrate` fits its model on the
+// sets a default study can pick: its largest default p_error reaches the top of the
+// default search range. Above the fitted p_errors the optimizer picks sets of other
+// shapes (a second bootstrap level at N = 2^10, keyswitch base log 7), which the model
+// priced 7-13% fast when calibration stopped at 1e-2.
+func TestCalibrationCoversDefaultPError(t *testing.T) {
+	r, err := tuner.DefaultSpec().Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := slices.Max(calibration.DefaultPErrors)
+	if r.Space.PError == nil || r.Space.PError.High > top {
+		t.Fatalf("the default study searches p_error %v, calibration's default p_errors %v stop below its top", r.Space.PError, calibration.DefaultPErrors)
 	}
 }

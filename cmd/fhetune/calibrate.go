@@ -111,7 +111,7 @@ Timings are only as good as the machine is quiet: the profile records the load a
 	}
 	fl := c.Flags()
 	fl.IntVar(&f.maxPrecision, "max-precision", 8, "largest TLU precision to measure, 1..16")
-	fl.StringVar(&f.pErrorList, "p-errors", "6.3e-5,1e-3,1e-2", "comma-separated per-TLU p_error values the optimizer is queried at, each in (0, 1)")
+	fl.StringVar(&f.pErrorList, "p-errors", formatFloats(calibration.DefaultPErrors), "comma-separated per-TLU p_error values the optimizer is queried at, each in (0, 1)")
 	fl.IntVar(&f.repeats, "repeats", 7, "least number of rounds, each timing every set once on one core after one warm-up round")
 	fl.DurationVar(&f.minRoundTime, "min-round-time", calibration.DefaultMinRoundTime, "least time the rounds take (0: --repeats rounds only)")
 	fl.BoolVar(&f.quick, "quick", false, "precisions up to 5, log2 norm2 0 only, 5 rounds (unless given)")
@@ -443,4 +443,15 @@ func (a *app) latestCalibration(ctx context.Context) (calibrationRef, error) {
 		return calibrationRef{}, err
 	}
 	return calibrationRef{profile: pr, source: source}, nil
+}
+
+// formatFloats writes values as a --p-errors list: shortest form, comma-separated,
+// without Go's zero-padded exponent (6.3e-5 rather than 6.3e-05).
+func formatFloats(values []float64) string {
+	fields := make([]string, len(values))
+	for i, v := range values {
+		s := strconv.FormatFloat(v, 'g', -1, 64)
+		fields[i] = strings.Replace(strings.Replace(s, "e-0", "e-", 1), "e+0", "e+", 1)
+	}
+	return strings.Join(fields, ",")
 }
