@@ -68,7 +68,8 @@ func newCalibrateCmd(a *app) *cobra.Command {
 		Long: `calibrate runs real keyswitch + programmable bootstraps with tfhe-go on a spread of
 parameter sets: the optimizer's pick for every precision 1..--max-precision, p_error of
 --p-errors and log2 norm2 0 and 2, plus runner-up sets of other (k, N) that separate
-the terms of the model. It generates the keys of every set, then times the sets in
+the terms of the model. The default p_errors reach 0.1, the top of a study's default
+p_error range, so the sets a study picks at large p_error are among those fitted. It generates the keys of every set, then times the sets in
 rounds on one core after a warm-up round: each round times every set once, in a new
 order, for at least --repeats rounds and --min-round-time, and each set keeps its median
 over the rounds (the CPU time of the working thread, which is the wall time on an idle
