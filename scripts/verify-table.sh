@@ -15,7 +15,8 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/fhetune" ./cmd/fhetune
 export XDG_CACHE_HOME="$tmp/cache"
 f=("$tmp/fhetune" --db "$tmp/v.db")
-"${f[@]}" calibrate >/dev/null 2>&1
+# The calibration's own errors go to stderr: they say how steady the machine was.
+"${f[@]}" calibrate 2>/dev/null | grep -E '^(leave-one-out|held-out) error' >&2
 # The post-training default study: a spec file without training searches what the
 # built-in default study searched before quantization-aware training joined it.
 printf 'name: default\n' >"$tmp/ptq.yaml"
