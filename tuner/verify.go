@@ -43,11 +43,15 @@ type VerifyLayer struct {
 }
 
 // VerifySet is one crypto set of a verified circuit: the profile's time of one
-// keyswitch + bootstrap on one core, and the time measured with the circuit's keys.
+// keyswitch + bootstrap on one core, and the time measured with the circuit's keys;
+// and the same with every core running one at once (the profile's ParallelMillis at the
+// run's cores), when the run has more than one core.
 type VerifySet struct {
-	Set         fhe.Params `json:"set"`
-	PredictedMS float64    `json:"predicted_ms"`
-	MeasuredMS  float64    `json:"measured_ms"`
+	Set                 fhe.Params `json:"set"`
+	PredictedMS         float64    `json:"predicted_ms"`
+	MeasuredMS          float64    `json:"measured_ms"`
+	PredictedAllCoresMS float64    `json:"predicted_all_cores_ms,omitempty"`
+	MeasuredAllCoresMS  float64    `json:"measured_all_cores_ms,omitempty"`
 }
 
 // VerifyResult is what `fhetune verify --json` prints (the field names are a contract).
@@ -64,9 +68,10 @@ type VerifyResult struct {
 	LatencyMSMeasured  float64 `json:"latency_ms_measured"`
 	LatencyMSPredicted float64 `json:"latency_ms_predicted"`
 	LatencyError       float64 `json:"latency_error"`
-	// SetSpeeds holds the circuit's sets timed alone just before each inference (one
-	// keyswitch + bootstrap on one core, 3 before each inference, the median of all)
-	// beside the profile's time for them; LatencyMSAtSetSpeed is the latency model with
+	// SetSpeeds holds the circuit's sets timed just before each inference (one
+	// keyswitch + bootstrap on one core, 3 before each inference, the median of all;
+	// with more than one core, also 3 rounds of one on every core at once) beside the
+	// profile's times for them; LatencyMSAtSetSpeed is the latency model with
 	// those measured times in place of the profile's, the prediction for the machine as
 	// fast as it ran at that moment, and LatencyErrorAtSetSpeed its error against the
 	// measured latency. They separate the model of the circuit (rounds over the cores,
@@ -129,6 +134,7 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 	var total []float64
 	sets := sol.Sets.Partitions
 	setMS := make([][]float64, len(sets))
+	setAllMS := make([][]float64, len(sets))
 	perLayer := make([][]float64, len(c.Layers))
 	res.Layers = make([]VerifyLayer, len(c.Layers))
 	okEnc, agree := 0, 0
@@ -142,6 +148,13 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		// and not alike for all sets).
 		for p, sp := range keys.PBSTimes(setSpeedRepeats) {
 			setMS[p] = append(setMS[p], sp.MS)
+		}
+		// And on all cores at once: how much the cores slow each other down changes
+		// over time as well (1.02× to 1.6× for one bootstrap on this 2-core machine).
+		if cp.Cores > 1 {
+			for p, sp := range keys.PBSTimesAllCores(cp.Cores, setSpeedRepeats) {
+				setAllMS[p] = append(setAllMS[p], sp.MS)
+			}
 		}
 		row := make([]float64, c.InSize())
 		copy(row, cp.Test.RawRowView(s))
@@ -173,12 +186,19 @@ func Verify(ctx context.Context, env *Env, task Task, k Knobs, opts VerifyOption
 		return VerifyResult{}, ctx.Err()
 	}
 	ratio := map[fhe.ParamsLiteral]float64{}
+	parRatio := map[fhe.ParamsLiteral]float64{}
 	for p, set := range sets {
 		pred, ms := env.Timing.PBSMillis(set), calibration.Median(setMS[p])
-		res.SetSpeeds = append(res.SetSpeeds, VerifySet{Set: set, PredictedMS: pred, MeasuredMS: ms})
+		vs := VerifySet{Set: set, PredictedMS: pred, MeasuredMS: ms}
 		ratio[set.Literal()] = ms / pred
+		if len(setAllMS[p]) > 0 {
+			vs.PredictedAllCoresMS = env.Timing.ParallelMillis(set, cp.Cores)
+			vs.MeasuredAllCoresMS = calibration.Median(setAllMS[p])
+			parRatio[set.Literal()] = vs.MeasuredAllCoresMS / vs.PredictedAllCoresMS
+		}
+		res.SetSpeeds = append(res.SetSpeeds, vs)
 	}
-	now, err := c.Estimate(sol, scaledTiming{env.Timing, ratio}, cp.Cores)
+	now, err := c.Estimate(sol, scaledTiming{env.Timing, ratio, parRatio}, cp.Cores)
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("tuner: estimate latency: %w", err)
 	}
@@ -346,11 +366,13 @@ func TrialNetwork(ctx context.Context, db *studies.Store, name string, number in
 }
 
 // scaledTiming is a Timing whose bootstrap and keyswitch times are scaled per set by
-// ratio (measured over predicted; 1 for a set not in it): the latency model at the speed
-// the sets were measured at. Levelled work is left as the profile prices it.
+// ratio (measured over predicted on one core; 1 for a set not in it), and whose times
+// with more than one core busy by parRatio (measured over predicted on all cores; ratio
+// for a set not in it): the latency model at the speed the sets were measured at.
+// Levelled work is left as the profile prices it.
 type scaledTiming struct {
 	circuit.Timing
-	ratio map[fhe.ParamsLiteral]float64
+	ratio, parRatio map[fhe.ParamsLiteral]float64
 }
 
 func (t scaledTiming) r(p fhe.Params) float64 {
@@ -367,6 +389,9 @@ func (t scaledTiming) BootstrapMillis(p fhe.Params) float64 {
 }
 
 func (t scaledTiming) ParallelMillis(p fhe.Params, k int) float64 {
+	if v, ok := t.parRatio[p.Literal()]; ok && k > 1 {
+		return v * t.Timing.ParallelMillis(p, k)
+	}
 	return t.r(p) * t.Timing.ParallelMillis(p, k)
 }
 

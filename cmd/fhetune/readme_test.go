@@ -82,7 +82,7 @@ var wallClock = []struct {
 	with string
 }{
 	{regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?(h|m|s|ms|µs|us|ns)([0-9]+(\.[0-9]+)?(h|m|s|ms|µs|us|ns))*\b`), "<wall-clock>"},
-	{regexp.MustCompile(`("(?:elapsed_s|train_seconds|keygen_ms|latency_ms_measured|measured_ms)": )-?[0-9][0-9.e+-]*`), "${1}<wall-clock>"},
+	{regexp.MustCompile(`("(?:elapsed_s|train_seconds|keygen_ms|latency_ms_measured|measured_ms|measured_all_cores_ms)": )-?[0-9][0-9.e+-]*`), "${1}<wall-clock>"},
 }
 
 // maskLine replaces the wall-clock fields of a line. A line with such a field has its runs

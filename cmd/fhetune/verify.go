@@ -116,7 +116,12 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 		fmt.Fprintf(tw, "at set speed\t%.1f ms predicted (%+.1f%%) with the sets' times measured just before each inference:\n",
 			r.LatencyMSAtSetSpeed, 100*r.LatencyErrorAtSetSpeed)
 		for _, sp := range r.SetSpeeds {
-			fmt.Fprintf(tw, "\t  %v: %.2f ms measured, %.2f ms in the profile (×%.2f)\n", sp.Set, sp.MeasuredMS, sp.PredictedMS, sp.MeasuredMS/sp.PredictedMS)
+			fmt.Fprintf(tw, "\t  %v: %.2f ms measured, %.2f ms in the profile (×%.2f)", sp.Set, sp.MeasuredMS, sp.PredictedMS, sp.MeasuredMS/sp.PredictedMS)
+			if sp.MeasuredAllCoresMS > 0 {
+				fmt.Fprintf(tw, "; on all cores at once %.2f ms, %.2f ms in the profile (×%.2f)",
+					sp.MeasuredAllCoresMS, sp.PredictedAllCoresMS, sp.MeasuredAllCoresMS/sp.PredictedAllCoresMS)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	fmt.Fprintf(tw, "TLU errors\t%d seen, %.3g expected\n", r.TLUErrors, r.ExpectedTLUErrors)

@@ -32,6 +32,15 @@ func TestVerifyJSON(t *testing.T) {
 	if r.Samples != 1 || r.Agreement != 1 || r.TLUErrors != 0 || len(r.Layers) != 3 || !(r.LatencyMSMeasured > 0) || r.Model != "mlp:64,64" {
 		t.Errorf("result %+v", r)
 	}
+	// On two cores each set is timed on one core and on both at once.
+	for _, sp := range r.SetSpeeds {
+		if !(sp.MeasuredMS > 0 && sp.PredictedMS > 0 && sp.MeasuredAllCoresMS > 0 && sp.PredictedAllCoresMS >= sp.PredictedMS) {
+			t.Errorf("set speed %+v", sp)
+		}
+	}
+	if len(r.SetSpeeds) == 0 || !(r.LatencyMSAtSetSpeed > 0) {
+		t.Errorf("set speeds %+v, latency at their speed %g", r.SetSpeeds, r.LatencyMSAtSetSpeed)
+	}
 	for _, k := range []string{"name", "bootstraps", "measured_ms", "predicted_ms", "tlu_errors", "expected_tlu_errors"} {
 		var layers []map[string]json.RawMessage
 		if err := json.Unmarshal(m["layers"], &layers); err != nil || len(layers) == 0 {

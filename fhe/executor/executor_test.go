@@ -116,6 +116,21 @@ func TestEncryptedInferenceMatchesCircuit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if cross {
+				// Verify's set timings: one per partition, its set, on one core and on
+				// two at once.
+				for _, cs := range []int{1, 2} {
+					sp := keys.PBSTimesAllCores(cs, 2)
+					if len(sp) != len(sol.Sets.Partitions) {
+						t.Fatalf("%d cores: %d set timings for %d partitions", cs, len(sp), len(sol.Sets.Partitions))
+					}
+					for p, v := range sp {
+						if v.Set.Literal() != sol.Sets.Partitions[p].Literal() || !(v.MS > 0) {
+							t.Errorf("%d cores: partition %d timed %+v, want its set %+v and a time", cs, p, v, sol.Sets.Partitions[p])
+						}
+					}
+				}
+			}
 			for s := 0; s < 3; s++ {
 				res, err := keys.Run(context.Background(), x.RawRowView(s), 2)
 				if err != nil {

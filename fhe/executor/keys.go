@@ -40,8 +40,8 @@ type Keys struct {
 	mu      sync.Mutex // protects extract
 	extract map[[3]int]tfhe.LookUpTable[uint64]
 
-	timerMu sync.Mutex // protects timer, PBSTimes's evaluators
-	timer   *worker
+	timerMu sync.Mutex // protects timers, the evaluators PBSTimes and PBSTimesAllCores time
+	timers  []*worker
 }
 
 // KeyMB returns the size in MB (10^6 bytes) of the evaluation keys GenKeys would make

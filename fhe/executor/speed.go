@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"sync"
 	"time"
 
 	"github.com/sp301415/tfhe-go/tfhe"
@@ -10,8 +11,7 @@ import (
 )
 
 // SetSpeed is the measured time of one keyswitch + bootstrap of one of the circuit's
-// sets on one goroutine (the others idle), what a calibration profile's per-set time
-// predicts.
+// sets, what a calibration profile's per-set time predicts.
 type SetSpeed struct {
 	Set fhe.Params `json:"set"`
 	// MS is the median of the timed calls.
@@ -19,29 +19,58 @@ type SetSpeed struct {
 }
 
 // PBSTimes times repeats keyswitch + bootstraps (after one warm-up) of every
-// partition's set with this circuit's keys, one goroutine, and returns each set's
-// median. Verify calls it right before each encrypted inference, so that the latency
-// model can predict it at the speed the machine has at that moment.
+// partition's set with this circuit's keys, one goroutine (the other cores idle), and
+// returns each set's median. Verify calls it right before each encrypted inference, so
+// that the latency model can predict it at the speed the machine has at that moment.
 func (k *Keys) PBSTimes(repeats int) []SetSpeed {
-	// One timing worker for all calls: its evaluators are built once, not per call.
+	return k.pbsTimes(1, repeats)
+}
+
+// PBSTimesAllCores is [Keys.PBSTimes] with cores goroutines that each run one keyswitch
+// + bootstrap at the same time, round after round: the median wall time of a round is
+// the time of one bootstrap while cores of them share the machine, what a profile's
+// [circuit.Timing] ParallelMillis predicts. The cores slow each other down (memory
+// bandwidth, caches, and on a shared machine whatever runs beside them) by a share that
+// changes over time, which PBSTimes on one core cannot see.
+func (k *Keys) PBSTimesAllCores(cores, repeats int) []SetSpeed {
+	return k.pbsTimes(max(1, cores), repeats)
+}
+
+// pbsTimes times repeats rounds (after one warm-up) of cores simultaneous keyswitch +
+// bootstraps per partition and returns each set's median round time.
+func (k *Keys) pbsTimes(cores, repeats int) []SetSpeed {
+	// The timing workers are made once and kept: their evaluators are not built per call.
 	k.timerMu.Lock()
 	defer k.timerMu.Unlock()
-	if k.timer == nil {
-		k.timer = k.newWorker()
+	for len(k.timers) < cores {
+		k.timers = append(k.timers, k.newWorker())
 	}
-	w := k.timer
 	out := make([]SetSpeed, len(k.parts))
 	for p, part := range k.parts {
-		ev := w.ev[p]
-		ct := part.enc.EncryptLWEPlaintext(tfhe.LWEPlaintext[uint64]{Value: 1 << 60})
-		res := tfhe.NewLWECiphertext(part.tp)
-		lut := ev.GenLookUpTableCustomFull(func(u int) uint64 { return uint64(u) << 61 }, 2)
-		ev.BootstrapLUTAssign(ct, lut, res)
+		cts := make([]tfhe.LWECiphertext[uint64], cores)
+		res := make([]tfhe.LWECiphertext[uint64], cores)
+		for i := range cts {
+			cts[i] = part.enc.EncryptLWEPlaintext(tfhe.LWEPlaintext[uint64]{Value: 1 << 60})
+			res[i] = tfhe.NewLWECiphertext(part.tp)
+		}
+		lut := k.timers[0].ev[p].GenLookUpTableCustomFull(func(u int) uint64 { return uint64(u) << 61 }, 2)
+		round := func() float64 {
+			t0 := time.Now()
+			if cores == 1 {
+				k.timers[0].ev[p].BootstrapLUTAssign(cts[0], lut, res[0])
+				return float64(time.Since(t0).Microseconds()) / 1e3
+			}
+			var wg sync.WaitGroup
+			for i := range cores {
+				wg.Go(func() { k.timers[i].ev[p].BootstrapLUTAssign(cts[i], lut, res[i]) })
+			}
+			wg.Wait()
+			return float64(time.Since(t0).Microseconds()) / 1e3
+		}
+		round()
 		ts := make([]float64, max(1, repeats))
 		for r := range ts {
-			t0 := time.Now()
-			ev.BootstrapLUTAssign(ct, lut, res)
-			ts[r] = float64(time.Since(t0).Microseconds()) / 1e3
+			ts[r] = round()
 		}
 		out[p] = SetSpeed{Set: part.params, MS: calibration.Median(ts)}
 	}
