@@ -54,16 +54,14 @@ func (k *Keys) pbsTimes(cores, repeats int) []SetSpeed {
 			res[i] = tfhe.NewLWECiphertext(part.tp)
 		}
 		lut := k.timers[0].ev[p].GenLookUpTableCustomFull(func(u int) uint64 { return uint64(u) << 61 }, 2)
+		// One round: cores − 1 goroutines and this one each run a bootstrap.
 		round := func() float64 {
 			t0 := time.Now()
-			if cores == 1 {
-				k.timers[0].ev[p].BootstrapLUTAssign(cts[0], lut, res[0])
-				return float64(time.Since(t0).Microseconds()) / 1e3
-			}
 			var wg sync.WaitGroup
-			for i := range cores {
+			for i := 1; i < cores; i++ {
 				wg.Go(func() { k.timers[i].ev[p].BootstrapLUTAssign(cts[i], lut, res[i]) })
 			}
+			k.timers[0].ev[p].BootstrapLUTAssign(cts[0], lut, res[0])
 			wg.Wait()
 			return float64(time.Since(t0).Microseconds()) / 1e3
 		}
