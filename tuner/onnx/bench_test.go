@@ -1,6 +1,7 @@
 package onnx_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -33,8 +34,9 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkImportedForward times the forward pass of a CNN read back from ONNX against
 // the same network built natively, on 2,000 digits-sized images, and reports their
-// ratio (goal ≤ 1.1: an imported network is fhetune's own layers, not an interpreter);
-// it fails past 2, which the machine's load cannot explain as both run alternately.
+// median ratio over alternating pairs (goal ≤ 1.1: an imported network is fhetune's own
+// layers, not an interpreter); it fails past 2, which the machine's load cannot explain
+// in the median of pairs run alternately.
 func BenchmarkImportedForward(b *testing.B) {
 	native, err := model.Build("cnn:c8k3p1,pool2,c16k3p1,pool2,fc64", []int{1, 8, 8}, 10, 1)
 	if err != nil {
@@ -58,18 +60,24 @@ func BenchmarkImportedForward(b *testing.B) {
 	// -benchtime 1x runs) compares warm networks rather than first allocations.
 	native.Forward(x)
 	imported.Forward(x)
-	var tn, ti time.Duration
-	b.ResetTimer()
-	for range b.N {
-		t0 := time.Now()
-		native.Forward(x)
-		t1 := time.Now()
-		imported.Forward(x)
-		tn += t1.Sub(t0)
-		ti += time.Since(t1)
+	// Each iteration times seven alternating pairs and the ratio reported is the median
+	// of all pairs' ratios: in CI one pair (about 40 ms each half) that met the linking of
+	// another package's test binary read 2.02× where the same code reads 0.85–1.15.
+	const pairs = 7
+	var ratios []float64
+	for b.Loop() {
+		for range pairs {
+			t0 := time.Now()
+			native.Forward(x)
+			t1 := time.Now()
+			imported.Forward(x)
+			ratios = append(ratios, float64(time.Since(t1))/float64(t1.Sub(t0)))
+		}
 	}
-	ratio := float64(ti) / float64(tn)
+	slices.Sort(ratios)
+	ratio := ratios[len(ratios)/2]
 	b.ReportMetric(ratio, "imported/native")
+	b.ReportMetric(ratios[len(ratios)-1], "max-ratio")
 	if ratio > 2 {
 		b.Fatalf("the imported network's forward pass takes %.2f× the native one's (goal 1.1)", ratio)
 	}
