@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fhetune/fhetune/studies"
 	"github.com/fhetune/fhetune/studies/studiestest"
@@ -202,4 +205,146 @@ func TestStudyWorkerCopyBadInputPostgres(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStudyWorkersSurviveSIGKILL runs the multi-machine recipe with failures, on a
+// PostgreSQL database and on an SQLite file: `study start` and two `study worker`
+// processes share one study; SIGKILL takes one worker a moment after one of its trials
+// ended, then `study start` itself, and a new worker joins in the first one's place.
+// The processes left exit 0 and the study holds exactly its trials: numbers dense,
+// nothing left running or waiting, every trial a killed process abandoned failed for
+// want of a heartbeat and, if it had knobs, run again as a later trial.
+func TestStudyWorkersSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	t.Run("postgres", func(t *testing.T) { testWorkersSurviveSIGKILL(t, studiestest.PostgresURL(t, "cmd/fhetune")) })
+	t.Run("sqlite", func(t *testing.T) { testWorkersSurviveSIGKILL(t, filepath.Join(t.TempDir(), "workers.db")) })
+}
+
+func testWorkersSurviveSIGKILL(t *testing.T, db string) {
+	const trials = 100
+	start := launchCLI(t, "--db", db, "study", "start", "--trials", strconv.Itoa(trials), "--workers", "1")
+	start.waitTrials(t, 1) // the study exists, with its spec and base model
+	w1 := launchCLI(t, "--db", db, "study", "worker", "default", "--workers", "1")
+	w2 := launchCLI(t, "--db", db, "study", "worker", "default", "--workers", "1")
+	w1.waitTrials(t, 3)
+	w1.kill(t)
+	w3 := launchCLI(t, "--db", db, "study", "worker", "default", "--workers", "1")
+	start.waitTrials(t, 3)
+	start.kill(t)
+	for _, p := range []*cliProcess{w2, w3} {
+		if err := p.wait(); err != nil {
+			t.Fatalf("%v: %v\n%s", p.args, err, p.stderr())
+		}
+	}
+
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db, studies.MustExist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Study(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := s.Trials(ctx, st.ID, studies.TrialFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retried := map[int]bool{}
+	for i, tr := range ts {
+		if tr.Number != i {
+			t.Fatalf("trial numbers not dense: position %d holds %d", i, tr.Number)
+		}
+		if !tr.State.Finished() {
+			t.Fatalf("trial %d left %s", tr.Number, tr.State)
+		}
+		if tr.RetryOf >= 0 {
+			retried[tr.RetryOf] = true
+		}
+	}
+	surplus, abandoned := 0, 0
+	for _, tr := range ts {
+		switch {
+		case tr.State == studies.Fail && len(tr.Params) == 0 && strings.Contains(tr.Error, "not needed"):
+			surplus++
+		case tr.State == studies.Fail && strings.Contains(tr.Error, "no heartbeat"):
+			abandoned++
+			if len(tr.Params) > 0 && !retried[tr.Number] {
+				t.Fatalf("trial %d abandoned with knobs and never run again: %s", tr.Number, tr.Error)
+			}
+		}
+	}
+	if counted := len(ts) - surplus - abandoned; counted != trials {
+		t.Fatalf("%d trials count (%d in all, %d not needed, %d abandoned), want %d", counted, len(ts), surplus, abandoned, trials)
+	}
+	t.Logf("%d trials, %d abandoned by the killed processes, %d not needed", len(ts), abandoned, surplus)
+}
+
+// cliProcess is a fhetune child process (see startCLI) whose stderr a goroutine reads:
+// it keeps every line and passes on those of ended trials.
+type cliProcess struct {
+	args   []string
+	cmd    *exec.Cmd
+	trials chan string // "trial …" lines; closed when stderr ends
+	mu     sync.Mutex
+	lines  []string
+	done   chan struct{} // closed when stderr ends
+}
+
+// launchCLI starts fhetune with args in a child process.
+func launchCLI(t *testing.T, args ...string) *cliProcess {
+	t.Helper()
+	cmd, sc, _ := startCLI(t, args...)
+	p := &cliProcess{args: args, cmd: cmd, trials: make(chan string, 10000), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer close(p.trials)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			if strings.HasPrefix(sc.Text(), "trial ") {
+				p.trials <- sc.Text()
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = p.wait() })
+	return p
+}
+
+// waitTrials returns once n more of the child's trials have ended.
+func (p *cliProcess) waitTrials(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		if _, ok := <-p.trials; !ok {
+			t.Fatalf("%v ended before its trials:\n%s", p.args, p.stderr())
+		}
+	}
+}
+
+// kill sends SIGKILL to the child a moment after the trial it has just ended, so that
+// the next one is most likely running, and reaps it.
+func (p *cliProcess) kill(t *testing.T) {
+	t.Helper()
+	time.Sleep(20 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("%v: SIGKILL: %v (the study ended before it?)", p.args, err)
+	}
+	_ = p.wait()
+}
+
+// wait waits for the child's stderr to end and for the child to exit.
+func (p *cliProcess) wait() error {
+	<-p.done
+	return p.cmd.Wait()
+}
+
+// stderr returns what the child wrote to stderr so far.
+func (p *cliProcess) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
 }
