@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -124,6 +125,10 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 			fmt.Fprintln(tw)
 		}
 	}
+	if driftNote(r) {
+		fmt.Fprintf(tw, "note\tthe latency misses by more than %.0f%% only at the profile's speed: this machine now runs\n", 100*latencyGoal)
+		fmt.Fprintf(tw, "\tthe circuit's sets at another speed than when calibration %s was made (run fhetune calibrate again)\n", r.Calibration)
+	}
 	fmt.Fprintf(tw, "TLU errors\t%d seen, %.3g expected\n", r.TLUErrors, r.ExpectedTLUErrors)
 	fmt.Fprintf(tw, "keys\t%.1f MB, made in %.0f ms\n\n", r.KeyMB, r.KeygenMS)
 	if err := tw.Flush(); err != nil {
@@ -135,4 +140,15 @@ func writeVerify(w io.Writer, o verifyOutput) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%d\t%.3g\t\n", l.Name, l.Bootstraps, l.MeasuredMS, l.PredictedMS, l.TLUErrors, l.ExpectedTLUErrors)
 	}
 	return tw.Flush()
+}
+
+// latencyGoal is how far a measured latency may stray from the predicted one (±15%,
+// the goal verify is checked against).
+const latencyGoal = 0.15
+
+// driftNote reports whether a verification missed the latency goal against the
+// profile but met it at the speed its sets ran at just before each inference: the
+// machine's speed moved since calibration, not the model of the circuit.
+func driftNote(r tuner.VerifyResult) bool {
+	return len(r.SetSpeeds) > 0 && math.Abs(r.LatencyError) > latencyGoal && math.Abs(r.LatencyErrorAtSetSpeed) <= latencyGoal
 }

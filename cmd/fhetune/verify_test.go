@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/fhetune/fhetune/tuner"
 )
 
 var verifyKnobs = []string{"--n-w-bits", "3", "--n-a-bits", "3", "--n-input-bits", "4", "--pruning", "0.7",
@@ -75,5 +77,31 @@ func TestVerifyBadInput(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, last stderr line %q, want %q", code, out, last, tc.want)
 			}
 		})
+	}
+}
+
+// TestVerifyDriftNote: the text output says the machine's speed moved when the latency
+// misses the goal against the profile but meets it at the sets' speed of the moment,
+// and says nothing when both miss (the model is off) or both hold.
+func TestVerifyDriftNote(t *testing.T) {
+	set := tuner.VerifySet{MeasuredMS: 14, PredictedMS: 10}
+	for _, c := range []struct {
+		profile, atSpeed float64
+		note             bool
+	}{
+		{-0.29, 0.03, true},
+		{0.20, -0.10, true},
+		{-0.29, -0.20, false},
+		{0.05, 0.02, false},
+	} {
+		r := tuner.VerifyResult{LatencyError: c.profile, LatencyErrorAtSetSpeed: c.atSpeed,
+			SetSpeeds: []tuner.VerifySet{set}, Calibration: "3"}
+		var b strings.Builder
+		if err := writeVerify(&b, verifyOutput{VerifyResult: r}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), "calibration 3 was made (run fhetune calibrate again)"); got != c.note {
+			t.Errorf("latency error %+.2f, at set speed %+.2f: note %v, want %v\n%s", c.profile, c.atSpeed, got, c.note, b.String())
+		}
 	}
 }
