@@ -458,20 +458,7 @@ func errorsAs(err error, target **exec.ExitError) bool {
 // completeTrials returns the study's complete trials as text, by number.
 func completeTrials(t *testing.T, path string) map[int]string {
 	t.Helper()
-	ctx := context.Background()
-	s, err := studies.Open(ctx, path, studies.MustExist())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	st, err := s.Study(ctx, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := s.Trials(ctx, st.ID, studies.TrialFilter{States: []studies.State{studies.Complete}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := defaultTrials(t, path, studies.TrialFilter{States: []studies.State{studies.Complete}})
 	m := map[int]string{}
 	for _, tr := range ts {
 		b, _ := json.Marshal(struct {
@@ -481,4 +468,25 @@ func completeTrials(t *testing.T, path string) map[int]string {
 		m[tr.Number] = string(b)
 	}
 	return m
+}
+
+// defaultTrials returns the trials of study "default" in the database db that filter
+// selects, by number.
+func defaultTrials(t *testing.T, db string, filter studies.TrialFilter) []studies.Trial {
+	t.Helper()
+	ctx := context.Background()
+	s, err := studies.Open(ctx, db, studies.MustExist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Study(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := s.Trials(ctx, st.ID, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
 }

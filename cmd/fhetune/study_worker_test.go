@@ -45,20 +45,7 @@ func TestStudyWorkerJoinsPostgres(t *testing.T) {
 		}
 	}
 
-	ctx := context.Background()
-	s, err := studies.Open(ctx, db, studies.MustExist())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	st, err := s.Study(ctx, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := s.Trials(ctx, st.ID, studies.TrialFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := defaultTrials(t, db, studies.TrialFilter{})
 	byProcess := map[string]int{} // finished trials (complete, pruned or failed) by host:pid
 	surplus := 0
 	for i, tr := range ts {
@@ -239,20 +226,7 @@ func testWorkersSurviveSIGKILL(t *testing.T, db string) {
 		}
 	}
 
-	ctx := context.Background()
-	s, err := studies.Open(ctx, db, studies.MustExist())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	st, err := s.Study(ctx, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := s.Trials(ctx, st.ID, studies.TrialFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts := defaultTrials(t, db, studies.TrialFilter{})
 	retried := map[int]bool{}
 	for i, tr := range ts {
 		if tr.Number != i {
