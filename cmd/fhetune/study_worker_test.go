@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os/exec"
@@ -29,19 +28,12 @@ func TestStudyWorkerJoinsPostgres(t *testing.T) {
 	}
 	db := studiestest.PostgresURL(t, "cmd/fhetune")
 	const trials = 40
-	start, startErr, _ := startCLI(t, "--db", db, "study", "start", "--trials", strconv.Itoa(trials), "--workers", "1")
-	waitTrials(t, startErr, 1) // the study exists, with its spec and base model
-	worker, workerErr, _ := startCLI(t, "--db", db, "study", "worker", "default", "--workers", "1")
-	startDone := drain(startErr)
-	workerDone := drain(workerErr)
-	for _, p := range []struct {
-		name   string
-		cmd    *exec.Cmd
-		stderr <-chan string
-	}{{"study start", start, startDone}, {"study worker", worker, workerDone}} {
-		rest := <-p.stderr
-		if err := p.cmd.Wait(); err != nil {
-			t.Fatalf("%s: %v\n%s", p.name, err, rest)
+	start := launchCLI(t, "--db", db, "study", "start", "--trials", strconv.Itoa(trials), "--workers", "1")
+	start.waitTrials(t, 1) // the study exists, with its spec and base model
+	worker := launchCLI(t, "--db", db, "study", "worker", "default", "--workers", "1")
+	for _, p := range []*cliProcess{start, worker} {
+		if err := p.wait(); err != nil {
+			t.Fatalf("%v: %v\n%s", p.args, err, p.stderr())
 		}
 	}
 
@@ -65,20 +57,6 @@ func TestStudyWorkerJoinsPostgres(t *testing.T) {
 		t.Fatalf("%d trials, %d of them not needed (want %d, at most one not needed) by processes %v (want two)",
 			len(ts), surplus, trials, byProcess)
 	}
-}
-
-// drain reads the rest of a child's stderr and sends it once the child closed it.
-func drain(sc *bufio.Scanner) <-chan string {
-	ch := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		for sc.Scan() {
-			b.WriteString(sc.Text())
-			b.WriteByte('\n')
-		}
-		ch <- b.String()
-	}()
-	return ch
 }
 
 // TestStudyCopyPostgresRoundTrip copies a study from SQLite to PostgreSQL and back:
