@@ -92,9 +92,10 @@ built-in default and say "calibration": "default".
 with at least 5 rounds (under a minute on 2 idle cores).
 
 --check measures no profile: it times the newest profile's three anchor sets again
-(with calibration's runner and clock) and prints how much slower or faster the machine
-runs now than when that profile was made, about the factor by which the latencies it
-prices are off. Recalibrate when it is far from 1.
+(with calibration's runner and clock), on one core and with every core running one at
+once, and prints how much slower or faster the machine runs now than when that profile
+was made, about the factors by which the latencies it prices are off. Recalibrate when
+they are far from 1.
 Timings are only as good as the machine is quiet: the profile records the load average.`,
 		Example: `  fhetune calibrate --quick
   fhetune calibrate --max-precision 8 --repeats 7 --json > calibration.json
@@ -268,8 +269,13 @@ type checkOutput struct {
 	Created     time.Time `json:"created"`
 	// SpeedFactor is the median over the anchors of their time now over their time in
 	// the profile: above 1, the machine runs slower than when calibrated.
-	SpeedFactor float64              `json:"speed_factor"`
-	Anchors     []calibration.Anchor `json:"anchors"`
+	SpeedFactor float64 `json:"speed_factor"`
+	// AllCoresSpeedFactor is the same with Workers cores running one bootstrap each
+	// (omitted when the profile has no throughput run of the anchors): how much the
+	// cores slow each other down changes over time as well.
+	AllCoresSpeedFactor float64              `json:"all_cores_speed_factor,omitempty"`
+	Workers             int                  `json:"workers,omitempty"`
+	Anchors             []calibration.Anchor `json:"anchors"`
 }
 
 // runCalibrateCheck times the newest profile's anchor sets again (--repeats rounds).
@@ -285,21 +291,30 @@ func runCalibrateCheck(ctx context.Context, a *app, f calibrateFlags) error {
 	if err != nil {
 		return fmt.Errorf("calibrate: --check: %w", err)
 	}
-	speed, anchors, err := p.Speed(ctx, f.repeats)
+	rd, err := p.Speed(ctx, f.repeats)
 	if err != nil {
 		return fmt.Errorf("calibrate: --check: %w", err)
 	}
-	out := checkOutput{Calibration: ref.source, Created: ref.profile.Created, SpeedFactor: speed, Anchors: anchors}
+	out := checkOutput{Calibration: ref.source, Created: ref.profile.Created, SpeedFactor: rd.Factor,
+		AllCoresSpeedFactor: rd.AllCoresFactor, Workers: rd.Workers, Anchors: rd.Anchors}
 	if f.asJSON {
 		return writeJSON(a.stdout, out)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "calibration\t%s, made %s, load average %v\n", out.Calibration, out.Created.Format(time.RFC3339), ref.profile.LoadAverage)
-	fmt.Fprintf(tw, "speed now\t×%.2f the profile's times (median of %d anchor sets, %d rounds): latencies it prices are off by that factor\n",
-		speed, len(anchors), max(1, f.repeats))
-	for _, an := range anchors {
-		fmt.Fprintf(tw, "\t  %s: %.2f ms now, %.2f ms in the profile (×%.2f)\n", an.Set, an.MS, an.ProfileMS, an.MS/an.ProfileMS)
+	fmt.Fprintf(tw, "speed now\t×%.2f the profile's times on one core (median of %d anchor sets, %d rounds)\n",
+		rd.Factor, len(rd.Anchors), max(1, f.repeats))
+	if rd.Workers > 1 {
+		fmt.Fprintf(tw, "\t×%.2f with %d cores busy at once\n", rd.AllCoresFactor, rd.Workers)
 	}
+	for _, an := range rd.Anchors {
+		fmt.Fprintf(tw, "\t  %s: %.2f ms now, %.2f ms in the profile (×%.2f)", an.Set, an.MS, an.ProfileMS, an.MS/an.ProfileMS)
+		if an.AllCoresProfileMS > 0 {
+			fmt.Fprintf(tw, "; all cores %.2f ms now, %.2f ms (×%.2f)", an.AllCoresMS, an.AllCoresProfileMS, an.AllCoresMS/an.AllCoresProfileMS)
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintf(tw, "\tlatencies the profile prices are off by about these factors, larger sets' by others: far from 1, run fhetune calibrate again\n")
 	return tw.Flush()
 }
 

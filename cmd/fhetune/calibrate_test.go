@@ -149,6 +149,16 @@ func TestCalibrateCheck(t *testing.T) {
 	if want := calibration.Median(ratios); math.Abs(res.SpeedFactor-want) > 1e-12*want {
 		t.Errorf("speed factor %g, want the anchors' median ratio %g", res.SpeedFactor, want)
 	}
+	// The built-in profile ran every set on its 2 cores at once: so does the check.
+	for i, an := range res.Anchors {
+		if !(an.AllCoresProfileMS > 0) || !(an.AllCoresMS > 0) {
+			t.Fatalf("anchor %d: %+v, want its time with all cores busy now and in the profile", i, an)
+		}
+		ratios[i] = an.AllCoresMS / an.AllCoresProfileMS
+	}
+	if want := calibration.Median(ratios); res.Workers != def.Workers() || math.Abs(res.AllCoresSpeedFactor-want) > 1e-12*want {
+		t.Errorf("all cores: factor %g on %d workers, want the anchors' median ratio %g on %d", res.AllCoresSpeedFactor, res.Workers, want, def.Workers())
+	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Errorf("--check created the database (stat: %v)", err)
 	}

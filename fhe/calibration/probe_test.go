@@ -27,27 +27,37 @@ func TestProbeTimesAnchors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // a second probe starts afresh
-		f, as, err := p.Speed(context.Background(), 3)
+		rd, err := p.Speed(context.Background(), 3)
 		if err != nil {
 			t.Fatal(err)
 		}
+		as := rd.Anchors
 		if len(as) != 3 {
 			t.Fatalf("%d anchors, want 3", len(as))
 		}
 		ratios := make([]float64, len(as))
+		parRatios := make([]float64, len(as))
 		for i, a := range as {
 			if want := ms[i].Set.MustCompile().String(); a.Set != want || a.ProfileMS != ms[i].MS || !(a.MS > 0) {
 				t.Errorf("anchor %d: %+v, want set %s at %g ms in the profile", i, a, want, ms[i].MS)
 			}
+			// The built-in profile ran every set on all its cores at once.
+			if want := ms[i].ParallelWallMS(); a.AllCoresProfileMS != want || !(want > 0) || !(a.AllCoresMS > 0) {
+				t.Errorf("anchor %d: %+v, want %g ms with all cores busy in the profile", i, a, want)
+			}
 			ratios[i] = a.MS / a.ProfileMS
+			parRatios[i] = a.AllCoresMS / a.AllCoresProfileMS
 		}
-		if want := calibration.Median(ratios); !(f > 0) || f < want*(1-1e-12) || f > want*(1+1e-12) {
-			t.Errorf("factor %g, want the median ratio %g (%v)", f, want, ratios)
+		if want := calibration.Median(ratios); !(rd.Factor > 0) || rd.Factor < want*(1-1e-12) || rd.Factor > want*(1+1e-12) {
+			t.Errorf("factor %g, want the median ratio %g (%v)", rd.Factor, want, ratios)
+		}
+		if want := calibration.Median(parRatios); rd.Workers != pr.Workers() || rd.AllCoresFactor < want*(1-1e-12) || rd.AllCoresFactor > want*(1+1e-12) {
+			t.Errorf("all cores: factor %g on %d workers, want the median ratio %g (%v) on %d", rd.AllCoresFactor, rd.Workers, want, parRatios, pr.Workers())
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := p.Speed(ctx, 3); !errors.Is(err, context.Canceled) {
+	if _, err := p.Speed(ctx, 3); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled probe: %v", err)
 	}
 }
