@@ -70,7 +70,7 @@ type VerifyResult struct {
 	LatencyError       float64 `json:"latency_error"`
 	// SetSpeeds holds the circuit's sets timed just before each inference (one
 	// keyswitch + bootstrap on one core, 3 before each inference, the median of all;
-	// with more than one core, also 3 rounds of one on every core at once) beside the
+	// with more than one core, also 3 rounds' worth taken by every core at once) beside the
 	// profile's times for them; LatencyMSAtSetSpeed is the latency model with
 	// those measured times in place of the profile's, the prediction for the machine as
 	// fast as it ran at that moment, and LatencyErrorAtSetSpeed its error against the

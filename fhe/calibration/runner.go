@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fhetune/fhetune/fhe"
@@ -548,39 +549,44 @@ func (m *Measurement) rescale(f float64) {
 	}
 }
 
-// throughput runs per bootstraps on each of workers goroutines at once, each locked to
-// its thread with its own shallow copy of the evaluator, and returns the bootstraps per
-// second of wall time and the median busy time of one bootstrap. The inputs are
-// prepared and one warm-up call is made before the clock starts; every output is
-// checked after it stops. refMS is the median busy time of the first worker's
-// bootstraps run alone (the other cores idle) right before and right after, on the
-// same clock: the reference that says how much slower a bootstrap is with every core
-// busy at this moment, whatever speed the machine has now.
+// throughput runs workers·per bootstraps on workers goroutines at once, each locked to
+// its thread with its own shallow copy of the evaluator and taking the next input when
+// it is done with one (as the executor spreads a layer's TLUs), and returns the
+// bootstraps per second of wall time and the median busy time of one bootstrap. The
+// inputs are prepared and one warm-up call per worker is made before the clock starts;
+// every output is checked after it stops. refMS is the median busy time of per
+// bootstraps run alone by the first worker (the other cores idle) right before and
+// right after, on the same clock: the reference that says how much slower a bootstrap
+// is with every core busy at this moment, whatever speed the machine has now.
 func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample) (perS, parallelMS, refMS float64, boots, wrong int, err error) {
 	type job struct {
 		ev    *tfhe.Evaluator[uint64]
-		ins   []tfhe.LWECiphertext[uint64]
-		outs  []tfhe.LWECiphertext[uint64]
-		want  []int
+		warm  tfhe.LWECiphertext[uint64] // the warm-up call's input and output
+		wout  tfhe.LWECiphertext[uint64]
+		wwant int
 		ksOut tfhe.LWECiphertext[uint64]
 		acc   tfhe.GLWECiphertext[uint64]
 		busy  []float64
 	}
+	n := workers * per
+	ins := make([]tfhe.LWECiphertext[uint64], n)
+	outs := make([]tfhe.LWECiphertext[uint64], n)
+	want := make([]int, n)
 	jobs := make([]*job, workers)
 	for w := range jobs {
 		j := &job{
 			ev:    r.eval.ShallowCopy(),
+			warm:  tfhe.NewLWECiphertext(r.params),
+			wout:  tfhe.NewLWECiphertext(r.params),
 			ksOut: tfhe.NewLWECiphertextCustom[uint64](r.params.LWEDimension()),
 			acc:   tfhe.NewGLWECiphertext(r.params),
 		}
-		for i := 0; i < per+1; i++ { // the first one is the warm-up
-			in := tfhe.NewLWECiphertext(r.params)
-			x := r.prepare(j.ev, pool[(w+i)%len(pool)], in, r.rng)
-			j.ins = append(j.ins, in)
-			j.outs = append(j.outs, tfhe.NewLWECiphertext(r.params))
-			j.want = append(j.want, r.table[x])
-		}
+		j.wwant = r.table[r.prepare(j.ev, pool[w%len(pool)], j.warm, r.rng)]
 		jobs[w] = j
+	}
+	for i := range ins {
+		ins[i], outs[i] = tfhe.NewLWECiphertext(r.params), tfhe.NewLWECiphertext(r.params)
+		want[i] = r.table[r.prepare(r.eval, pool[i%len(pool)], ins[i], r.rng)]
 	}
 	var ref []float64
 	solo := func() {
@@ -588,13 +594,14 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		scratch := tfhe.NewLWECiphertext(r.params)
-		for i := 1; i <= per && ctx.Err() == nil; i++ {
-			tm := r.bootstrap(j.ev, j.ins[i], j.ksOut, j.acc, scratch)
+		for i := 0; i < per && ctx.Err() == nil; i++ {
+			tm := r.bootstrap(j.ev, ins[i], j.ksOut, j.acc, scratch)
 			ref = append(ref, ms(tm.ks+tm.pbs))
 		}
 	}
 	solo()
 	var ready, done sync.WaitGroup
+	var cursor atomic.Int64
 	start := make(chan struct{})
 	ready.Add(workers)
 	done.Add(workers)
@@ -603,14 +610,11 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 			defer done.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			r.bootstrap(j.ev, j.ins[0], j.ksOut, j.acc, j.outs[0])
+			r.bootstrap(j.ev, j.warm, j.ksOut, j.acc, j.wout)
 			ready.Done()
 			<-start
-			for i := 1; i <= per; i++ {
-				if ctx.Err() != nil {
-					return
-				}
-				tm := r.bootstrap(j.ev, j.ins[i], j.ksOut, j.acc, j.outs[i])
+			for i := int(cursor.Add(1) - 1); i < n && ctx.Err() == nil; i = int(cursor.Add(1) - 1) {
+				tm := r.bootstrap(j.ev, ins[i], j.ksOut, j.acc, outs[i])
 				j.busy = append(j.busy, ms(tm.ks+tm.pbs))
 			}
 		}()
@@ -627,14 +631,18 @@ func (r *Runner) throughput(ctx context.Context, workers, per int, pool []sample
 	var all []float64
 	for _, j := range jobs {
 		all = append(all, j.busy...)
-		for i, out := range j.outs {
-			boots++
-			if r.enc.DecryptLWE(out) != j.want[i] {
-				wrong++
-			}
+		boots++
+		if r.enc.DecryptLWE(j.wout) != j.wwant {
+			wrong++
 		}
 	}
-	return float64(workers*per) / elapsed.Seconds(), Median(all), Median(ref), boots, wrong, nil
+	for i, out := range outs {
+		boots++
+		if r.enc.DecryptLWE(out) != want[i] {
+			wrong++
+		}
+	}
+	return float64(n) / elapsed.Seconds(), Median(all), Median(ref), boots, wrong, nil
 }
 
 // dotProduct times a levelled dot product of terms ciphertexts with small integer

@@ -30,6 +30,11 @@
 //   - The client decrypts the output accumulators, dequantizes them and takes the arg
 //     max.
 //
+// A layer's elements are spread over Run's cores goroutines, each with its own
+// evaluators sharing the keys; each goroutine takes the next element when it is done
+// with one, so that a core slowed by something else on the machine does less of the
+// layer rather than holding it up with an equal share.
+//
 // With the secret keys, Run also decrypts every TLU output and compares it with the
 // clear integer circuit, so errors are counted where they happen.
 //

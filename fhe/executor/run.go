@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fhetune/fhetune/fhe"
@@ -109,13 +110,18 @@ func (k *Keys) Run(ctx context.Context, x []float64, cores int) (Sample, error) 
 		var firstErr error
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		// Each worker takes the next element when it is done with one, so that a core
+		// running slower than the others (on a shared machine one core's speed swings
+		// by tens of percent within seconds) does less of the layer instead of holding
+		// it up with an equal share.
+		var cursor atomic.Int64
 		for w := range cores {
 			wg.Add(1)
 			go func(w int) {
 				defer wg.Done()
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				for j := w; j < n; j += cores {
+				for j := int(cursor.Add(1) - 1); j < n; j = int(cursor.Add(1) - 1) {
 					var ct tfhe.LWECiphertext[uint64]
 					var bad int
 					var err error

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sp301415/tfhe-go/tfhe"
@@ -26,18 +27,21 @@ func (k *Keys) PBSTimes(repeats int) []SetSpeed {
 	return k.pbsTimes(1, repeats)
 }
 
-// PBSTimesAllCores is [Keys.PBSTimes] with cores goroutines that each run one keyswitch
-// + bootstrap at the same time, round after round: the median wall time of a round is
-// the time of one bootstrap while cores of them share the machine, what a profile's
-// [circuit.Timing] ParallelMillis predicts. The cores slow each other down (memory
-// bandwidth, caches, and on a shared machine whatever runs beside them) by a share that
-// changes over time, which PBSTimes on one core cannot see.
+// PBSTimesAllCores is [Keys.PBSTimes] with every core busy: cores goroutines take
+// cores·repeats keyswitch + bootstraps of each set one after another, each the next when
+// it is done with one (as [Keys.Run] spreads a layer), and the wall time over repeats is
+// the time of a round of cores bootstraps at once, what a profile's [circuit.Timing]
+// ParallelMillis predicts. The cores slow each other down (memory bandwidth, caches, and
+// on a shared machine whatever runs beside them) by a share that changes over time,
+// which PBSTimes on one core cannot see.
 func (k *Keys) PBSTimesAllCores(cores, repeats int) []SetSpeed {
 	return k.pbsTimes(max(1, cores), repeats)
 }
 
-// pbsTimes times repeats rounds (after one warm-up) of cores simultaneous keyswitch +
-// bootstraps per partition and returns each set's median round time.
+// pbsTimes times, per partition, one warm-up round of cores simultaneous keyswitch +
+// bootstraps and then cores·repeats of them taken by cores goroutines one after
+// another, and returns each set's wall time per round of cores. With one core that is
+// the median of repeats single calls.
 func (k *Keys) pbsTimes(cores, repeats int) []SetSpeed {
 	// The timing workers are made once and kept: their evaluators are not built per call.
 	k.timerMu.Lock()
@@ -45,6 +49,7 @@ func (k *Keys) pbsTimes(cores, repeats int) []SetSpeed {
 	for len(k.timers) < cores {
 		k.timers = append(k.timers, k.newWorker())
 	}
+	repeats = max(1, repeats)
 	out := make([]SetSpeed, len(k.parts))
 	for p, part := range k.parts {
 		cts := make([]tfhe.LWECiphertext[uint64], cores)
@@ -54,23 +59,37 @@ func (k *Keys) pbsTimes(cores, repeats int) []SetSpeed {
 			res[i] = tfhe.NewLWECiphertext(part.tp)
 		}
 		lut := k.timers[0].ev[p].GenLookUpTableCustomFull(func(u int) uint64 { return uint64(u) << 61 }, 2)
-		// One round: cores − 1 goroutines and this one each run a bootstrap.
-		round := func() float64 {
-			t0 := time.Now()
-			var wg sync.WaitGroup
-			for i := 1; i < cores; i++ {
-				wg.Go(func() { k.timers[i].ev[p].BootstrapLUTAssign(cts[i], lut, res[i]) })
+		boot := func(i int) { k.timers[i].ev[p].BootstrapLUTAssign(cts[i], lut, res[i]) }
+		if cores == 1 {
+			boot(0)
+			ts := make([]float64, repeats)
+			for r := range ts {
+				t0 := time.Now()
+				boot(0)
+				ts[r] = ms(time.Since(t0))
 			}
-			k.timers[0].ev[p].BootstrapLUTAssign(cts[0], lut, res[0])
+			out[p] = SetSpeed{Set: part.params, MS: calibration.Median(ts)}
+			continue
+		}
+		// batch runs n bootstraps on the cores goroutines, each taking the next one.
+		batch := func(n int) float64 {
+			var cursor atomic.Int64
+			var wg sync.WaitGroup
+			t0 := time.Now()
+			for i := range cores {
+				wg.Go(func() {
+					for cursor.Add(1) <= int64(n) {
+						boot(i)
+					}
+				})
+			}
 			wg.Wait()
-			return float64(time.Since(t0).Microseconds()) / 1e3
+			return ms(time.Since(t0))
 		}
-		round()
-		ts := make([]float64, max(1, repeats))
-		for r := range ts {
-			ts[r] = round()
-		}
-		out[p] = SetSpeed{Set: part.params, MS: calibration.Median(ts)}
+		batch(cores)
+		out[p] = SetSpeed{Set: part.params, MS: batch(cores*repeats) / float64(repeats)}
 	}
 	return out
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
