@@ -114,15 +114,12 @@ func (p *Probe) Speed(ctx context.Context, repeats int) (Reading, error) {
 		a := Anchor{Set: r.target.Params.String(), ProfileMS: m.MS, MS: Median(r.chain.total)}
 		refs, now = append(refs, a.ProfileMS), append(now, a.MS)
 		if par := m.ParallelWallMS(); m.Workers > 1 && par > 0 {
-			pool := r.chain.pool
-			if len(pool) == 0 {
-				pool = []sample{r.fresh()}
-			}
-			perS, _, _, _, _, err := r.throughput(ctx, m.Workers, repeats, pool)
+			perS, _, _, _, _, err := r.throughput(ctx, m.Workers, repeats, r.checkedPool())
 			if err != nil {
 				return Reading{}, err
 			}
-			a.AllCoresProfileMS, a.AllCoresMS = par, 1000*float64(m.Workers)/perS
+			a.AllCoresProfileMS = par
+			a.AllCoresMS = Measurement{Workers: m.Workers, ThroughputPerS: perS}.ParallelWallMS()
 			parRefs, parNow = append(parRefs, par), append(parNow, a.AllCoresMS)
 			rd.Workers = m.Workers
 		}

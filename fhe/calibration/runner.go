@@ -502,10 +502,7 @@ func (r *Runner) finish(ctx context.Context, o MeasureOptions) (Measurement, err
 		Clock: clockName(), Rounds: len(c.total), SamplesMS: c.total, Bootstraps: c.boots, Wrong: c.wrong,
 	}
 	m.MS, m.KSMS, m.PBSMS, m.WallMS = Median(c.total), Median(c.ks), Median(c.pbs), Median(c.wall)
-	pool := c.pool
-	if len(pool) == 0 {
-		pool = []sample{r.fresh()}
-	}
+	pool := r.checkedPool()
 	if o.Workers > 0 {
 		perS, parMS, refMS, boots, wrong, err := r.throughput(ctx, o.Workers, o.PerWorker, pool)
 		if err != nil {
@@ -547,6 +544,15 @@ func (m *Measurement) rescale(f float64) {
 	for i := range m.SamplesMS {
 		m.SamplesMS[i] *= f
 	}
+}
+
+// checkedPool returns the chain's checked outputs, or one fresh encryption when the
+// chain has none: the inputs of a throughput run and of the dot product.
+func (r *Runner) checkedPool() []sample {
+	if len(r.chain.pool) == 0 {
+		return []sample{r.fresh()}
+	}
+	return r.chain.pool
 }
 
 // throughput runs workers·per bootstraps on workers goroutines at once, each locked to
